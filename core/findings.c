@@ -1,0 +1,162 @@
+/* Finding lists (see ddas/findings.h). */
+#include "ddas/findings.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddas/alloc.h"
+
+void ddas_findings_init(ddas_findings *f, size_t limit) {
+  memset(f, 0, sizeof(*f));
+  f->limit = limit;
+}
+
+void ddas_findings_clear(ddas_findings *f) {
+  size_t i;
+  for(i = 0; i < f->count; i++) {
+    ddas_free(f->items[i].pointer);
+    ddas_free(f->items[i].schema_pointer);
+    ddas_free(f->items[i].message);
+  }
+  ddas_free(f->items);
+  f->items = NULL;
+  f->count = f->cap = 0;
+  f->dropped = f->errors = f->warnings = 0;
+}
+
+ddas_result ddas_findings_add(ddas_findings *f, ddas_severity sev,
+                              const char *rule, const char *keyword,
+                              const char *pointer, const char *schema_pointer,
+                              const char *fmt, ...) {
+  ddas_finding *it;
+  char msg[512];
+  va_list ap;
+
+  if(sev == DDAS_SEV_ERROR)
+    f->errors++;
+  else
+    f->warnings++;
+  if(f->limit && f->count >= f->limit) {
+    f->dropped++;
+    return DDAS_OK;
+  }
+  if(f->count == f->cap) {
+    size_t cap = f->cap ? f->cap * 2 : 16;
+    ddas_finding *n = ddas_realloc(f->items, cap * sizeof(*n));
+    if(!n)
+      return DDAS_ERR_NOMEM;
+    f->items = n;
+    f->cap = cap;
+  }
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+
+  it = &f->items[f->count];
+  memset(it, 0, sizeof(*it));
+  it->severity = sev;
+  it->rule = rule;
+  it->keyword = keyword;
+  it->pointer = ddas_strdup(pointer ? pointer : "");
+  it->schema_pointer = schema_pointer ? ddas_strdup(schema_pointer) : NULL;
+  it->message = ddas_strdup(msg);
+  if(!it->pointer || !it->message || (schema_pointer && !it->schema_pointer)) {
+    ddas_free(it->pointer);
+    ddas_free(it->schema_pointer);
+    ddas_free(it->message);
+    return DDAS_ERR_NOMEM;
+  }
+  f->count++;
+  return DDAS_OK;
+}
+
+/* Compares pointers token by token; tokens that are both decimal numbers
+ * compare numerically so /leveringen/10 sorts after /leveringen/9. */
+static int cmp_pointer(const char *a, const char *b) {
+  while(*a && *b) {
+    const char *ea = strchr(a + 1, '/'), *eb = strchr(b + 1, '/');
+    size_t la, lb, i;
+    int na = 1, nb = 1, c;
+    if(!ea)
+      ea = a + strlen(a);
+    if(!eb)
+      eb = b + strlen(b);
+    la = (size_t)(ea - a);
+    lb = (size_t)(eb - b);
+    for(i = 1; i < la; i++)
+      na &= a[i] >= '0' && a[i] <= '9';
+    for(i = 1; i < lb; i++)
+      nb &= b[i] >= '0' && b[i] <= '9';
+    if(na && nb && la > 1 && lb > 1 && la != lb)
+      return la < lb ? -1 : 1;
+    c = strncmp(a, b, la < lb ? la : lb);
+    if(c)
+      return c;
+    if(la != lb)
+      return la < lb ? -1 : 1;
+    a = ea;
+    b = eb;
+  }
+  return (*a != 0) - (*b != 0);
+}
+
+void ddas_findings_sort(ddas_findings *f) {
+  /* insertion sort: stable, and finding lists are short or nearly sorted
+   * (validation visits the document in order) */
+  size_t i, j;
+  for(i = 1; i < f->count; i++) {
+    ddas_finding tmp = f->items[i];
+    j = i;
+    while(j > 0 && cmp_pointer(f->items[j - 1].pointer, tmp.pointer) > 0) {
+      f->items[j] = f->items[j - 1];
+      j--;
+    }
+    f->items[j] = tmp;
+  }
+}
+
+static long parse_index(const char *s, const char **end) {
+  long v = 0;
+  const char *p = s;
+  if(*p < '0' || *p > '9')
+    return -1;
+  while(*p >= '0' && *p <= '9') {
+    if(v > 100000000L)
+      return -1;
+    v = v * 10 + (*p++ - '0');
+  }
+  if(*p && *p != '/')
+    return -1;
+  *end = p;
+  return v;
+}
+
+void ddas_finding_location(const char *pointer, long *levering, long *record,
+                           const char **list, size_t *list_len) {
+  static const char pre[] = "/leveringen/";
+  const char *p, *e;
+  *levering = *record = -1;
+  *list = NULL;
+  *list_len = 0;
+  if(strncmp(pointer, pre, sizeof(pre) - 1) != 0)
+    return;
+  p = pointer + sizeof(pre) - 1;
+  *levering = parse_index(p, &e);
+  if(*levering < 0 || *e != '/')
+    return;
+  p = e + 1;
+  e = strchr(p, '/');
+  if(!e)
+    return;
+  {
+    const char *q;
+    long r = parse_index(e + 1, &q);
+    if(r < 0)
+      return;
+    *list = p;
+    *list_len = (size_t)(e - p);
+    *record = r;
+  }
+}

@@ -1,0 +1,65 @@
+/* ddas/findings.h: what is wrong with a document, and where.
+ *
+ * A finding names the instance location (RFC 6901 JSON Pointer), the rule
+ * that was violated, the schema keyword and schema location when the rule is
+ * "schema", and a message. Messages are written by the core only and never
+ * contain values taken from the instance (personal data protection); they may
+ * quote values from the schema, such as the allowed values of an enum. */
+#ifndef DDAS_FINDINGS_H
+#define DDAS_FINDINGS_H
+
+#include <stddef.h>
+
+#include "ddas/result.h"
+
+typedef enum { DDAS_SEV_ERROR = 0, DDAS_SEV_WARNING = 1 } ddas_severity;
+
+typedef struct {
+  ddas_severity severity;
+  const char *rule;     /* static string: "json.syntax", "schema", "detect", ... */
+  const char *keyword;  /* static string or NULL */
+  char *pointer;        /* owned; "" = the whole document */
+  char *schema_pointer; /* owned; NULL when not a schema finding */
+  char *message;        /* owned */
+  /* json.syntax only (line == 0 otherwise) */
+  size_t offset;
+  unsigned line, column;
+} ddas_finding;
+
+typedef struct {
+  ddas_finding *items;
+  size_t count, cap;
+  size_t limit;    /* stored at most this many; 0 = no limit */
+  size_t dropped;  /* findings counted but not stored because of `limit` */
+  size_t errors;   /* all errors, stored or dropped */
+  size_t warnings; /* all warnings, stored or dropped */
+} ddas_findings;
+
+void ddas_findings_init(ddas_findings *f, size_t limit);
+/* Frees every finding; `f` may be reused after ddas_findings_init(). */
+void ddas_findings_clear(ddas_findings *f);
+
+/* Appends a finding; message is printf-formatted. Strings are copied.
+ * DDAS_ERR_NOMEM leaves `f` unchanged apart from the counters. */
+ddas_result ddas_findings_add(ddas_findings *f, ddas_severity sev,
+                              const char *rule, const char *keyword,
+                              const char *pointer, const char *schema_pointer,
+                              const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 7, 8)))
+#endif
+    ;
+
+/* Sorts findings by instance pointer (document order of leveringen and
+ * trajecten, numerically for array indexes), keeping insertion order for
+ * equal pointers. */
+void ddas_findings_sort(ddas_findings *f);
+
+/* Parses "/leveringen/<i>/<list>/<j>/..." style pointers: *levering and
+ * *record receive the indexes, or -1 when the pointer is not inside one.
+ * `list` names the record list of the kind ("schuldhulptrajecten",
+ * "vroegsignalen", ...); any array member directly below a levering counts. */
+void ddas_finding_location(const char *pointer, long *levering, long *record,
+                           const char **list, size_t *list_len);
+
+#endif

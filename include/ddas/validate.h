@@ -1,0 +1,59 @@
+/* ddas/validate.h: one delivery in, a verdict and findings out.
+ *
+ * The front door of the core for `ddas-worker validate`: parse strictly,
+ * detect kind and version, pick the schema from a schema set, validate, and
+ * count leveringen and records. */
+#ifndef DDAS_VALIDATE_H
+#define DDAS_VALIDATE_H
+
+#include <stddef.h>
+
+#include "ddas/detect.h"
+#include "ddas/findings.h"
+#include "ddas/json.h"
+#include "ddas/result.h"
+#include "ddas/schema.h"
+
+/* The DDAS schemas, loaded lazily from a directory holding
+ * "<kind>-v<version>.json" files (config/schemas/ in the repository). */
+typedef struct ddas_schemaset ddas_schemaset;
+
+ddas_result ddas_schemaset_new(const char *dir, ddas_schemaset **out);
+void ddas_schemaset_free(ddas_schemaset *set);
+/* The compiled schema for kind/version, loading it on first use. On
+ * failure errbuf says which file and why. The schema stays owned by the
+ * set. */
+ddas_result ddas_schemaset_get(ddas_schemaset *set, ddas_kind kind,
+                               const char *version, const ddas_schema **out,
+                               char *errbuf, size_t errlen);
+
+typedef struct {
+  ddas_kind kind;          /* DDAS_KIND_UNKNOWN: detect */
+  const char *version;     /* NULL: detect */
+  const ddas_schema *schema; /* non-NULL: generic mode, validate against it */
+  unsigned max_depth;      /* 0 = 64 */
+  size_t max_findings;     /* 0 = 10000 */
+} ddas_validate_options;
+
+typedef struct {
+  int valid;               /* 1 when there is no error finding */
+  int parsed;              /* 1 when the input was well-formed JSON */
+  ddas_detection detection;
+  size_t leveringen;       /* number of leveringen (0 when not a DDAS shape) */
+  size_t records;          /* trajecten (SHV) or vroegsignalen (VS) */
+  ddas_findings findings;  /* owned; release with ddas_validate_result_clear */
+} ddas_validate_result;
+
+/* Validates buf[0..len). Returns DDAS_OK when a verdict was reached (valid or
+ * not: see res->valid), DDAS_ERR_NOMEM when it could not be, or the
+ * schemaset's error when a shipped schema cannot be loaded (errbuf says
+ * which). `set` may be NULL when opt->schema is given. */
+ddas_result ddas_validate_buffer(ddas_schemaset *set,
+                                 const ddas_validate_options *opt,
+                                 const char *buf, size_t len,
+                                 ddas_validate_result *res, char *errbuf,
+                                 size_t errlen);
+
+void ddas_validate_result_clear(ddas_validate_result *res);
+
+#endif

@@ -1,0 +1,17 @@
+/* worker/io.h: reading whole inputs with a size cap. */
+#ifndef WK_IO_H
+#define WK_IO_H
+
+#include <stddef.h>
+
+/* Reads `path` ("-" = standard input) into a new buffer (*buf, *len; free
+ * with free()). Returns 0; -1 with a message in err when the file cannot be
+ * read; -2 when it is larger than max_bytes (nothing more is read). */
+int wk_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
+                 char *err, size_t errlen);
+
+/* Parses a size such as "256M", "1G", "4096" (bytes; K/M/G are binary
+ * multiples). Returns 0, or -1 when malformed. */
+int wk_parse_size(const char *s, size_t *out);
+
+#endif

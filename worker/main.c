@@ -1,0 +1,53 @@
+/* ddas-worker: command dispatch. The work is done by the subcommands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+#ifndef DDAS_VERSION
+#define DDAS_VERSION "0.0.0"
+#endif
+#ifndef DDAS_DEFAULT_SCHEMA_DIR
+#define DDAS_DEFAULT_SCHEMA_DIR "config/schemas"
+#endif
+
+const char *wk_schema_dir(void) {
+  const char *d = getenv("DDAS_SCHEMA_DIR");
+  return d && *d ? d : DDAS_DEFAULT_SCHEMA_DIR;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: ddas-worker COMMAND [OPTIONS] [ARGS]\n"
+          "\n"
+          "Delivers DDAS debt-assistance data (schuldhulpverlening and\n"
+          "vroegsignalering) to CBS.\n"
+          "\n"
+          "Commands:\n"
+          "  validate   check deliveries offline against the DDAS schemas\n"
+          "\n"
+          "Run 'ddas-worker COMMAND --help' for the options of a command.\n"
+          "Other options: --help, --version.\n");
+}
+
+int main(int argc, char **argv) {
+  if(argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if(strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+     strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if(strcmp(argv[1], "--version") == 0) {
+    printf("ddas-worker %s\n", DDAS_VERSION);
+    return 0;
+  }
+  if(strcmp(argv[1], "validate") == 0)
+    return wk_cmd_validate(argc - 1, argv + 1);
+  fprintf(stderr, "ddas-worker: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
