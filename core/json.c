@@ -308,7 +308,7 @@ static int decode_escaped(parser *ps, const unsigned char *b,
     case 'r': *w++ = '\r'; b++; break;
     case 't': *w++ = '\t'; b++; break;
     default: { /* 'u', validated by the scanner */
-      unsigned cp, lo;
+      unsigned cp = 0, lo = 0xDC00;
       hex4(b + 1, &cp);
       b += 5;
       if(cp >= 0xD800 && cp <= 0xDBFF) {

@@ -53,9 +53,12 @@ int ddas_report_text(FILE *out, const char *name,
             res->detection.version, res->detection.how);
   else if(res->detection.how)
     fprintf(out, " (%s)", res->detection.how);
-  fprintf(out, "\n  leveringen: %zu, %s: %zu, errors: %zu, warnings: %zu\n",
-          res->leveringen, record_word(res), res->records, fs->errors,
-          fs->warnings);
+  if(res->parsed)
+    fprintf(out, "\n  leveringen: %zu, %s: %zu, errors: %zu, warnings: %zu\n",
+            res->leveringen, record_word(res), res->records, fs->errors,
+            fs->warnings);
+  else
+    fprintf(out, "\n  not well-formed JSON, so nothing else was checked\n");
   for(i = 0; i < fs->count; i++) {
     const ddas_finding *f = &fs->items[i];
     long lev, rec;

@@ -1,0 +1,218 @@
+/* Data-driven tests: every document under tests/cases/{schema,input} is run
+ * through ddas_validate_buffer() and its findings (rule, keyword, pointer)
+ * must equal the lines of the .expected file next to it, as a multiset.
+ *
+ * The same run checks privacy: no personal-data value of the input (BSN,
+ * birth date, postcode, house number, names, address, contact details)
+ * appears in any finding message, nor anywhere in the text or JSON report. */
+#define _GNU_SOURCE /* memmem */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ddas/ddas.h"
+#include "testutil.h"
+
+static ddas_schemaset *set;
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Member names whose values are personal data (SHV and VS spellings). */
+static const char *const pd_keys[] = {
+    "Burgerservicenummer", "Geboortedatum", "Postcode", "Huisnummer",
+    "Huisnummertoevoeging", "Voorletters", "Voorvoegsel", "Achternaam",
+    "Straatnaam", "Plaatsnaam", "naam", "Naam", "email", "telefoonnummer",
+    NULL};
+
+/* Collects the raw value tokens of personal-data members by scanning the
+ * bytes, so it works on malformed input too. Values shorter than 4 bytes are
+ * not collected: they occur in ordinary text by chance; nor are the
+ * literals true, false and null, which are no personal data. */
+static size_t collect_pd(const char *buf, size_t len, char **vals, size_t cap) {
+  size_t n = 0, k;
+  for(k = 0; pd_keys[k]; k++) {
+    char pat[64];
+    size_t plen;
+    const char *p = buf, *end = buf + len;
+    snprintf(pat, sizeof(pat), "\"%s\"", pd_keys[k]);
+    plen = strlen(pat);
+    while(p < end) {
+      const char *hit = memmem(p, (size_t)(end - p), pat, plen), *v, *e;
+      if(!hit)
+        break;
+      v = hit + plen;
+      while(v < end && (*v == ' ' || *v == '\n' || *v == '\t' || *v == '\r'))
+        v++;
+      p = v;
+      if(v >= end || *v != ':')
+        continue;
+      v++;
+      while(v < end && (*v == ' ' || *v == '\n' || *v == '\t' || *v == '\r'))
+        v++;
+      if(v < end && *v == '"') {
+        v++;
+        e = v;
+        while(e < end && *e != '"')
+          e++;
+      } else {
+        e = v;
+        while(e < end && *e != ',' && *e != '}' && *e != ']' && *e != '\n')
+          e++;
+      }
+      if(e - v >= 4 && n < cap && strncmp(v, "true", 4) != 0 &&
+         strncmp(v, "false", 5) != 0 && strncmp(v, "null", 4) != 0)
+        vals[n++] = strndup(v, (size_t)(e - v));
+    }
+  }
+  return n;
+}
+
+static char *capture(int json, const char *name, const ddas_validate_result *r) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  ddas_report_options o = {1};
+  assert_non_null(f);
+  if(json)
+    assert_int_equal(ddas_report_json(f, name, r), 0);
+  else
+    assert_int_equal(ddas_report_text(f, name, r, &o), 0);
+  fclose(f);
+  return buf;
+}
+
+static void run_dir(const char *sub, size_t *ncases, size_t *npd) {
+  char dir[1024];
+  char **names;
+  size_t i, failures = 0;
+  snprintf(dir, sizeof(dir), SOURCE_DIR "/tests/cases/%s", sub);
+  names = tu_list(dir, ".json");
+  for(i = 0; names[i]; i++) {
+    char path[1200], *buf, *exp, *line, *save = NULL, *got[256], *want[256];
+    size_t len, ngot = 0, nwant = 0, j, npdv;
+    char *pd[512];
+    ddas_validate_options vo;
+    ddas_validate_result res;
+    char err[300];
+    int same;
+    memset(&vo, 0, sizeof(vo));
+    if(strncmp(names[i], "shv10-", 6) == 0) {
+      vo.kind = DDAS_KIND_SHV;
+      vo.version = "1.0";
+    } else if(strncmp(names[i], "shv010-", 7) == 0) {
+      vo.kind = DDAS_KIND_SHV;
+      vo.version = "0.10";
+    } else if(strncmp(names[i], "shv09-", 6) == 0) {
+      vo.kind = DDAS_KIND_SHV;
+      vo.version = "0.9";
+    } else if(strncmp(names[i], "vs09-", 5) == 0) {
+      vo.kind = DDAS_KIND_VS;
+      vo.version = "0.9";
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+    buf = tu_read(path, &len);
+    assert_int_equal(
+        ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
+        DDAS_OK);
+    assert_false(res.valid);
+    for(j = 0; j < res.findings.count && ngot < 256; j++) {
+      const ddas_finding *f = &res.findings.items[j];
+      char l[2400];
+      snprintf(l, sizeof(l), "%s\t%s\t%s", f->rule,
+               f->keyword ? f->keyword : "-", f->pointer);
+      got[ngot++] = strdup(l);
+    }
+    strcpy(path + strlen(path) - 5, ".expected");
+    exp = tu_read(path, NULL);
+    for(line = strtok_r(exp, "\n", &save); line && nwant < 256;
+        line = strtok_r(NULL, "\n", &save))
+      want[nwant++] = strdup(line);
+    qsort(got, ngot, sizeof(char *), cmp_str);
+    qsort(want, nwant, sizeof(char *), cmp_str);
+    same = ngot == nwant;
+    for(j = 0; same && j < ngot; j++)
+      same = strcmp(got[j], want[j]) == 0;
+    if(!same) {
+      printf("MISMATCH %s/%s\n", sub, names[i]);
+      for(j = 0; j < ngot; j++)
+        printf("  got:  %s\n", got[j]);
+      for(j = 0; j < nwant; j++)
+        printf("  want: %s\n", want[j]);
+      failures++;
+    }
+    /* privacy */
+    npdv = collect_pd(buf, len, pd, 512);
+    *npd += npdv;
+    {
+      char *text = capture(0, names[i], &res), *js = capture(1, names[i], &res);
+      for(j = 0; j < npdv; j++) {
+        size_t k;
+        for(k = 0; k < res.findings.count; k++)
+          if(strstr(res.findings.items[k].message, pd[j])) {
+            printf("PERSONAL DATA in a message of %s\n", names[i]);
+            failures++;
+          }
+        if(strstr(text, pd[j]) || strstr(js, pd[j])) {
+          printf("PERSONAL DATA in the report of %s\n", names[i]);
+          failures++;
+        }
+        free(pd[j]);
+      }
+      free(text);
+      free(js);
+    }
+    for(j = 0; j < ngot; j++)
+      free(got[j]);
+    for(j = 0; j < nwant; j++)
+      free(want[j]);
+    free(exp);
+    free(buf);
+    ddas_validate_result_clear(&res);
+    (*ncases)++;
+  }
+  tu_free_list(names);
+  assert_int_equal(failures, 0);
+}
+
+static void schema_cases(void **state) {
+  size_t n = 0, npd = 0;
+  (void)state;
+  run_dir("schema", &n, &npd);
+  printf("schema cases: %zu, personal-data values checked: %zu\n", n, npd);
+  assert_true(n >= 40);
+  assert_true(npd >= 100); /* the scan really found values to look for */
+}
+
+static void input_cases(void **state) {
+  size_t n = 0, npd = 0;
+  (void)state;
+  run_dir("input", &n, &npd);
+  printf("input-defect cases: %zu, personal-data values checked: %zu\n", n,
+         npd);
+  assert_true(n >= 30);
+}
+
+static int setup(void **state) {
+  (void)state;
+  return ddas_schemaset_new(SCHEMA_DIR, &set) ? -1 : 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  ddas_schemaset_free(set);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(schema_cases),
+                                     cmocka_unit_test(input_cases)};
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

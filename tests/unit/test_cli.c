@@ -1,0 +1,171 @@
+/* `ddas-worker validate` as a user runs it: exit codes, standard input,
+ * --json, --schema, limits and usage errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ddas/ddas.h"
+#include "testutil.h"
+
+#define EX SHARED_DIR "/examples/"
+#define CASES SOURCE_DIR "/tests/cases/"
+
+static int sh(const char *args, char **out) {
+  char cmd[4096];
+  snprintf(cmd, sizeof(cmd), "'%s' %s", WORKER_BIN, args);
+  return tu_run(cmd, out);
+}
+
+static void help_and_usage(void **state) {
+  char *out;
+  (void)state;
+  assert_int_equal(sh("--help", &out), 0);
+  assert_non_null(strstr(out, "validate"));
+  free(out);
+  assert_int_equal(sh("validate --help", &out), 0);
+  assert_non_null(strstr(out, "--schema-version"));
+  assert_non_null(strstr(out, "Exit status"));
+  free(out);
+  assert_int_equal(sh("validate 2>&1", &out), 2);
+  assert_non_null(strstr(out, "no FILE given"));
+  free(out);
+  assert_int_equal(sh("frobnicate 2>&1", &out), 2);
+  free(out);
+  assert_int_equal(sh("validate --kind xyz " EX "vs-v0.9-enkelvoudig.json 2>&1", &out), 2);
+  assert_non_null(strstr(out, "--kind must be shv or vs"));
+  free(out);
+  assert_int_equal(sh("validate --kind shv --schema-version 2.0 " EX
+                      "shv-v1.0-enkelvoudig.json 2>&1",
+                      &out),
+                   2);
+  assert_non_null(strstr(out, "not known"));
+  free(out);
+  assert_int_equal(sh("validate --bogus x 2>&1", &out), 2);
+  free(out);
+}
+
+static void exit_codes(void **state) {
+  char *out;
+  (void)state;
+  assert_int_equal(sh("validate --color never " EX "shv-v1.0-enkelvoudig.json " EX
+                      "vs-v0.9-enkelvoudig.json",
+                      &out),
+                   0);
+  assert_non_null(strstr(out, "shv-v1.0-enkelvoudig.json: valid"));
+  assert_non_null(strstr(out, "vroegsignalen: 1"));
+  free(out);
+  assert_int_equal(sh("validate --color never " EX "shv-v1.0-enkelvoudig.json " CASES
+                      "schema/shv10-format-date-feb30.json",
+                      &out),
+                   1);
+  assert_non_null(strstr(out, "INVALID"));
+  assert_non_null(strstr(out, "is not a valid date"));
+  assert_null(strstr(out, "\033[")); /* --color never */
+  free(out);
+  assert_int_equal(sh("validate /nonexistent/file.json 2>&1", &out), 2);
+  assert_non_null(strstr(out, "cannot open"));
+  free(out);
+  /* an I/O error outranks an invalid file */
+  assert_int_equal(sh("validate -q " CASES "input/empty.json /nonexistent 2>/dev/null",
+                      &out),
+                   2);
+  assert_string_equal(out, "");
+  free(out);
+}
+
+static void standard_input_and_json(void **state) {
+  char *out;
+  ddas_json_doc *d;
+  ddas_json_error e;
+  const ddas_json *r, *f0;
+  (void)state;
+  assert_int_equal(sh("validate --json - < " CASES "schema/vs09-required-ID.json", &out),
+                   1);
+  assert_int_equal(ddas_json_parse(out, strlen(out), NULL, &d, &e), DDAS_OK);
+  r = ddas_json_root(d);
+  assert_int_equal(ddas_json_get(r, "valid")->type, DDAS_JSON_FALSE);
+  assert_memory_equal(ddas_json_get(r, "kind")->u.str, "vs", 2);
+  assert_memory_equal(ddas_json_get(r, "file")->u.str, "(standard input)", 16);
+  assert_true(ddas_json_get(r, "errors")->u.num == 1);
+  assert_true(ddas_json_get(r, "records")->u.num == 1);
+  f0 = &ddas_json_get(r, "findings")->u.items[0];
+  assert_memory_equal(ddas_json_get(f0, "keyword")->u.str, "required", 8);
+  assert_memory_equal(ddas_json_get(f0, "pointer")->u.str, "/leveringen/0/vroegsignalen/0",
+                      29);
+  assert_true(ddas_json_get(f0, "levering")->u.num == 0);
+  assert_true(ddas_json_get(f0, "record")->u.num == 0);
+  assert_non_null(ddas_json_get(f0, "schema_pointer"));
+  ddas_json_doc_free(d);
+  free(out);
+  /* a syntax error carries its position */
+  assert_int_equal(sh("validate --json " CASES "input/trailing-comma.json", &out), 1);
+  assert_non_null(strstr(out, "\"rule\":\"json.syntax\""));
+  assert_non_null(strstr(out, "\"line\":"));
+  free(out);
+}
+
+static void custom_schema(void **state) {
+  char *out;
+  char path[] = "/tmp/ddas-test-schema-XXXXXX";
+  int fd = mkstemp(path);
+  FILE *f = fdopen(fd, "w");
+  char cmd[1024];
+  (void)state;
+  fputs("{\"type\":\"object\",\"required\":[\"leveringen\",\"eigenVeld\"]}", f);
+  fclose(f);
+  snprintf(cmd, sizeof(cmd), "validate --json --schema %s " EX "shv-v1.0-enkelvoudig.json",
+           path);
+  assert_int_equal(sh(cmd, &out), 1);
+  assert_non_null(strstr(out, "required member 'eigenVeld' is missing"));
+  assert_non_null(strstr(out, "\"kind\":null"));
+  free(out);
+  f = fopen(path, "w");
+  fputs("{\"properties\":{\"x\":{\"pattern\":\"a\"}}}", f);
+  fclose(f);
+  snprintf(cmd, sizeof(cmd), "validate --schema %s " EX "shv-v1.0-enkelvoudig.json 2>&1",
+           path);
+  assert_int_equal(sh(cmd, &out), 2);
+  assert_non_null(strstr(out, "keyword 'pattern' is not supported"));
+  assert_non_null(strstr(out, "#/properties/x"));
+  free(out);
+  snprintf(cmd, sizeof(cmd), "validate --schema %s --kind shv x.json 2>&1", path);
+  assert_int_equal(sh(cmd, &out), 2);
+  free(out);
+  remove(path);
+}
+
+static void limits(void **state) {
+  char *out;
+  (void)state;
+  assert_int_equal(sh("validate --max-size 100 " EX "shv-v1.0-enkelvoudig.json 2>&1", &out),
+                   2);
+  assert_non_null(strstr(out, "larger than the limit of 100 bytes"));
+  free(out);
+  assert_int_equal(sh("validate --max-size lots x 2>&1", &out), 2);
+  free(out);
+  assert_int_equal(sh("validate --max-depth 3 --json " EX "shv-v1.0-enkelvoudig.json",
+                      &out),
+                   1);
+  assert_non_null(strstr(out, "\"keyword\":\"depth\""));
+  free(out);
+  assert_int_equal(sh("validate --schema-dir /nonexistent " EX
+                      "shv-v1.0-enkelvoudig.json 2>&1",
+                      &out),
+                   2);
+  assert_non_null(strstr(out, "cannot open the schema file"));
+  free(out);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(help_and_usage), cmocka_unit_test(exit_codes),
+      cmocka_unit_test(standard_input_and_json), cmocka_unit_test(custom_schema),
+      cmocka_unit_test(limits)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
