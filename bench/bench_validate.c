@@ -43,16 +43,16 @@ static void usage(FILE *out) {
 
 static char *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
-  if (!f) {
+  if(!f) {
     fprintf(stderr, "bench_validate: %s: %s\n", path, strerror(errno));
     return NULL;
   }
   size_t cap = 1 << 20, n = 0;
   char *buf = malloc(cap);
-  while (buf) {
-    if (n == cap) {
+  while(buf) {
+    if(n == cap) {
       char *nb = realloc(buf, cap * 2);
-      if (!nb) {
+      if(!nb) {
         free(buf);
         buf = NULL;
         break;
@@ -62,8 +62,8 @@ static char *read_file(const char *path, size_t *len) {
     }
     size_t got = fread(buf + n, 1, cap - n, f);
     n += got;
-    if (got == 0) {
-      if (ferror(f)) {
+    if(got == 0) {
+      if(ferror(f)) {
         fprintf(stderr, "bench_validate: %s: read error\n", path);
         free(buf);
         buf = NULL;
@@ -71,7 +71,8 @@ static char *read_file(const char *path, size_t *len) {
       break;
     }
   }
-  if (!buf && !ferror(f)) fprintf(stderr, "bench_validate: out of memory\n");
+  if(!buf && !ferror(f))
+    fprintf(stderr, "bench_validate: out of memory\n");
   fclose(f);
   *len = n;
   return buf;
@@ -91,10 +92,10 @@ static int cmp_double(const void *a, const void *b) {
 /* The file name as a JSON string (the path is ours, not personal data). */
 static void put_json_string(const char *s) {
   putchar('"');
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
+  for(const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if(*p == '"' || *p == '\\')
       printf("\\%c", *p);
-    else if (*p < 0x20)
+    else if(*p < 0x20)
       printf("\\u%04x", *p);
     else
       putchar(*p);
@@ -111,13 +112,13 @@ static int run_once(ddas_schemaset *set, const char *buf, size_t len,
   memset(res, 0, sizeof *res);
   ddas_result r =
       ddas_validate_buffer(set, &opt, buf, len, res, errbuf, sizeof errbuf);
-  if (r != DDAS_OK) {
+  if(r != DDAS_OK) {
     fprintf(stderr, "bench_validate: %s: no verdict: %s%s%s\n", path,
             ddas_result_str(r), errbuf[0] ? ": " : "", errbuf);
     return -1;
   }
-  if (!res->parsed || !res->valid) {
-    if (report) {
+  if(!res->parsed || !res->valid) {
+    if(report) {
       fprintf(stderr,
               "bench_validate: %s is not valid (%s, kind %s, version %s): "
               "%zu error(s), %zu warning(s); first findings:\n",
@@ -125,7 +126,7 @@ static int run_once(ddas_schemaset *set, const char *buf, size_t len,
               ddas_kind_name(res->detection.kind),
               res->detection.version ? res->detection.version : "?",
               res->findings.errors, res->findings.warnings);
-      for (size_t i = 0; i < res->findings.count && i < 10; i++) {
+      for(size_t i = 0; i < res->findings.count && i < 10; i++) {
         const ddas_finding *f = &res->findings.items[i];
         fprintf(stderr, "  %s %s%s%s at \"%s\": %s\n",
                 f->severity == DDAS_SEV_ERROR ? "error" : "warning", f->rule,
@@ -143,43 +144,44 @@ int main(int argc, char **argv) {
   const char *path = NULL;
   long runs = 7;
 
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--schema-dir") && i + 1 < argc) {
+  for(int i = 1; i < argc; i++) {
+    if(!strcmp(argv[i], "--schema-dir") && i + 1 < argc) {
       schema_dir = argv[++i];
-    } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+    } else if(!strcmp(argv[i], "--runs") && i + 1 < argc) {
       char *end;
       errno = 0;
       runs = strtol(argv[++i], &end, 10);
-      if (errno || *end || runs < 1 || runs > 1000000) {
+      if(errno || *end || runs < 1 || runs > 1000000) {
         fprintf(stderr, "bench_validate: --runs must be a positive integer\n");
         return 2;
       }
-    } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    } else if(!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       usage(stdout);
       return 0;
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+    } else if(argv[i][0] == '-' && argv[i][1] != '\0') {
       fprintf(stderr, "bench_validate: unknown option %s\n", argv[i]);
       usage(stderr);
       return 2;
-    } else if (!path) {
+    } else if(!path) {
       path = argv[i];
     } else {
       usage(stderr);
       return 2;
     }
   }
-  if (!path) {
+  if(!path) {
     usage(stderr);
     return 2;
   }
 
   size_t len = 0;
   char *buf = read_file(path, &len);
-  if (!buf) return 1;
+  if(!buf)
+    return 1;
 
   ddas_schemaset *set = NULL;
   ddas_result r = ddas_schemaset_new(schema_dir, &set);
-  if (r != DDAS_OK) {
+  if(r != DDAS_OK) {
     fprintf(stderr, "bench_validate: schema set %s: %s\n", schema_dir,
             ddas_result_str(r));
     free(buf);
@@ -187,7 +189,7 @@ int main(int argc, char **argv) {
   }
 
   double *times = malloc((size_t)runs * sizeof *times);
-  if (!times) {
+  if(!times) {
     fprintf(stderr, "bench_validate: out of memory\n");
     ddas_schemaset_free(set);
     free(buf);
@@ -197,14 +199,14 @@ int main(int argc, char **argv) {
   int status = 1;
   ddas_validate_result res;
   /* Warm-up: loads and compiles the schema, checks the verdict. */
-  if (run_once(set, buf, len, &res, path, 1) != 0) {
+  if(run_once(set, buf, len, &res, path, 1) != 0) {
     ddas_validate_result_clear(&res);
     goto out;
   }
   size_t trajecten = res.records;
   ddas_validate_result_clear(&res);
 
-  for (long i = 0; i < runs; i++) {
+  for(long i = 0; i < runs; i++) {
     char errbuf[512] = "";
     ddas_validate_options opt;
     memset(&opt, 0, sizeof opt);
@@ -213,9 +215,10 @@ int main(int argc, char **argv) {
     r = ddas_validate_buffer(set, &opt, buf, len, &res, errbuf, sizeof errbuf);
     double t1 = now_s();
     times[i] = t1 - t0;
-    int ok = r == DDAS_OK && res.parsed && res.valid && res.records == trajecten;
+    int ok =
+        r == DDAS_OK && res.parsed && res.valid && res.records == trajecten;
     ddas_validate_result_clear(&res);
-    if (!ok) {
+    if(!ok) {
       fprintf(stderr, "bench_validate: run %ld: verdict changed (%s)\n", i + 1,
               r == DDAS_OK ? "not valid" : ddas_result_str(r));
       goto out;
@@ -225,7 +228,8 @@ int main(int argc, char **argv) {
   qsort(times, (size_t)runs, sizeof *times, cmp_double);
   double median = runs % 2 ? times[runs / 2]
                            : (times[runs / 2 - 1] + times[runs / 2]) / 2.0;
-  if (median <= 0) median = 1e-9;
+  if(median <= 0)
+    median = 1e-9;
 
   printf("{\"tool\":\"ddas\",\"file\":");
   put_json_string(path);

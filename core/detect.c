@@ -24,7 +24,7 @@ ddas_kind ddas_kind_parse(const char *s) {
 }
 
 const char *const *ddas_versions(ddas_kind kind) {
-  return kind == DDAS_KIND_SHV ? shv_versions
+  return kind == DDAS_KIND_SHV  ? shv_versions
          : kind == DDAS_KIND_VS ? vs_versions
                                 : no_versions;
 }
@@ -65,11 +65,13 @@ static ddas_kind kind_of_levering(const ddas_json *lev, const char **how) {
     *how = "content: leveringen[].schuldhulptrajecten";
     return DDAS_KIND_SHV;
   }
-  if(ddas_json_get(org, "contactpersoonen") || ddas_json_get(org, "kvk-nummer")) {
+  if(ddas_json_get(org, "contactpersoonen") ||
+     ddas_json_get(org, "kvk-nummer")) {
     *how = "content: VS spelling of aanleverende_organisatie";
     return DDAS_KIND_VS;
   }
-  if(ddas_json_get(org, "contactpersonen") || ddas_json_get(org, "KvK-nummer") ||
+  if(ddas_json_get(org, "contactpersonen") ||
+     ddas_json_get(org, "KvK-nummer") ||
      ddas_json_get(org, "(Statutaire) Naam")) {
     *how = "content: SHV spelling of aanleverende_organisatie";
     return DDAS_KIND_SHV;
@@ -87,7 +89,8 @@ static const char *shv_version(const ddas_json *root, const char **how) {
   if(!levs || levs->type != DDAS_JSON_ARRAY)
     goto fallback;
   for(i = 0; i < levs->n && !found; i++) {
-    const ddas_json *trs = ddas_json_get(&levs->u.items[i], "schuldhulptrajecten");
+    const ddas_json *trs =
+        ddas_json_get(&levs->u.items[i], "schuldhulptrajecten");
     if(!trs || trs->type != DDAS_JSON_ARRAY)
       continue;
     for(j = 0; j < trs->n && !found; j++) {
@@ -104,7 +107,8 @@ static const char *shv_version(const ddas_json *root, const char **how) {
       } else if(str_is(ddas_json_get(intake, "beschikkingssoort"),
                        "Beeindigingsbeschikking")) {
         found = "0.10";
-        *how = "content: beschikkingssoort Beeindigingsbeschikking (v0.10 only)";
+        *how =
+            "content: beschikkingssoort Beeindigingsbeschikking (v0.10 only)";
       } else if(clients && clients->type == DDAS_JSON_ARRAY) {
         for(k = 0; k < clients->n; k++)
           if(ddas_json_get(&clients->u.items[k], "leefsituatie")) {
@@ -152,8 +156,8 @@ int ddas_detect(const ddas_json *root, ddas_kind kind, const char *version,
   if(version) {
     out->version = ddas_version_canonical(kind, version);
     if(!out->version) {
-      snprintf(why, whylen, "schema version '%.20s' is not known for %s", version,
-               ddas_kind_name(kind));
+      snprintf(why, whylen, "schema version '%.20s' is not known for %s",
+               version, ddas_kind_name(kind));
       return -1;
     }
     out->how = "option";

@@ -19,7 +19,9 @@ static int num(const char *s, size_t n) {
   return v;
 }
 
-static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static int is_leap(int y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 static int days_in_month(int y, int m) {
   static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -154,7 +156,8 @@ static size_t quoted_string(const char *s, size_t n) {
     if(c == '"')
       return i + 1;
     if(c == '\\') {
-      if(i + 1 >= n || (unsigned char)s[i + 1] < 32 || (unsigned char)s[i + 1] > 126)
+      if(i + 1 >= n || (unsigned char)s[i + 1] < 32 ||
+         (unsigned char)s[i + 1] > 126)
         return 0;
       i += 2;
       continue;

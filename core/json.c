@@ -23,7 +23,8 @@
 
 #define DEFAULT_MAX_DEPTH 64u
 #define MAX_INPUT ((size_t)UINT32_MAX - 1u)
-#define SMALL_OBJECT 16u /* duplicate check by pairwise comparison up to this */
+/* objects up to this size are checked for duplicate names pairwise */
+#define SMALL_OBJECT 16u
 
 /* ---- arena ------------------------------------------------------------ */
 
@@ -181,8 +182,8 @@ static int fail_nomem(parser *ps) {
 }
 
 /* Character classes. */
-static const unsigned char is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1,
-                                         ['\r'] = 1};
+static const unsigned char is_ws[256] = {
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
 
 static inline uint64_t load64(const unsigned char *p) {
   uint64_t w;
@@ -211,7 +212,8 @@ static inline void skip_ws(parser *ps) {
 
 /* Length of a valid UTF-8 sequence starting at p (lead byte >= 0x80), or 0.
  * Rejects overlongs, surrogates and code points above U+10FFFF. */
-static inline size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
+static inline size_t utf8_seq(const unsigned char *p,
+                              const unsigned char *end) {
   unsigned c = p[0];
   if(c >= 0xC2 && c <= 0xDF) {
     if(end - p >= 2 && (p[1] & 0xC0) == 0x80)
@@ -299,14 +301,38 @@ static int decode_escaped(parser *ps, const unsigned char *b,
     }
     b++;
     switch(*b) {
-    case '"': *w++ = '"'; b++; break;
-    case '\\': *w++ = '\\'; b++; break;
-    case '/': *w++ = '/'; b++; break;
-    case 'b': *w++ = '\b'; b++; break;
-    case 'f': *w++ = '\f'; b++; break;
-    case 'n': *w++ = '\n'; b++; break;
-    case 'r': *w++ = '\r'; b++; break;
-    case 't': *w++ = '\t'; b++; break;
+    case '"':
+      *w++ = '"';
+      b++;
+      break;
+    case '\\':
+      *w++ = '\\';
+      b++;
+      break;
+    case '/':
+      *w++ = '/';
+      b++;
+      break;
+    case 'b':
+      *w++ = '\b';
+      b++;
+      break;
+    case 'f':
+      *w++ = '\f';
+      b++;
+      break;
+    case 'n':
+      *w++ = '\n';
+      b++;
+      break;
+    case 'r':
+      *w++ = '\r';
+      b++;
+      break;
+    case 't':
+      *w++ = '\t';
+      b++;
+      break;
     default: { /* 'u', validated by the scanner */
       unsigned cp = 0, lo = 0xDC00;
       hex4(b + 1, &cp);
@@ -369,8 +395,8 @@ static int parse_string(parser *ps, const char **str, uint32_t *len,
                         "preceding high surrogate");
           if(cp >= 0xD800 && cp <= 0xDBFF) {
             unsigned lo;
-            if(end - p < 12 || p[6] != '\\' || p[7] != 'u' || hex4(p + 8, &lo) ||
-               lo < 0xDC00 || lo > 0xDFFF)
+            if(end - p < 12 || p[6] != '\\' || p[7] != 'u' ||
+               hex4(p + 8, &lo) || lo < 0xDC00 || lo > 0xDFFF)
               return fail(ps, DDAS_ERR_SYNTAX, "surrogate", p,
                           "invalid \\u escape: a high surrogate must be "
                           "followed by a low surrogate escape");
@@ -419,10 +445,9 @@ static int parse_string(parser *ps, const char **str, uint32_t *len,
 
 /* ---- numbers ---------------------------------------------------------- */
 
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                     1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
-                                     1e18, 1e19, 1e20, 1e21, 1e22};
+static const double pow10_exact[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 static int parse_number(parser *ps, ddas_json *v) {
   const unsigned char *p = ps->p, *end = ps->end, *s = p;
@@ -752,7 +777,8 @@ static int parse_object(parser *ps, ddas_json *v) {
     f->key = d->key;
     f->key_len = d->key_len;
     f->has_child = 1;
-    return fail(ps, DDAS_ERR_SYNTAX, "duplicate-key", ps->start + d->value.start,
+    return fail(ps, DDAS_ERR_SYNTAX, "duplicate-key",
+                ps->start + d->value.start,
                 "duplicate member name in an object (each name may appear "
                 "once)");
   }

@@ -109,15 +109,16 @@ int ddas_report_json(FILE *out, const char *name,
     goto out;
   if(set_new(o, "file", json_string(name)) ||
      set_new(o, "valid", json_boolean(res->valid)) ||
-     set_new(o, "kind", res->detection.kind != DDAS_KIND_UNKNOWN
-                            ? json_string(ddas_kind_name(res->detection.kind))
-                            : json_null()) ||
-     set_new(o, "schema_version", res->detection.version
-                                      ? json_string(res->detection.version)
-                                      : json_null()) ||
-     set_new(o, "detected_by", res->detection.how
-                                   ? json_string(res->detection.how)
-                                   : json_null()) ||
+     set_new(o, "kind",
+             res->detection.kind != DDAS_KIND_UNKNOWN
+                 ? json_string(ddas_kind_name(res->detection.kind))
+                 : json_null()) ||
+     set_new(o, "schema_version",
+             res->detection.version ? json_string(res->detection.version)
+                                    : json_null()) ||
+     set_new(o, "detected_by",
+             res->detection.how ? json_string(res->detection.how)
+                                : json_null()) ||
      set_new(o, "leveringen", json_integer((json_int_t)res->leveringen)) ||
      set_new(o, "records", json_integer((json_int_t)res->records)) ||
      set_new(o, "errors", json_integer((json_int_t)res->findings.errors)) ||
@@ -134,23 +135,23 @@ int ddas_report_json(FILE *out, const char *name,
     if(!j || json_array_append_new(arr, j))
       goto out;
     ddas_finding_location(f->pointer, &lev, &rec, &list, &list_len);
-    if(set_new(j, "severity", json_string(f->severity == DDAS_SEV_ERROR
-                                              ? "error"
-                                              : "warning")) ||
+    if(set_new(
+           j, "severity",
+           json_string(f->severity == DDAS_SEV_ERROR ? "error" : "warning")) ||
        set_new(j, "rule", json_string(f->rule)) ||
-       set_new(j, "keyword", f->keyword ? json_string(f->keyword) : json_null()) ||
+       set_new(j, "keyword",
+               f->keyword ? json_string(f->keyword) : json_null()) ||
        set_new(j, "pointer", json_string(f->pointer)) ||
-       set_new(j, "schema_pointer", f->schema_pointer
-                                        ? json_string(f->schema_pointer)
-                                        : json_null()) ||
+       set_new(j, "schema_pointer",
+               f->schema_pointer ? json_string(f->schema_pointer)
+                                 : json_null()) ||
        set_new(j, "message", json_string(f->message)) ||
        set_new(j, "levering", lev >= 0 ? json_integer(lev) : json_null()) ||
        set_new(j, "record", rec >= 0 ? json_integer(rec) : json_null()))
       goto out;
-    if(f->line &&
-       (set_new(j, "offset", json_integer((json_int_t)f->offset)) ||
-        set_new(j, "line", json_integer(f->line)) ||
-        set_new(j, "column", json_integer(f->column))))
+    if(f->line && (set_new(j, "offset", json_integer((json_int_t)f->offset)) ||
+                   set_new(j, "line", json_integer(f->line)) ||
+                   set_new(j, "column", json_integer(f->column))))
       goto out;
   }
   if(json_object_set(o, "findings", arr))

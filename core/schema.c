@@ -21,17 +21,34 @@
 
 /* keyword bits */
 enum {
-  K_TYPE = 1u << 0, K_ENUM = 1u << 1, K_CONST = 1u << 2,
-  K_MINLEN = 1u << 3, K_MAXLEN = 1u << 4, K_MIN = 1u << 5, K_MAX = 1u << 6,
-  K_XMIN = 1u << 7, K_XMAX = 1u << 8, K_MULT = 1u << 9, K_MINITEMS = 1u << 10,
-  K_MAXITEMS = 1u << 11, K_UNIQUE = 1u << 12, K_MINPROPS = 1u << 13,
-  K_MAXPROPS = 1u << 14, K_FORMAT = 1u << 15, K_CONTAINS = 1u << 16
+  K_TYPE = 1u << 0,
+  K_ENUM = 1u << 1,
+  K_CONST = 1u << 2,
+  K_MINLEN = 1u << 3,
+  K_MAXLEN = 1u << 4,
+  K_MIN = 1u << 5,
+  K_MAX = 1u << 6,
+  K_XMIN = 1u << 7,
+  K_XMAX = 1u << 8,
+  K_MULT = 1u << 9,
+  K_MINITEMS = 1u << 10,
+  K_MAXITEMS = 1u << 11,
+  K_UNIQUE = 1u << 12,
+  K_MINPROPS = 1u << 13,
+  K_MAXPROPS = 1u << 14,
+  K_FORMAT = 1u << 15,
+  K_CONTAINS = 1u << 16
 };
 
 /* type bits */
 enum {
-  T_NULL = 1, T_BOOL = 2, T_OBJECT = 4, T_ARRAY = 8, T_NUMBER = 16,
-  T_STRING = 32, T_INTEGER = 64
+  T_NULL = 1,
+  T_BOOL = 2,
+  T_OBJECT = 4,
+  T_ARRAY = 8,
+  T_NUMBER = 16,
+  T_STRING = 32,
+  T_INTEGER = 64
 };
 
 enum { F_NONE = 0, F_DATE, F_TIME, F_DATETIME, F_EMAIL };
@@ -202,8 +219,8 @@ static int get_count(cctx *c, const ddas_json *v, const char *loc,
                      const char *kw, double *out) {
   if(v->type != DDAS_JSON_NUMBER || !(v->flags & DDAS_JSON_F_INTEGRAL) ||
      v->u.num < 0)
-    return cfail(c, DDAS_ERR_SCHEMA, loc,
-                 "'%s' must be a non-negative integer", kw);
+    return cfail(c, DDAS_ERR_SCHEMA, loc, "'%s' must be a non-negative integer",
+                 kw);
   *out = v->u.num;
   return 1;
 }
@@ -220,8 +237,8 @@ static int type_bit(const ddas_json *v) {
   static const struct {
     const char *n;
     int bit;
-  } t[] = {{"null", T_NULL},     {"boolean", T_BOOL}, {"object", T_OBJECT},
-           {"array", T_ARRAY},   {"number", T_NUMBER}, {"string", T_STRING},
+  } t[] = {{"null", T_NULL},      {"boolean", T_BOOL},  {"object", T_OBJECT},
+           {"array", T_ARRAY},    {"number", T_NUMBER}, {"string", T_STRING},
            {"integer", T_INTEGER}};
   size_t i;
   if(v->type != DDAS_JSON_STRING)
@@ -348,8 +365,8 @@ static int compile_deps(cctx *c, snode *n, const ddas_json *v, const char *loc,
 }
 
 static const char *const annotations[] = {
-    "title",    "description", "$comment", "examples", "default",
-    "deprecated", "readOnly",  "writeOnly", "$schema", "$id", NULL};
+    "title",    "description", "$comment", "examples", "default", "deprecated",
+    "readOnly", "writeOnly",   "$schema",  "$id",      NULL};
 
 static int compile_keyword(cctx *c, snode *n, const ddas_json_member *m,
                            const char *loc, int is_root) {
@@ -394,8 +411,7 @@ static int compile_keyword(cctx *c, snode *n, const ddas_json_member *m,
       for(i = 0; i < v->n; i++) {
         int b = type_bit(&v->u.items[i]);
         if(!b)
-          return cfail(c, DDAS_ERR_SCHEMA, loc,
-                       "'type' names an unknown type");
+          return cfail(c, DDAS_ERR_SCHEMA, loc, "'type' names an unknown type");
         n->types |= (unsigned)b;
       }
       return 1;
@@ -484,8 +500,8 @@ static int compile_keyword(cctx *c, snode *n, const ddas_json_member *m,
   if(KW("properties"))
     return compile_properties(c, n, v, loc);
   if(KW("additionalProperties"))
-    return (n->additional = compile_child(c, v, loc, "additionalProperties",
-                                          20)) != NULL;
+    return (n->additional =
+                compile_child(c, v, loc, "additionalProperties", 20)) != NULL;
   if(KW("items")) {
     if(v->type == DDAS_JSON_ARRAY)
       return cfail(c, DDAS_ERR_SCHEMA, loc,
@@ -777,14 +793,15 @@ ddas_result ddas_schema_load_file(const char *path,
   fclose(f);
   r = ddas_json_parse(text, len, NULL, &doc, &jerr);
   if(r) {
-    snprintf(errbuf, errlen, "%s:%u:%u: the schema is not valid JSON: %s",
-             path, jerr.line, jerr.column, jerr.message);
+    snprintf(errbuf, errlen, "%s:%u:%u: the schema is not valid JSON: %s", path,
+             jerr.line, jerr.column, jerr.message);
     ddas_free(text);
     return r == DDAS_ERR_NOMEM ? r : DDAS_ERR_SCHEMA;
   }
   {
     char inner[400];
-    r = ddas_schema_compile(ddas_json_root(doc), opt, out, inner, sizeof(inner));
+    r = ddas_schema_compile(ddas_json_root(doc), opt, out, inner,
+                            sizeof(inner));
     if(r) {
       snprintf(errbuf, errlen, "%s: %s", path, inner);
       ddas_json_doc_free(doc);
@@ -823,11 +840,11 @@ static void build_pointer(const vctx *v, char *buf, size_t cap) {
   size_t i;
   buf[0] = '\0';
   for(i = 0; i < v->depth; i++) {
-    int r = v->path[i].key
-                ? ddas_json_pointer_push_key(buf, cap, v->path[i].key,
-                                             v->path[i].len_or_index)
-                : ddas_json_pointer_push_index(buf, cap,
-                                               v->path[i].len_or_index);
+    int r =
+        v->path[i].key
+            ? ddas_json_pointer_push_key(buf, cap, v->path[i].key,
+                                         v->path[i].len_or_index)
+            : ddas_json_pointer_push_index(buf, cap, v->path[i].len_or_index);
     if(r)
       break; /* truncated; still a prefix of the real location */
   }
@@ -900,8 +917,9 @@ static const char *type_list(unsigned t, char *buf, size_t cap) {
   static const struct {
     unsigned bit;
     const char *n;
-  } names[] = {{T_OBJECT, "object"}, {T_ARRAY, "array"},   {T_STRING, "string"},
-               {T_NUMBER, "number"}, {T_INTEGER, "integer"}, {T_BOOL, "boolean"},
+  } names[] = {{T_OBJECT, "object"},   {T_ARRAY, "array"},
+               {T_STRING, "string"},   {T_NUMBER, "number"},
+               {T_INTEGER, "integer"}, {T_BOOL, "boolean"},
                {T_NULL, "null"}};
   size_t i, w = 0;
   buf[0] = '\0';
@@ -922,7 +940,8 @@ static unsigned inst_type(const ddas_json *j) {
   case DDAS_JSON_TRUE:
   case DDAS_JSON_FALSE: return T_BOOL;
   case DDAS_JSON_NUMBER:
-    return (j->flags & DDAS_JSON_F_INTEGRAL) ? (T_NUMBER | T_INTEGER) : T_NUMBER;
+    return (j->flags & DDAS_JSON_F_INTEGRAL) ? (T_NUMBER | T_INTEGER)
+                                             : T_NUMBER;
   case DDAS_JSON_STRING: return T_STRING;
   case DDAS_JSON_ARRAY: return T_ARRAY;
   default: return T_OBJECT;
@@ -1259,7 +1278,8 @@ static int apply(vctx *v, const snode *n, const ddas_json *inst) {
     if(!(n->types & it)) {
       char want[96];
       report(v, n, "type", "expected %s, found %s",
-             type_list(n->types, want, sizeof(want)), ddas_json_type_name(inst));
+             type_list(n->types, want, sizeof(want)),
+             ddas_json_type_name(inst));
       CHECK(0);
     }
   }
@@ -1376,12 +1396,8 @@ static int apply(vctx *v, const snode *n, const ddas_json *inst) {
     }
     break;
   }
-  case DDAS_JSON_OBJECT:
-    CHECK(apply_object(v, n, inst));
-    break;
-  case DDAS_JSON_ARRAY:
-    CHECK(apply_array(v, n, inst));
-    break;
+  case DDAS_JSON_OBJECT: CHECK(apply_object(v, n, inst)); break;
+  case DDAS_JSON_ARRAY: CHECK(apply_array(v, n, inst)); break;
   default: break;
   }
   for(i = 0; i < n->nall; i++)

@@ -51,8 +51,8 @@ ddas_result ddas_schemaset_get(ddas_schemaset *set, ddas_kind kind,
   const char *canon = ddas_version_canonical(kind, version);
   *out = NULL;
   if(!canon) {
-    snprintf(errbuf, errlen, "no schema for %s version %s", ddas_kind_name(kind),
-             version ? version : "(none)");
+    snprintf(errbuf, errlen, "no schema for %s version %s",
+             ddas_kind_name(kind), version ? version : "(none)");
     return DDAS_ERR_ARG;
   }
   for(i = 0; i < NSLOTS && set->slot[i].schema; i++) {

@@ -13,48 +13,74 @@
 #define DEFAULT_MAX_SIZE ((size_t)1 << 30)
 
 static void validate_usage(FILE *out) {
-  fprintf(out,
-"usage: ddas-worker validate [OPTIONS] FILE...\n"
-"\n"
-"Checks DDAS deliveries offline against the official JSON Schemas and\n"
-"prints what is wrong, where (as a JSON Pointer) and which schema keyword\n"
-"says so. FILE may be '-' for standard input. Messages never repeat values\n"
-"from the delivery, so reports can be shared without exposing personal data.\n"
-"\n"
-"Options:\n"
-"  --kind shv|vs          the kind of delivery (default: detected from the\n"
-"                         content: schuldhulptrajecten = shv, vroegsignalen =\n"
-"                         vs)\n"
-"  --schema-version V     the DDAS schema version (shv: 1.0, 0.10, 0.9;\n"
-"                         vs: 0.9). Default: detected from version-specific\n"
-"                         members, else the newest version of the kind\n"
-"  --schema FILE          validate against this JSON Schema (draft 2020-12)\n"
-"                         instead of a shipped DDAS schema: for a DDAS version\n"
-"                         that is not shipped yet or an organisation's own\n"
-"                         stricter schema. Kind and version are not detected\n"
-"  --schema-dir DIR       where the shipped schemas are (default:\n"
-"                         $DDAS_SCHEMA_DIR or %s)\n"
-"  --json                 one JSON object per file on standard output (field\n"
-"                         names documented in README.md) instead of the\n"
-"                         readable report\n"
-"  --color auto|always|never\n"
-"                         colour the readable report (default auto: when\n"
-"                         standard output is a terminal and NO_COLOR is unset)\n"
-"  --max-size SIZE        refuse inputs larger than SIZE (default 1G; K, M, G\n"
-"                         suffixes)\n"
-"  --max-depth N          maximum nesting of arrays/objects (default 64)\n"
-"  --max-findings N       findings kept per file (default 10000; the rest are\n"
-"                         counted)\n"
-"  -q, --quiet            print nothing; only the exit status tells\n"
-"  -h, --help             show this help\n"
-"\n"
-"Exit status: 0 every file is valid, 1 at least one file is invalid,\n"
-"2 usage error, unreadable file or unusable schema.\n",
-          wk_schema_dir());
+  fprintf(
+      out,
+      "usage: ddas-worker validate [OPTIONS] FILE...\n"
+      "\n"
+      "Checks DDAS deliveries offline against the official JSON Schemas and\n"
+      "prints what is wrong, where (as a JSON Pointer) and which schema "
+      "keyword\n"
+      "says so. FILE may be '-' for standard input. Messages never repeat "
+      "values\n"
+      "from the delivery, so reports can be shared without exposing personal "
+      "data.\n"
+      "\n"
+      "Options:\n"
+      "  --kind shv|vs          the kind of delivery (default: detected from "
+      "the\n"
+      "                         content: schuldhulptrajecten = shv, "
+      "vroegsignalen =\n"
+      "                         vs)\n"
+      "  --schema-version V     the DDAS schema version (shv: 1.0, 0.10, 0.9;\n"
+      "                         vs: 0.9). Default: detected from "
+      "version-specific\n"
+      "                         members, else the newest version of the kind\n"
+      "  --schema FILE          validate against this JSON Schema (draft "
+      "2020-12)\n"
+      "                         instead of a shipped DDAS schema: for a DDAS "
+      "version\n"
+      "                         that is not shipped yet or an organisation's "
+      "own\n"
+      "                         stricter schema. Kind and version are not "
+      "detected\n"
+      "  --schema-dir DIR       where the shipped schemas are (default:\n"
+      "                         $DDAS_SCHEMA_DIR or %s)\n"
+      "  --json                 one JSON object per file on standard output "
+      "(field\n"
+      "                         names documented in README.md) instead of the\n"
+      "                         readable report\n"
+      "  --color auto|always|never\n"
+      "                         colour the readable report (default auto: "
+      "when\n"
+      "                         standard output is a terminal and NO_COLOR is "
+      "unset)\n"
+      "  --max-size SIZE        refuse inputs larger than SIZE (default 1G; K, "
+      "M, G\n"
+      "                         suffixes)\n"
+      "  --max-depth N          maximum nesting of arrays/objects (default "
+      "64)\n"
+      "  --max-findings N       findings kept per file (default 10000; the "
+      "rest are\n"
+      "                         counted)\n"
+      "  -q, --quiet            print nothing; only the exit status tells\n"
+      "  -h, --help             show this help\n"
+      "\n"
+      "Exit status: 0 every file is valid, 1 at least one file is invalid,\n"
+      "2 usage error, unreadable file or unusable schema.\n",
+      wk_schema_dir());
 }
 
-enum { O_KIND = 256, O_VERSION, O_SCHEMA, O_SCHEMA_DIR, O_JSON, O_COLOR,
-       O_MAX_SIZE, O_MAX_DEPTH, O_MAX_FINDINGS };
+enum {
+  O_KIND = 256,
+  O_VERSION,
+  O_SCHEMA,
+  O_SCHEMA_DIR,
+  O_JSON,
+  O_COLOR,
+  O_MAX_SIZE,
+  O_MAX_DEPTH,
+  O_MAX_FINDINGS
+};
 
 int wk_cmd_validate(int argc, char **argv) {
   static const struct option opts[] = {
@@ -100,18 +126,16 @@ int wk_cmd_validate(int argc, char **argv) {
     case O_COLOR:
       if(strcmp(optarg, "auto") && strcmp(optarg, "always") &&
          strcmp(optarg, "never")) {
-        fprintf(stderr,
-                "ddas-worker validate: --color must be auto, always or "
-                "never\n");
+        fprintf(stderr, "ddas-worker validate: --color must be auto, always or "
+                        "never\n");
         return 2;
       }
       color = optarg;
       break;
     case O_MAX_SIZE:
       if(wk_parse_size(optarg, &max_size) || max_size == 0) {
-        fprintf(stderr,
-                "ddas-worker validate: --max-size takes a size such as "
-                "512M or 2G\n");
+        fprintf(stderr, "ddas-worker validate: --max-size takes a size such as "
+                        "512M or 2G\n");
         return 2;
       }
       break;
@@ -127,23 +151,19 @@ int wk_cmd_validate(int argc, char **argv) {
     case O_MAX_FINDINGS:
       vo.max_findings = strtoul(optarg, &end, 10);
       if(*end || vo.max_findings == 0) {
-        fprintf(stderr,
-                "ddas-worker validate: --max-findings takes a positive "
-                "number\n");
+        fprintf(stderr, "ddas-worker validate: --max-findings takes a positive "
+                        "number\n");
         return 2;
       }
       break;
     case 'q': quiet = 1; break;
     case 'h': validate_usage(stdout); return 0;
-    default:
-      fprintf(stderr, "Try 'ddas-worker validate --help'.\n");
-      return 2;
+    default: fprintf(stderr, "Try 'ddas-worker validate --help'.\n"); return 2;
     }
   }
   if(optind >= argc) {
-    fprintf(stderr,
-            "ddas-worker validate: no FILE given (use - for standard "
-            "input)\nTry 'ddas-worker validate --help'.\n");
+    fprintf(stderr, "ddas-worker validate: no FILE given (use - for standard "
+                    "input)\nTry 'ddas-worker validate --help'.\n");
     return 2;
   }
   if(schema_file && (vo.kind != DDAS_KIND_UNKNOWN || vo.version)) {
@@ -167,8 +187,8 @@ int wk_cmd_validate(int argc, char **argv) {
     ro.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 
   if(schema_file) {
-    ddas_result r = ddas_schema_load_file(schema_file, NULL, &custom, err,
-                                          sizeof(err));
+    ddas_result r =
+        ddas_schema_load_file(schema_file, NULL, &custom, err, sizeof(err));
     if(r) {
       fprintf(stderr, "ddas-worker validate: cannot use schema: %s\n", err);
       return 2;

@@ -83,9 +83,21 @@ int wk_parse_size(const char *s, size_t *out) {
     return -1;
   switch(*end) {
   case '\0': break;
-  case 'k': case 'K': mul = 1ull << 10; end++; break;
-  case 'm': case 'M': mul = 1ull << 20; end++; break;
-  case 'g': case 'G': mul = 1ull << 30; end++; break;
+  case 'k':
+  case 'K':
+    mul = 1ull << 10;
+    end++;
+    break;
+  case 'm':
+  case 'M':
+    mul = 1ull << 20;
+    end++;
+    break;
+  case 'g':
+  case 'G':
+    mul = 1ull << 30;
+    end++;
+    break;
   default: return -1;
   }
   if(*end == 'i' || *end == 'B')

@@ -16,7 +16,7 @@ typedef enum { DDAS_SEV_ERROR = 0, DDAS_SEV_WARNING = 1 } ddas_severity;
 
 typedef struct {
   ddas_severity severity;
-  const char *rule;     /* static string: "json.syntax", "schema", "detect", ... */
+  const char *rule; /* static string: "json.syntax", "schema", "detect", ... */
   const char *keyword;  /* static string or NULL */
   char *pointer;        /* owned; "" = the whole document */
   char *schema_pointer; /* owned; NULL when not a schema finding */

@@ -42,17 +42,17 @@ typedef struct ddas_json ddas_json;
 typedef struct ddas_json_member ddas_json_member;
 
 struct ddas_json {
-  uint8_t type;   /* ddas_json_type */
-  uint8_t flags;  /* DDAS_JSON_F_* */
+  uint8_t type;  /* ddas_json_type */
+  uint8_t flags; /* DDAS_JSON_F_* */
   uint16_t spare;
   uint32_t n;     /* string: byte length; array/object: number of children */
   uint32_t start; /* byte offset of the value's first byte in the input */
   uint32_t end;   /* byte offset one past the value's last byte */
   union {
-    double num;                 /* NUMBER */
-    const char *str;            /* STRING: n bytes of UTF-8, not NUL-terminated */
-    ddas_json *items;           /* ARRAY: n values */
-    ddas_json_member *members;  /* OBJECT: n members, in input order */
+    double num;       /* NUMBER */
+    const char *str;  /* STRING: n bytes of UTF-8, not NUL-terminated */
+    ddas_json *items; /* ARRAY: n values */
+    ddas_json_member *members; /* OBJECT: n members, in input order */
   } u;
 };
 
@@ -73,9 +73,9 @@ typedef struct ddas_json_doc ddas_json_doc;
  * bytes: it describes the defect in general terms. */
 typedef struct {
   const char *code;
-  size_t offset;      /* byte offset of the offending byte */
-  unsigned line;      /* 1-based */
-  unsigned column;    /* 1-based, in bytes */
+  size_t offset;   /* byte offset of the offending byte */
+  unsigned line;   /* 1-based */
+  unsigned column; /* 1-based, in bytes */
   char pointer[512];
   char message[200];
 } ddas_json_error;

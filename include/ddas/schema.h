@@ -40,8 +40,7 @@ typedef struct {
  * supported"). */
 ddas_result ddas_schema_compile(const ddas_json *root,
                                 const ddas_schema_options *opt,
-                                ddas_schema **out, char *errbuf,
-                                size_t errlen);
+                                ddas_schema **out, char *errbuf, size_t errlen);
 
 /* Reads, parses and compiles a schema file. The schema owns its text. */
 ddas_result ddas_schema_load_file(const char *path,

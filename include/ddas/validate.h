@@ -28,20 +28,20 @@ ddas_result ddas_schemaset_get(ddas_schemaset *set, ddas_kind kind,
                                char *errbuf, size_t errlen);
 
 typedef struct {
-  ddas_kind kind;          /* DDAS_KIND_UNKNOWN: detect */
-  const char *version;     /* NULL: detect */
+  ddas_kind kind;            /* DDAS_KIND_UNKNOWN: detect */
+  const char *version;       /* NULL: detect */
   const ddas_schema *schema; /* non-NULL: generic mode, validate against it */
-  unsigned max_depth;      /* 0 = 64 */
-  size_t max_findings;     /* 0 = 10000 */
+  unsigned max_depth;        /* 0 = 64 */
+  size_t max_findings;       /* 0 = 10000 */
 } ddas_validate_options;
 
 typedef struct {
-  int valid;               /* 1 when there is no error finding */
-  int parsed;              /* 1 when the input was well-formed JSON */
+  int valid;  /* 1 when there is no error finding */
+  int parsed; /* 1 when the input was well-formed JSON */
   ddas_detection detection;
-  size_t leveringen;       /* number of leveringen (0 when not a DDAS shape) */
-  size_t records;          /* trajecten (SHV) or vroegsignalen (VS) */
-  ddas_findings findings;  /* owned; release with ddas_validate_result_clear */
+  size_t leveringen;      /* number of leveringen (0 when not a DDAS shape) */
+  size_t records;         /* trajecten (SHV) or vroegsignalen (VS) */
+  ddas_findings findings; /* owned; release with ddas_validate_result_clear */
 } ddas_validate_result;
 
 /* Validates buf[0..len). Returns DDAS_OK when a verdict was reached (valid or

@@ -26,11 +26,21 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 /* Member names whose values are personal data (SHV and VS spellings). */
-static const char *const pd_keys[] = {
-    "Burgerservicenummer", "Geboortedatum", "Postcode", "Huisnummer",
-    "Huisnummertoevoeging", "Voorletters", "Voorvoegsel", "Achternaam",
-    "Straatnaam", "Plaatsnaam", "naam", "Naam", "email", "telefoonnummer",
-    NULL};
+static const char *const pd_keys[] = {"Burgerservicenummer",
+                                      "Geboortedatum",
+                                      "Postcode",
+                                      "Huisnummer",
+                                      "Huisnummertoevoeging",
+                                      "Voorletters",
+                                      "Voorvoegsel",
+                                      "Achternaam",
+                                      "Straatnaam",
+                                      "Plaatsnaam",
+                                      "naam",
+                                      "Naam",
+                                      "email",
+                                      "telefoonnummer",
+                                      NULL};
 
 /* Collects the raw value tokens of personal-data members by scanning the
  * bytes, so it works on malformed input too. Values shorter than 4 bytes are
@@ -75,7 +85,8 @@ static size_t collect_pd(const char *buf, size_t len, char **vals, size_t cap) {
   return n;
 }
 
-static char *capture(int json, const char *name, const ddas_validate_result *r) {
+static char *capture(int json, const char *name,
+                     const ddas_validate_result *r) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);

@@ -37,7 +37,8 @@ static void help_and_usage(void **state) {
   free(out);
   assert_int_equal(sh("frobnicate 2>&1", &out), 2);
   free(out);
-  assert_int_equal(sh("validate --kind xyz " EX "vs-v0.9-enkelvoudig.json 2>&1", &out), 2);
+  assert_int_equal(
+      sh("validate --kind xyz " EX "vs-v0.9-enkelvoudig.json 2>&1", &out), 2);
   assert_non_null(strstr(out, "--kind must be shv or vs"));
   free(out);
   assert_int_equal(sh("validate --kind shv --schema-version 2.0 " EX
@@ -53,14 +54,16 @@ static void help_and_usage(void **state) {
 static void exit_codes(void **state) {
   char *out;
   (void)state;
-  assert_int_equal(sh("validate --color never " EX "shv-v1.0-enkelvoudig.json " EX
+  assert_int_equal(sh("validate --color never " EX
+                      "shv-v1.0-enkelvoudig.json " EX
                       "vs-v0.9-enkelvoudig.json",
                       &out),
                    0);
   assert_non_null(strstr(out, "shv-v1.0-enkelvoudig.json: valid"));
   assert_non_null(strstr(out, "vroegsignalen: 1"));
   free(out);
-  assert_int_equal(sh("validate --color never " EX "shv-v1.0-enkelvoudig.json " CASES
+  assert_int_equal(sh("validate --color never " EX
+                      "shv-v1.0-enkelvoudig.json " CASES
                       "schema/shv10-format-date-feb30.json",
                       &out),
                    1);
@@ -72,7 +75,8 @@ static void exit_codes(void **state) {
   assert_non_null(strstr(out, "cannot open"));
   free(out);
   /* an I/O error outranks an invalid file */
-  assert_int_equal(sh("validate -q " CASES "input/empty.json /nonexistent 2>/dev/null",
+  assert_int_equal(sh("validate -q " CASES
+                      "input/empty.json /nonexistent 2>/dev/null",
                       &out),
                    2);
   assert_string_equal(out, "");
@@ -85,8 +89,8 @@ static void standard_input_and_json(void **state) {
   ddas_json_error e;
   const ddas_json *r, *f0;
   (void)state;
-  assert_int_equal(sh("validate --json - < " CASES "schema/vs09-required-ID.json", &out),
-                   1);
+  assert_int_equal(
+      sh("validate --json - < " CASES "schema/vs09-required-ID.json", &out), 1);
   assert_int_equal(ddas_json_parse(out, strlen(out), NULL, &d, &e), DDAS_OK);
   r = ddas_json_root(d);
   assert_int_equal(ddas_json_get(r, "valid")->type, DDAS_JSON_FALSE);
@@ -96,15 +100,16 @@ static void standard_input_and_json(void **state) {
   assert_true(ddas_json_get(r, "records")->u.num == 1);
   f0 = &ddas_json_get(r, "findings")->u.items[0];
   assert_memory_equal(ddas_json_get(f0, "keyword")->u.str, "required", 8);
-  assert_memory_equal(ddas_json_get(f0, "pointer")->u.str, "/leveringen/0/vroegsignalen/0",
-                      29);
+  assert_memory_equal(ddas_json_get(f0, "pointer")->u.str,
+                      "/leveringen/0/vroegsignalen/0", 29);
   assert_true(ddas_json_get(f0, "levering")->u.num == 0);
   assert_true(ddas_json_get(f0, "record")->u.num == 0);
   assert_non_null(ddas_json_get(f0, "schema_pointer"));
   ddas_json_doc_free(d);
   free(out);
   /* a syntax error carries its position */
-  assert_int_equal(sh("validate --json " CASES "input/trailing-comma.json", &out), 1);
+  assert_int_equal(
+      sh("validate --json " CASES "input/trailing-comma.json", &out), 1);
   assert_non_null(strstr(out, "\"rule\":\"json.syntax\""));
   assert_non_null(strstr(out, "\"line\":"));
   free(out);
@@ -119,8 +124,8 @@ static void custom_schema(void **state) {
   (void)state;
   fputs("{\"type\":\"object\",\"required\":[\"leveringen\",\"eigenVeld\"]}", f);
   fclose(f);
-  snprintf(cmd, sizeof(cmd), "validate --json --schema %s " EX "shv-v1.0-enkelvoudig.json",
-           path);
+  snprintf(cmd, sizeof(cmd),
+           "validate --json --schema %s " EX "shv-v1.0-enkelvoudig.json", path);
   assert_int_equal(sh(cmd, &out), 1);
   assert_non_null(strstr(out, "required member 'eigenVeld' is missing"));
   assert_non_null(strstr(out, "\"kind\":null"));
@@ -128,13 +133,14 @@ static void custom_schema(void **state) {
   f = fopen(path, "w");
   fputs("{\"properties\":{\"x\":{\"pattern\":\"a\"}}}", f);
   fclose(f);
-  snprintf(cmd, sizeof(cmd), "validate --schema %s " EX "shv-v1.0-enkelvoudig.json 2>&1",
-           path);
+  snprintf(cmd, sizeof(cmd),
+           "validate --schema %s " EX "shv-v1.0-enkelvoudig.json 2>&1", path);
   assert_int_equal(sh(cmd, &out), 2);
   assert_non_null(strstr(out, "keyword 'pattern' is not supported"));
   assert_non_null(strstr(out, "#/properties/x"));
   free(out);
-  snprintf(cmd, sizeof(cmd), "validate --schema %s --kind shv x.json 2>&1", path);
+  snprintf(cmd, sizeof(cmd), "validate --schema %s --kind shv x.json 2>&1",
+           path);
   assert_int_equal(sh(cmd, &out), 2);
   free(out);
   remove(path);
@@ -143,15 +149,16 @@ static void custom_schema(void **state) {
 static void limits(void **state) {
   char *out;
   (void)state;
-  assert_int_equal(sh("validate --max-size 100 " EX "shv-v1.0-enkelvoudig.json 2>&1", &out),
-                   2);
+  assert_int_equal(
+      sh("validate --max-size 100 " EX "shv-v1.0-enkelvoudig.json 2>&1", &out),
+      2);
   assert_non_null(strstr(out, "larger than the limit of 100 bytes"));
   free(out);
   assert_int_equal(sh("validate --max-size lots x 2>&1", &out), 2);
   free(out);
-  assert_int_equal(sh("validate --max-depth 3 --json " EX "shv-v1.0-enkelvoudig.json",
-                      &out),
-                   1);
+  assert_int_equal(
+      sh("validate --max-depth 3 --json " EX "shv-v1.0-enkelvoudig.json", &out),
+      1);
   assert_non_null(strstr(out, "\"keyword\":\"depth\""));
   free(out);
   assert_int_equal(sh("validate --schema-dir /nonexistent " EX
@@ -165,7 +172,7 @@ static void limits(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(help_and_usage), cmocka_unit_test(exit_codes),
-      cmocka_unit_test(standard_input_and_json), cmocka_unit_test(custom_schema),
-      cmocka_unit_test(limits)};
+      cmocka_unit_test(standard_input_and_json),
+      cmocka_unit_test(custom_schema), cmocka_unit_test(limits)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,8 +27,9 @@ static void check(const char *file, ddas_kind kind, const char *version,
   vo.version = version;
   snprintf(path, sizeof(path), SHARED_DIR "/examples/%s", file);
   buf = tu_read(path, &len);
-  assert_int_equal(ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
-                   DDAS_OK);
+  assert_int_equal(
+      ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
+      DDAS_OK);
   if(!res.valid || res.findings.count)
     printf("%s: %zu findings, first: %s %s\n", file, res.findings.count,
            res.findings.count ? res.findings.items[0].pointer : "",

@@ -74,9 +74,9 @@ static void exact_decimal_conversion(void **state) {
 }
 
 static void strings_and_escapes(void **state) {
-  ddas_json_doc *d = parse_ok(
-      "{\"a\\/b\": \"tab\\there \\\"q\\\" \\u00e9 \\ud83d\\ude00\", "
-      "\"plain\": \"caf\xc3\xa9\", \"nul\": \"x\\u0000y\"}");
+  ddas_json_doc *d =
+      parse_ok("{\"a\\/b\": \"tab\\there \\\"q\\\" \\u00e9 \\ud83d\\ude00\", "
+               "\"plain\": \"caf\xc3\xa9\", \"nul\": \"x\\u0000y\"}");
   const ddas_json *o = ddas_json_root(d);
   const ddas_json *v;
   (void)state;
@@ -86,7 +86,8 @@ static void strings_and_escapes(void **state) {
   v = &o->u.members[0].value;
   assert_true(v->flags & DDAS_JSON_F_ESCAPED);
   assert_int_equal(v->n, strlen("tab\there \"q\" \xc3\xa9 \xf0\x9f\x98\x80"));
-  assert_memory_equal(v->u.str, "tab\there \"q\" \xc3\xa9 \xf0\x9f\x98\x80", v->n);
+  assert_memory_equal(v->u.str, "tab\there \"q\" \xc3\xa9 \xf0\x9f\x98\x80",
+                      v->n);
   v = ddas_json_get(o, "plain");
   assert_false(v->flags & DDAS_JSON_F_ESCAPED);
   assert_int_equal(v->n, 5);
@@ -104,8 +105,8 @@ static void long_strings_use_the_fast_path_correctly(void **state) {
     char buf[64], want[40];
     ddas_json_doc *d;
     memset(want, 'a', sizeof(want));
-    snprintf(buf, sizeof(buf), "[\"%.*s\\\\%.*s\"]", (int)pos, want, (int)(24 - pos),
-             want);
+    snprintf(buf, sizeof(buf), "[\"%.*s\\\\%.*s\"]", (int)pos, want,
+             (int)(24 - pos), want);
     d = parse_ok(buf);
     assert_int_equal(ddas_json_root(d)->u.items[0].n, 25);
     assert_int_equal(ddas_json_root(d)->u.items[0].u.str[pos], '\\');
@@ -166,7 +167,8 @@ static void duplicate_keys_in_large_objects(void **state) {
   (void)state;
   w += (size_t)snprintf(buf + w, sizeof(buf) - w, "{");
   for(i = 0; i < 100; i++)
-    w += (size_t)snprintf(buf + w, sizeof(buf) - w, "%s\"k%zu\":%zu", i ? "," : "", i, i);
+    w += (size_t)snprintf(buf + w, sizeof(buf) - w, "%s\"k%zu\":%zu",
+                          i ? "," : "", i, i);
   snprintf(buf + w, sizeof(buf) - w, "}");
   d = parse_ok(buf);
   assert_int_equal(ddas_json_root(d)->n, 100);
@@ -230,7 +232,8 @@ static void pointers(void **state) {
   /* a token that does not fit leaves the buffer unchanged */
   {
     char small[8] = "/x";
-    assert_int_equal(ddas_json_pointer_push_key(small, sizeof(small), "abcdefgh", 8), -1);
+    assert_int_equal(
+        ddas_json_pointer_push_key(small, sizeof(small), "abcdefgh", 8), -1);
     assert_string_equal(small, "/x");
   }
   ddas_json_doc_free(d);

@@ -1,11 +1,12 @@
 /* The official JSON Schema Test Suite (draft 2020-12) against the validator.
  *
  * Runs every case of the files listed below (the keywords the validator
- * supports). A case may be skipped only through tests/jsonschema-suite-skip.txt,
- * which names the file, the group, the case (or * for the whole group) and
- * the reason. Each case is checked twice: in quiet mode (verdict only) and in
- * collecting mode, where "valid" must mean "no findings". The summary line
- * is "N passed, M failed, K skipped"; any failure fails the test. */
+ * supports). A case may be skipped only through
+ * tests/jsonschema-suite-skip.txt, which names the file, the group, the case
+ * (or * for the whole group) and the reason. Each case is checked twice: in
+ * quiet mode (verdict only) and in collecting mode, where "valid" must mean "no
+ * findings". The summary line is "N passed, M failed, K skipped"; any failure
+ * fails the test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,20 +20,47 @@
 #include "ddas/ddas.h"
 #include "testutil.h"
 
-static const char *const files[] = {
-    "additionalProperties.json", "allOf.json", "anyOf.json",
-    "boolean_schema.json", "const.json", "contains.json", "defs.json",
-    "dependentRequired.json", "dependentSchemas.json", "enum.json",
-    "exclusiveMaximum.json", "exclusiveMinimum.json", "format.json",
-    "if-then-else.json", "infinite-loop-detection.json", "items.json",
-    "maxContains.json", "maxItems.json", "maxLength.json",
-    "maxProperties.json", "maximum.json", "minContains.json",
-    "minItems.json", "minLength.json", "minProperties.json", "minimum.json",
-    "multipleOf.json", "not.json", "oneOf.json", "prefixItems.json",
-    "properties.json", "propertyNames.json", "ref.json", "required.json",
-    "type.json", "uniqueItems.json", "optional/format/date.json",
-    "optional/format/date-time.json", "optional/format/time.json",
-    "optional/format/email.json", NULL};
+static const char *const files[] = {"additionalProperties.json",
+                                    "allOf.json",
+                                    "anyOf.json",
+                                    "boolean_schema.json",
+                                    "const.json",
+                                    "contains.json",
+                                    "defs.json",
+                                    "dependentRequired.json",
+                                    "dependentSchemas.json",
+                                    "enum.json",
+                                    "exclusiveMaximum.json",
+                                    "exclusiveMinimum.json",
+                                    "format.json",
+                                    "if-then-else.json",
+                                    "infinite-loop-detection.json",
+                                    "items.json",
+                                    "maxContains.json",
+                                    "maxItems.json",
+                                    "maxLength.json",
+                                    "maxProperties.json",
+                                    "maximum.json",
+                                    "minContains.json",
+                                    "minItems.json",
+                                    "minLength.json",
+                                    "minProperties.json",
+                                    "minimum.json",
+                                    "multipleOf.json",
+                                    "not.json",
+                                    "oneOf.json",
+                                    "prefixItems.json",
+                                    "properties.json",
+                                    "propertyNames.json",
+                                    "ref.json",
+                                    "required.json",
+                                    "type.json",
+                                    "uniqueItems.json",
+                                    "optional/format/date.json",
+                                    "optional/format/date-time.json",
+                                    "optional/format/time.json",
+                                    "optional/format/email.json",
+                                    NULL};
 
 typedef struct {
   char *file, *group, *test, *reason;
@@ -45,7 +73,8 @@ static int *skip_used;
 static void load_skips(void) {
   char *text = tu_read(SOURCE_DIR "/tests/jsonschema-suite-skip.txt", NULL);
   char *line, *save = NULL;
-  for(line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+  for(line = strtok_r(text, "\n", &save); line;
+      line = strtok_r(NULL, "\n", &save)) {
     char *f[4];
     int i;
     if(line[0] == '#' || line[0] == '\0')

@@ -22,8 +22,9 @@ typedef struct {
 static ddas_result compile(const char *schema_text, ddas_json_doc **doc,
                            ddas_schema **out, char *err, size_t errlen) {
   ddas_json_error e;
-  assert_int_equal(ddas_json_parse(schema_text, strlen(schema_text), NULL, doc, &e),
-                   DDAS_OK);
+  assert_int_equal(
+      ddas_json_parse(schema_text, strlen(schema_text), NULL, doc, &e),
+      DDAS_OK);
   return ddas_schema_compile(ddas_json_root(*doc), NULL, out, err, errlen);
 }
 
@@ -33,7 +34,8 @@ static void run_it(run *r, const char *schema_text, const char *inst) {
   memset(r, 0, sizeof(*r));
   assert_int_equal(compile(schema_text, &r->sdoc, &r->schema, err, sizeof(err)),
                    DDAS_OK);
-  assert_int_equal(ddas_json_parse(inst, strlen(inst), NULL, &r->idoc, &e), DDAS_OK);
+  assert_int_equal(ddas_json_parse(inst, strlen(inst), NULL, &r->idoc, &e),
+                   DDAS_OK);
   ddas_findings_init(&r->f, 0);
   r->valid = ddas_schema_validate(r->schema, ddas_json_root(r->idoc), &r->f);
 }
@@ -48,13 +50,14 @@ static void done(run *r) {
 static void finding_fields(void **state) {
   run r;
   (void)state;
-  run_it(&r,
-         "{\"$defs\":{\"d\":{\"type\":\"string\",\"format\":\"date\"}},"
-         "\"type\":\"object\",\"required\":[\"a\",\"b\"],"
-         "\"properties\":{\"a/x\":{\"$ref\":\"#/$defs/d\"},"
-         "\"list\":{\"type\":\"array\",\"items\":{\"enum\":[\"Man\",\"Vrouw\"]}}},"
-         "\"additionalProperties\":false}",
-         "{\"a/x\":\"1980-13-01\",\"list\":[\"Man\",\"Geheim123\"],\"zz\":1}");
+  run_it(
+      &r,
+      "{\"$defs\":{\"d\":{\"type\":\"string\",\"format\":\"date\"}},"
+      "\"type\":\"object\",\"required\":[\"a\",\"b\"],"
+      "\"properties\":{\"a/x\":{\"$ref\":\"#/$defs/d\"},"
+      "\"list\":{\"type\":\"array\",\"items\":{\"enum\":[\"Man\",\"Vrouw\"]}}},"
+      "\"additionalProperties\":false}",
+      "{\"a/x\":\"1980-13-01\",\"list\":[\"Man\",\"Geheim123\"],\"zz\":1}");
   assert_int_equal(r.valid, 0);
   assert_int_equal(r.f.count, 5);
   /* in document order of the schema's keywords: required x2, then members */
@@ -85,15 +88,18 @@ static void unsupported_keywords_are_errors_with_location(void **state) {
        "#/properties/a: keyword 'pattern' is not supported"},
       {"{\"$defs\":{\"x\":{\"unevaluatedProperties\":false}}}",
        "#/$defs/x: keyword 'unevaluatedProperties' is not supported"},
-      {"{\"items\":{\"format\":\"ipv4\"}}", "#/items: format 'ipv4' is not supported"},
-      {"{\"$ref\":\"other.json#/x\"}", "#: '$ref' to 'other.json#/x' is not supported"},
+      {"{\"items\":{\"format\":\"ipv4\"}}",
+       "#/items: format 'ipv4' is not supported"},
+      {"{\"$ref\":\"other.json#/x\"}",
+       "#: '$ref' to 'other.json#/x' is not supported"},
       {"{\"$ref\":\"#foo\"}", "#: '$ref' to an anchor"},
       {"{\"$ref\":\"#/$defs/missing\"}", "does not exist"},
       {"{\"items\":[{}]}", "prefixItems"},
       {"{\"minItems\":-1}", "'minItems' must be a non-negative integer"},
       {"{\"type\":\"strin\"}", "unknown type"},
       {"{\"required\":[\"a\",\"a\"]}", "same name twice"},
-      {"{\"properties\":{\"a\":3}}", "#/properties/a: a schema must be an object"},
+      {"{\"properties\":{\"a\":3}}",
+       "#/properties/a: a schema must be an object"},
       {"{\"$defs\":{\"a\":{\"$id\":\"x\"}}}", "'$id' below the schema root"},
       {"{\"multipleOf\":0}", "greater than 0"}};
   size_t i;
@@ -159,9 +165,9 @@ static void findings_limit_counts_the_rest(void **state) {
   char err[200], inst[4096];
   size_t i, w = 0;
   (void)state;
-  assert_int_equal(compile("{\"items\":{\"type\":\"string\"}}", &sd, &s, err,
-                           sizeof(err)),
-                   DDAS_OK);
+  assert_int_equal(
+      compile("{\"items\":{\"type\":\"string\"}}", &sd, &s, err, sizeof(err)),
+      DDAS_OK);
   w += (size_t)snprintf(inst, sizeof(inst), "[");
   for(i = 0; i < 500; i++)
     w += (size_t)snprintf(inst + w, sizeof(inst) - w, "%s%zu", i ? "," : "", i);
@@ -185,13 +191,15 @@ static void unique_items_large_arrays(void **state) {
   (void)state;
   w += (size_t)sprintf(inst, "[");
   for(i = 0; i < 100000; i++)
-    w += (size_t)snprintf(inst + w, 2000000 - w, "%s{\"id\":%zu}", i ? "," : "", i);
+    w += (size_t)snprintf(inst + w, 2000000 - w, "%s{\"id\":%zu}", i ? "," : "",
+                          i);
   snprintf(inst + w, 2000000 - w, ",{\"id\":77777.0}]");
   run_it(&r, "{\"uniqueItems\":true}", inst);
   assert_int_equal(r.valid, 0);
   assert_int_equal(r.f.count, 1);
-  assert_string_equal(r.f.items[0].message,
-                      "items 77777 and 100000 are equal; all items must be unique");
+  assert_string_equal(
+      r.f.items[0].message,
+      "items 77777 and 100000 are equal; all items must be unique");
   done(&r);
   free(inst);
 }
@@ -210,7 +218,8 @@ static void sorting_and_locations(void **state) {
   ddas_findings_add(&f, DDAS_SEV_ERROR, "schema", "type", "", NULL, "m");
   ddas_findings_sort(&f);
   assert_string_equal(f.items[0].pointer, "");
-  assert_string_equal(f.items[1].pointer, "/leveringen/9/schuldhulptrajecten/11/x");
+  assert_string_equal(f.items[1].pointer,
+                      "/leveringen/9/schuldhulptrajecten/11/x");
   assert_int_equal(f.errors, 2);
   assert_int_equal(f.warnings, 1);
   ddas_finding_location(f.items[1].pointer, &lev, &rec, &list, &ll);
