@@ -26,6 +26,40 @@ void ddas_findings_clear(ddas_findings *f) {
   f->dropped = f->errors = f->warnings = 0;
 }
 
+/* Replaces every byte that is not part of a valid UTF-8 sequence with '?'.
+ * Messages may quote member names cut at a byte limit, and vsnprintf may cut
+ * the whole message; reports must stay valid UTF-8 (JSON requires it). */
+static void utf8_sanitize(char *s) {
+  unsigned char *p = (unsigned char *)s;
+  while(*p) {
+    size_t n = 0, i;
+    if(*p < 0x80) {
+      p++;
+      continue;
+    }
+    if(*p >= 0xC2 && *p <= 0xDF)
+      n = 2;
+    else if(*p >= 0xE0 && *p <= 0xEF)
+      n = 3;
+    else if(*p >= 0xF0 && *p <= 0xF4)
+      n = 4;
+    for(i = 1; i < n; i++)
+      if((p[i] & 0xC0) != 0x80)
+        n = 0;
+    if(n == 3 &&
+       ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F)))
+      n = 0;
+    if(n == 4 &&
+       ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] > 0x8F)))
+      n = 0;
+    if(!n) {
+      *p++ = '?';
+      continue;
+    }
+    p += n;
+  }
+}
+
 ddas_result ddas_findings_add(ddas_findings *f, ddas_severity sev,
                               const char *rule, const char *keyword,
                               const char *pointer, const char *schema_pointer,
@@ -53,6 +87,7 @@ ddas_result ddas_findings_add(ddas_findings *f, ddas_severity sev,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  utf8_sanitize(msg);
 
   it = &f->items[f->count];
   memset(it, 0, sizeof(*it));

@@ -235,6 +235,27 @@ static void sorting_and_locations(void **state) {
   ddas_findings_clear(&f);
 }
 
+static void messages_stay_valid_utf8(void **state) {
+  /* a member name of 2-byte characters is cut at 100 bytes in the message */
+  char inst[512];
+  size_t i, w = 0;
+  run r;
+  (void)state;
+  w += (size_t)snprintf(inst, sizeof(inst), "{\"x");
+  for(i = 0; i < 60; i++)
+    w += (size_t)snprintf(inst + w, sizeof(inst) - w, "\xc3\xa9");
+  snprintf(inst + w, sizeof(inst) - w, "\":1}");
+  run_it(&r, "{\"additionalProperties\":false}", inst);
+  assert_int_equal(r.f.count, 1);
+  for(i = 0; r.f.items[0].message[i]; i++) {
+    unsigned char c = (unsigned char)r.f.items[0].message[i];
+    if(c == 0xC3)
+      assert_int_equal((unsigned char)r.f.items[0].message[i + 1], 0xA9);
+  }
+  assert_non_null(strstr(r.f.items[0].message, "?"));
+  done(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(finding_fields),
@@ -243,6 +264,7 @@ int main(void) {
       cmocka_unit_test(self_reference_terminates),
       cmocka_unit_test(findings_limit_counts_the_rest),
       cmocka_unit_test(unique_items_large_arrays),
-      cmocka_unit_test(sorting_and_locations)};
+      cmocka_unit_test(sorting_and_locations),
+      cmocka_unit_test(messages_stay_valid_utf8)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
