@@ -14,8 +14,20 @@
 
 typedef enum { DDAS_SEV_ERROR = 0, DDAS_SEV_WARNING = 1 } ddas_severity;
 
+/* What an error rejects (RULES.md "Scope of a finding"): the whole delivery,
+ * one levering, or one record (a traject of SHV, a vroegsignaal of VS). */
+typedef enum {
+  DDAS_SCOPE_DOCUMENT = 0,
+  DDAS_SCOPE_LEVERING = 1,
+  DDAS_SCOPE_RECORD = 2
+} ddas_scope;
+
+/* "document", "levering", "traject" (the RULES.md word for a record). */
+const char *ddas_scope_name(ddas_scope s);
+
 typedef struct {
   ddas_severity severity;
+  ddas_scope scope;     /* derived from the pointer unless the rule sets it */
   const char *rule; /* static string: "json.syntax", "schema", "detect", ... */
   const char *keyword;  /* static string or NULL */
   char *pointer;        /* owned; "" = the whole document */
