@@ -2,11 +2,34 @@
 #include "ddas/findings.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ddas/alloc.h"
+
+const char *ddas_scope_name(ddas_scope s) {
+  switch(s) {
+  case DDAS_SCOPE_DOCUMENT: return "document";
+  case DDAS_SCOPE_LEVERING: return "levering";
+  case DDAS_SCOPE_RECORD: return "traject";
+  }
+  return "document";
+}
+
+/* The deepest enclosing scope of a pointer: a record of a record list
+ * (schuldhulptrajecten, vroegsignalen), else a levering, else the document. */
+static ddas_scope scope_of(const char *pointer) {
+  long lev, rec;
+  const char *list;
+  size_t n;
+  ddas_finding_location(pointer, &lev, &rec, &list, &n);
+  if(rec >= 0 && ((n == 19 && memcmp(list, "schuldhulptrajecten", 19) == 0) ||
+                  (n == 13 && memcmp(list, "vroegsignalen", 13) == 0)))
+    return DDAS_SCOPE_RECORD;
+  return lev >= 0 ? DDAS_SCOPE_LEVERING : DDAS_SCOPE_DOCUMENT;
+}
 
 void ddas_findings_init(ddas_findings *f, size_t limit) {
   memset(f, 0, sizeof(*f));
@@ -60,18 +83,31 @@ static void utf8_sanitize(char *s) {
   }
 }
 
-ddas_result ddas_findings_add(ddas_findings *f, ddas_severity sev,
-                              const char *rule, const char *keyword,
-                              const char *pointer, const char *schema_pointer,
-                              const char *fmt, ...) {
-  ddas_finding *it;
+static ddas_result add_v(ddas_findings *f, ddas_severity sev, int scope,
+                         const char *rule, const char *keyword,
+                         const char *pointer, const char *schema_pointer,
+                         const char *fmt, va_list ap) {
+  ddas_finding *it, tmp;
   char msg[512];
-  va_list ap;
 
+  if(!pointer)
+    pointer = "";
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  utf8_sanitize(msg);
+  memset(&tmp, 0, sizeof(tmp));
+  tmp.severity = sev;
+  tmp.scope = scope >= 0 ? (ddas_scope)scope : scope_of(pointer);
+  tmp.rule = rule;
+  tmp.keyword = keyword;
+  tmp.pointer = (char *)(uintptr_t)pointer; /* borrowed for the callback */
+  tmp.schema_pointer = (char *)(uintptr_t)schema_pointer;
+  tmp.message = msg;
   if(sev == DDAS_SEV_ERROR)
     f->errors++;
   else
     f->warnings++;
+  if(f->on_add)
+    f->on_add(f->on_add_ctx, &tmp);
   if(f->limit && f->count >= f->limit) {
     f->dropped++;
     return DDAS_OK;
@@ -84,17 +120,9 @@ ddas_result ddas_findings_add(ddas_findings *f, ddas_severity sev,
     f->items = n;
     f->cap = cap;
   }
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  utf8_sanitize(msg);
-
   it = &f->items[f->count];
-  memset(it, 0, sizeof(*it));
-  it->severity = sev;
-  it->rule = rule;
-  it->keyword = keyword;
-  it->pointer = ddas_strdup(pointer ? pointer : "");
+  *it = tmp;
+  it->pointer = ddas_strdup(pointer);
   it->schema_pointer = schema_pointer ? ddas_strdup(schema_pointer) : NULL;
   it->message = ddas_strdup(msg);
   if(!it->pointer || !it->message || (schema_pointer && !it->schema_pointer)) {
@@ -105,6 +133,30 @@ ddas_result ddas_findings_add(ddas_findings *f, ddas_severity sev,
   }
   f->count++;
   return DDAS_OK;
+}
+
+ddas_result ddas_findings_add(ddas_findings *f, ddas_severity sev,
+                              const char *rule, const char *keyword,
+                              const char *pointer, const char *schema_pointer,
+                              const char *fmt, ...) {
+  va_list ap;
+  ddas_result r;
+  va_start(ap, fmt);
+  r = add_v(f, sev, -1, rule, keyword, pointer, schema_pointer, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+ddas_result ddas_findings_add_scoped(ddas_findings *f, ddas_severity sev,
+                                     ddas_scope scope, const char *rule,
+                                     const char *pointer, const char *fmt,
+                                     ...) {
+  va_list ap;
+  ddas_result r;
+  va_start(ap, fmt);
+  r = add_v(f, sev, (int)scope, rule, NULL, pointer, NULL, fmt, ap);
+  va_end(ap);
+  return r;
 }
 
 /* Compares pointers token by token; tokens that are both decimal numbers
@@ -137,19 +189,32 @@ static int cmp_pointer(const char *a, const char *b) {
   return (*a != 0) - (*b != 0);
 }
 
+/* Stable merge sort: schema and rule findings arrive as two runs, and
+ * stored findings are capped, so O(n log n) keeps reports fast. */
 void ddas_findings_sort(ddas_findings *f) {
-  /* insertion sort: stable, and finding lists are short or nearly sorted
-   * (validation visits the document in order) */
-  size_t i, j;
-  for(i = 1; i < f->count; i++) {
-    ddas_finding tmp = f->items[i];
-    j = i;
-    while(j > 0 && cmp_pointer(f->items[j - 1].pointer, tmp.pointer) > 0) {
-      f->items[j] = f->items[j - 1];
-      j--;
+  size_t width, i, n = f->count;
+  ddas_finding *a = f->items, *tmp;
+  if(n < 2)
+    return;
+  tmp = ddas_malloc(n * sizeof(*tmp));
+  if(!tmp)
+    return; /* unsorted but complete: ordering is cosmetic */
+  for(width = 1; width < n; width *= 2) {
+    for(i = 0; i < n; i += 2 * width) {
+      size_t lo = i, mid = i + width < n ? i + width : n;
+      size_t hi = i + 2 * width < n ? i + 2 * width : n;
+      size_t l = lo, r = mid, k = lo;
+      while(l < mid && r < hi)
+        tmp[k++] =
+            cmp_pointer(a[r].pointer, a[l].pointer) < 0 ? a[r++] : a[l++];
+      while(l < mid)
+        tmp[k++] = a[l++];
+      while(r < hi)
+        tmp[k++] = a[r++];
     }
-    f->items[j] = tmp;
+    memcpy(a, tmp, n * sizeof(*a));
   }
+  ddas_free(tmp);
 }
 
 static long parse_index(const char *s, const char **end) {

@@ -87,6 +87,14 @@ const ddas_json *ddas_json_root(const ddas_json_doc *doc) {
   return doc ? &doc->root : NULL;
 }
 
+ddas_json *ddas_json_root_mut(ddas_json_doc *doc) {
+  return doc ? &doc->root : NULL;
+}
+
+void *ddas_json_doc_alloc(ddas_json_doc *doc, size_t n) {
+  return arena_alloc(&doc->mem, n);
+}
+
 const char *ddas_json_input(const ddas_json_doc *doc) {
   return doc ? doc->input : NULL;
 }

@@ -53,11 +53,26 @@ int ddas_report_text(FILE *out, const char *name,
             res->detection.version, res->detection.how);
   else if(res->detection.how)
     fprintf(out, " (%s)", res->detection.how);
-  if(res->parsed)
+  if(res->parsed) {
     fprintf(out, "\n  leveringen: %zu, %s: %zu, errors: %zu, warnings: %zu\n",
             res->leveringen, record_word(res), res->records, fs->errors,
             fs->warnings);
-  else
+    if(opt && opt->profile && res->detection.kind != DDAS_KIND_UNKNOWN) {
+      size_t k, any = 0;
+      fprintf(out,
+              "  profile %s: accepted %zu, rejected %zu, with warnings %zu\n",
+              opt->profile, res->accepted, res->rejected, res->warned);
+      for(k = 0; k < 6; k++)
+        any += res->normalised.n[k];
+      if(any) {
+        fprintf(out, "  normalised:");
+        for(k = 0; k < 6; k++)
+          if(res->normalised.n[k])
+            fprintf(out, " N%zu %zu", k + 1, res->normalised.n[k]);
+        fprintf(out, "\n");
+      }
+    }
+  } else
     fprintf(out, "\n  not well-formed JSON, so nothing else was checked\n");
   for(i = 0; i < fs->count; i++) {
     const ddas_finding *f = &fs->items[i];
@@ -101,7 +116,8 @@ static int set_new(json_t *obj, const char *key, json_t *v) {
 }
 
 int ddas_report_json(FILE *out, const char *name,
-                     const ddas_validate_result *res) {
+                     const ddas_validate_result *res,
+                     const ddas_report_options *opt) {
   json_t *o = json_object(), *arr = json_array();
   size_t i;
   int rc = -1;
@@ -126,6 +142,21 @@ int ddas_report_json(FILE *out, const char *name,
      set_new(o, "findings_not_shown",
              json_integer((json_int_t)res->findings.dropped)))
     goto out;
+  if(opt && opt->profile && res->detection.kind != DDAS_KIND_UNKNOWN) {
+    json_t *norm = json_object();
+    size_t k;
+    if(!norm || set_new(o, "profile", json_string(opt->profile)) ||
+       set_new(o, "accepted", json_integer((json_int_t)res->accepted)) ||
+       set_new(o, "rejected", json_integer((json_int_t)res->rejected)) ||
+       set_new(o, "warned", json_integer((json_int_t)res->warned)) ||
+       set_new(o, "normalised", norm))
+      goto out;
+    for(k = 0; k < 6; k++) {
+      char key[4] = {'N', (char)('1' + k), 0, 0};
+      if(set_new(norm, key, json_integer((json_int_t)res->normalised.n[k])))
+        goto out;
+    }
+  }
   for(i = 0; i < res->findings.count; i++) {
     const ddas_finding *f = &res->findings.items[i];
     json_t *j = json_object();
@@ -138,6 +169,7 @@ int ddas_report_json(FILE *out, const char *name,
     if(set_new(
            j, "severity",
            json_string(f->severity == DDAS_SEV_ERROR ? "error" : "warning")) ||
+       set_new(j, "scope", json_string(ddas_scope_name(f->scope))) ||
        set_new(j, "rule", json_string(f->rule)) ||
        set_new(j, "keyword",
                f->keyword ? json_string(f->keyword) : json_null()) ||

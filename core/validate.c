@@ -84,6 +84,10 @@ static size_t array_len(const ddas_json *v) {
   return v && v->type == DDAS_JSON_ARRAY ? v->n : 0;
 }
 
+static const char *record_list(ddas_kind kind) {
+  return kind == DDAS_KIND_VS ? "vroegsignalen" : "schuldhulptrajecten";
+}
+
 static void count_records(const ddas_json *root, ddas_kind kind,
                           ddas_validate_result *res) {
   const ddas_json *levs = ddas_json_get(root, "leveringen");
@@ -91,9 +95,95 @@ static void count_records(const ddas_json *root, ddas_kind kind,
   res->leveringen = array_len(levs);
   res->records = 0;
   for(i = 0; i < res->leveringen; i++)
-    res->records += array_len(ddas_json_get(
-        &levs->u.items[i],
-        kind == DDAS_KIND_VS ? "vroegsignalen" : "schuldhulptrajecten"));
+    res->records +=
+        array_len(ddas_json_get(&levs->u.items[i], record_list(kind)));
+}
+
+/* Verdict arrays sized from the document, before any finding arrives. */
+static ddas_result alloc_verdicts(const ddas_json *root, ddas_kind kind,
+                                  ddas_validate_result *res) {
+  const ddas_json *levs = ddas_json_get(root, "leveringen");
+  size_t i, n = array_len(levs);
+  if(!n)
+    return DDAS_OK;
+  res->verdicts = ddas_calloc(n, sizeof(*res->verdicts));
+  if(!res->verdicts)
+    return DDAS_ERR_NOMEM;
+  res->nverdicts = n;
+  for(i = 0; i < n; i++) {
+    size_t m = array_len(ddas_json_get(&levs->u.items[i], record_list(kind)));
+    if(m && !(res->verdicts[i].record = ddas_calloc(m, 1)))
+      return DDAS_ERR_NOMEM;
+    res->verdicts[i].nrecords = m; /* only with its array */
+  }
+  return DDAS_OK;
+}
+
+/* Findings callback: marks the scope an error rejects, or a warned record.
+ * Runs for every finding, stored or not, so verdicts do not depend on the
+ * findings limit. */
+static void on_finding(void *ctx, const ddas_finding *f) {
+  ddas_validate_result *res = ctx;
+  long lev, rec;
+  const char *list;
+  size_t ll;
+  int err = f->severity == DDAS_SEV_ERROR;
+  ddas_finding_location(f->pointer, &lev, &rec, &list, &ll);
+  if(f->scope == DDAS_SCOPE_DOCUMENT || lev < 0 ||
+     (size_t)lev >= res->nverdicts) {
+    if(err)
+      res->document_rejected = 1;
+    return;
+  }
+  if(f->scope == DDAS_SCOPE_LEVERING || rec < 0 ||
+     (size_t)rec >= res->verdicts[lev].nrecords) {
+    if(err)
+      res->verdicts[lev].rejected = 1;
+    return;
+  }
+  res->verdicts[lev].record[rec] |= err ? DDAS_REC_REJECTED : DDAS_REC_WARNED;
+}
+
+int ddas_record_accepted(const ddas_validate_result *res, size_t lev,
+                         size_t rec) {
+  if(res->document_rejected || lev >= res->nverdicts ||
+     res->verdicts[lev].rejected || rec >= res->verdicts[lev].nrecords)
+    return 0;
+  return !(res->verdicts[lev].record[rec] & DDAS_REC_REJECTED);
+}
+
+static void tally(ddas_validate_result *res) {
+  size_t i, j;
+  res->accepted = res->rejected = res->warned = 0;
+  for(i = 0; i < res->nverdicts; i++) {
+    for(j = 0; j < res->verdicts[i].nrecords; j++) {
+      if(ddas_record_accepted(res, i, j)) {
+        res->accepted++;
+        if(res->verdicts[i].record[j] & DDAS_REC_WARNED)
+          res->warned++;
+      } else {
+        res->rejected++;
+      }
+    }
+  }
+  /* records that no levering verdict covers (malformed shapes) */
+  if(res->records > res->accepted + res->rejected)
+    res->rejected = res->records - res->accepted;
+}
+
+static ddas_result add_syntax_finding(ddas_validate_result *res,
+                                      const ddas_json_error *jerr) {
+  if(ddas_findings_add(&res->findings, DDAS_SEV_ERROR, "json.syntax",
+                       jerr->code, jerr->pointer, NULL, "%s", jerr->message))
+    return DDAS_ERR_NOMEM;
+  if(res->findings.count) {
+    ddas_finding *f = &res->findings.items[res->findings.count - 1];
+    f->offset = jerr->offset;
+    f->line = jerr->line;
+    f->column = jerr->column;
+  }
+  res->document_rejected = 1;
+  return DDAS_OK;
 }
 
 ddas_result ddas_validate_buffer(ddas_schemaset *set,
@@ -105,12 +195,15 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
   ddas_json_doc *doc = NULL;
   ddas_json_error jerr;
   const ddas_schema *schema;
-  ddas_result r;
-  int ok;
+  const ddas_json *root;
+  ddas_result r = DDAS_OK;
+  int ok, generic = opt && opt->schema;
 
   memset(res, 0, sizeof(*res));
   ddas_findings_init(&res->findings,
                      opt && opt->max_findings ? opt->max_findings : 10000);
+  res->findings.on_add = on_finding;
+  res->findings.on_add_ctx = res;
   if(errbuf && errlen)
     errbuf[0] = '\0';
   jopt.max_depth = opt ? opt->max_depth : 0;
@@ -118,52 +211,67 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
   r = ddas_json_parse(buf, len, &jopt, &doc, &jerr);
   if(r == DDAS_ERR_NOMEM)
     return r;
-  if(r) {
-    if(ddas_findings_add(&res->findings, DDAS_SEV_ERROR, "json.syntax",
-                         jerr.code, jerr.pointer, NULL, "%s", jerr.message))
-      return DDAS_ERR_NOMEM;
-    if(res->findings.count) {
-      ddas_finding *f = &res->findings.items[res->findings.count - 1];
-      f->offset = jerr.offset;
-      f->line = jerr.line;
-      f->column = jerr.column;
-    }
-    res->valid = 0;
-    return DDAS_OK;
-  }
+  if(r)
+    return add_syntax_finding(res, &jerr);
   res->parsed = 1;
+  if(!generic && opt && opt->norm_mask) {
+    r = ddas_normalize_values(doc, opt->norm_mask, &res->normalised);
+    if(r)
+      goto out;
+  }
+  root = ddas_json_root(doc);
 
-  if(opt && opt->schema) {
+  if(generic) {
     schema = opt->schema;
     res->detection.how = "schema file";
   } else {
     char why[300];
-    if(ddas_detect(ddas_json_root(doc), opt ? opt->kind : DDAS_KIND_UNKNOWN,
+    if(ddas_detect(root, opt ? opt->kind : DDAS_KIND_UNKNOWN,
                    opt ? opt->version : NULL, &res->detection, why,
                    sizeof(why))) {
       r = ddas_findings_add(&res->findings, DDAS_SEV_ERROR, "detect", NULL, "",
                             NULL, "%s", why);
-      ddas_json_doc_free(doc);
-      res->valid = 0;
-      return r;
+      goto out;
     }
     r = ddas_schemaset_get(set, res->detection.kind, res->detection.version,
                            &schema, errbuf, errlen);
-    if(r) {
-      ddas_json_doc_free(doc);
-      return r;
-    }
+    if(r)
+      goto out;
   }
-  count_records(ddas_json_root(doc), res->detection.kind, res);
-  ok = ddas_schema_validate(schema, ddas_json_root(doc), &res->findings);
+  count_records(root, res->detection.kind, res);
+  if(!generic) {
+    r = alloc_verdicts(root, res->detection.kind, res);
+    if(r)
+      goto out;
+  }
+  ok = ddas_schema_validate(schema, root, &res->findings);
+  if(ok < 0) {
+    r = DDAS_ERR_NOMEM;
+    goto out;
+  }
+  if(!generic && opt && opt->rules) {
+    r = ddas_rules_check(opt->rules, root, res->detection.kind, &res->findings);
+    if(r)
+      goto out;
+  }
+out:
+  res->valid = res->findings.errors == 0 && !r;
+  tally(res);
+  if(!r && opt && opt->keep_document) {
+    res->doc = doc;
+    doc = NULL;
+  }
   ddas_json_doc_free(doc);
-  if(ok < 0)
-    return DDAS_ERR_NOMEM;
-  res->valid = res->findings.errors == 0;
-  return DDAS_OK;
+  res->findings.on_add = NULL;
+  return r;
 }
 
 void ddas_validate_result_clear(ddas_validate_result *res) {
+  size_t i;
   ddas_findings_clear(&res->findings);
+  for(i = 0; i < res->nverdicts; i++)
+    ddas_free(res->verdicts[i].record);
+  ddas_free(res->verdicts);
+  ddas_json_doc_free(res->doc);
   memset(res, 0, sizeof(*res));
 }

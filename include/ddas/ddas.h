@@ -4,12 +4,15 @@
 #define DDAS_DDAS_H
 
 #include "ddas/alloc.h"
+#include "ddas/batch.h"
 #include "ddas/detect.h"
 #include "ddas/findings.h"
 #include "ddas/format.h"
 #include "ddas/json.h"
+#include "ddas/normalize.h"
 #include "ddas/report.h"
 #include "ddas/result.h"
+#include "ddas/rules.h"
 #include "ddas/schema.h"
 #include "ddas/validate.h"
 

@@ -27,7 +27,7 @@ const char *ddas_scope_name(ddas_scope s);
 
 typedef struct {
   ddas_severity severity;
-  ddas_scope scope;     /* derived from the pointer unless the rule sets it */
+  ddas_scope scope; /* derived from the pointer unless the rule sets it */
   const char *rule; /* static string: "json.syntax", "schema", "detect", ... */
   const char *keyword;  /* static string or NULL */
   char *pointer;        /* owned; "" = the whole document */
@@ -45,6 +45,11 @@ typedef struct {
   size_t dropped;  /* findings counted but not stored because of `limit` */
   size_t errors;   /* all errors, stored or dropped */
   size_t warnings; /* all warnings, stored or dropped */
+  /* Called for every finding added, stored or dropped, before it is stored;
+   * the finding's strings are valid during the call only. Lets a caller
+   * keep verdicts per scope that do not depend on `limit`. */
+  void (*on_add)(void *ctx, const ddas_finding *f);
+  void *on_add_ctx;
 } ddas_findings;
 
 void ddas_findings_init(ddas_findings *f, size_t limit);
@@ -59,6 +64,16 @@ ddas_result ddas_findings_add(ddas_findings *f, ddas_severity sev,
                               const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 7, 8)))
+#endif
+    ;
+
+/* The same with an explicit scope instead of the one derived from the
+ * pointer (for rules whose scope is wider than where they point). */
+ddas_result ddas_findings_add_scoped(ddas_findings *f, ddas_severity sev,
+                                     ddas_scope scope, const char *rule,
+                                     const char *pointer, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
 #endif
     ;
 

@@ -99,6 +99,13 @@ const ddas_json *ddas_json_root(const ddas_json_doc *doc);
 const char *ddas_json_input(const ddas_json_doc *doc);
 void ddas_json_doc_free(ddas_json_doc *doc);
 
+/* For the core's normalisations only: the root as a mutable value, and
+ * memory that lives as long as the document (for rewritten strings). The
+ * tree may be changed in place (members removed, string spans narrowed or
+ * redirected), never grown. */
+ddas_json *ddas_json_root_mut(ddas_json_doc *doc);
+void *ddas_json_doc_alloc(ddas_json_doc *doc, size_t n);
+
 /* Object member lookup by NUL-terminated name; NULL when absent or when
  * `obj` is not an object. Linear: for hot paths use compiled schemas. */
 const ddas_json *ddas_json_get(const ddas_json *obj, const char *key);

@@ -12,7 +12,8 @@
 #include "ddas/validate.h"
 
 typedef struct {
-  int color; /* 1: ANSI colours (for a terminal) */
+  int color;           /* 1: ANSI colours (for a terminal) */
+  const char *profile; /* the rules profile used, NULL when rules were off */
 } ddas_report_options;
 
 /* Writes the readable report for one file named `name`. */
@@ -22,6 +23,7 @@ int ddas_report_text(FILE *out, const char *name,
 /* Writes one JSON object (one line) for one file named `name`. Returns 0, or
  * -1 when out of memory or the write failed. */
 int ddas_report_json(FILE *out, const char *name,
-                     const ddas_validate_result *res);
+                     const ddas_validate_result *res,
+                     const ddas_report_options *opt);
 
 #endif

@@ -11,7 +11,9 @@
 #include "ddas/detect.h"
 #include "ddas/findings.h"
 #include "ddas/json.h"
+#include "ddas/normalize.h"
 #include "ddas/result.h"
+#include "ddas/rules.h"
 #include "ddas/schema.h"
 
 /* The DDAS schemas, loaded lazily from a directory holding
@@ -33,7 +35,22 @@ typedef struct {
   const ddas_schema *schema; /* non-NULL: generic mode, validate against it */
   unsigned max_depth;        /* 0 = 64 */
   size_t max_findings;       /* 0 = 10000 */
+  const ddas_ruleset *rules; /* NULL: schema only, no business rules */
+  unsigned norm_mask;        /* DDAS_N1 and DDAS_N2 are applied here (DDAS
+                                mode only, never with `schema`) */
+  int keep_document;         /* 1: the result keeps the parsed, normalised
+                                document for batching */
 } ddas_validate_options;
+
+/* Verdict of one levering and its records. */
+typedef struct {
+  int rejected; /* an error of levering scope */
+  size_t nrecords;
+  unsigned char *record; /* per record: DDAS_REC_* bits */
+} ddas_levering_verdict;
+
+#define DDAS_REC_REJECTED 1u /* an error of record scope */
+#define DDAS_REC_WARNED 2u   /* a warning of record scope */
 
 typedef struct {
   int valid;  /* 1 when there is no error finding */
@@ -42,7 +59,19 @@ typedef struct {
   size_t leveringen;      /* number of leveringen (0 when not a DDAS shape) */
   size_t records;         /* trajecten (SHV) or vroegsignalen (VS) */
   ddas_findings findings; /* owned; release with ddas_validate_result_clear */
+  ddas_norm_counts normalised; /* N1 and N2; N3-N6 come from the batcher */
+  /* Partial acceptance (RULES.md scopes): a record is accepted unless the
+   * document, its levering or the record itself has an error. */
+  int document_rejected;
+  size_t accepted, rejected, warned; /* records */
+  ddas_levering_verdict *verdicts;   /* one per levering, or NULL */
+  size_t nverdicts;
+  ddas_json_doc *doc; /* with keep_document: owned, else NULL */
 } ddas_validate_result;
+
+/* 1 when record `rec` of levering `lev` is accepted. */
+int ddas_record_accepted(const ddas_validate_result *res, size_t lev,
+                         size_t rec);
 
 /* Validates buf[0..len). Returns DDAS_OK when a verdict was reached (valid or
  * not: see res->valid), DDAS_ERR_NOMEM when it could not be, or the

@@ -93,7 +93,7 @@ static char *capture(int json, const char *name,
   ddas_report_options o = {1};
   assert_non_null(f);
   if(json)
-    assert_int_equal(ddas_report_json(f, name, r), 0);
+    assert_int_equal(ddas_report_json(f, name, r, &o), 0);
   else
     assert_int_equal(ddas_report_text(f, name, r, &o), 0);
   fclose(f);

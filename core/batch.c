@@ -1,0 +1,855 @@
+/* Batch building with normalisations N3-N6 (see ddas/batch.h). */
+#include "ddas/batch.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ddas/alloc.h"
+
+/* ---- output buffer ---------------------------------------------------- */
+
+typedef struct {
+  char *p;
+  size_t len, cap;
+  int nomem;
+} wbuf;
+
+static void w_reserve(wbuf *w, size_t more) {
+  size_t cap;
+  char *n;
+  if(w->nomem || w->cap - w->len >= more)
+    return;
+  cap = w->cap ? w->cap : 4096;
+  while(cap - w->len < more)
+    cap *= 2;
+  n = ddas_realloc(w->p, cap);
+  if(!n) {
+    w->nomem = 1;
+    return;
+  }
+  w->p = n;
+  w->cap = cap;
+}
+
+static void w_raw(wbuf *w, const char *s, size_t n) {
+  w_reserve(w, n);
+  if(w->nomem)
+    return;
+  memcpy(w->p + w->len, s, n);
+  w->len += n;
+}
+
+static void w_lit(wbuf *w, const char *s) { w_raw(w, s, strlen(s)); }
+
+/* A JSON string with the escapes RFC 8259 requires. */
+static void w_str(wbuf *w, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  size_t i, run = 0;
+  w_reserve(w, n + 2);
+  w_raw(w, "\"", 1);
+  for(i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if(c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    w_raw(w, s + run, i - run);
+    run = i + 1;
+    if(c == '"')
+      w_raw(w, "\\\"", 2);
+    else if(c == '\\')
+      w_raw(w, "\\\\", 2);
+    else if(c == '\n')
+      w_raw(w, "\\n", 2);
+    else if(c == '\t')
+      w_raw(w, "\\t", 2);
+    else if(c == '\r')
+      w_raw(w, "\\r", 2);
+    else {
+      char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      w_raw(w, e, 6);
+    }
+  }
+  w_raw(w, s + run, n - run);
+  w_raw(w, "\"", 1);
+}
+
+static void w_key(wbuf *w, int *first, const char *k, size_t n) {
+  if(!*first)
+    w_raw(w, ",", 1);
+  *first = 0;
+  w_str(w, k, n);
+  w_raw(w, ":", 1);
+}
+
+static void w_uint(wbuf *w, size_t v) {
+  char b[32];
+  int n = snprintf(b, sizeof(b), "%zu", v);
+  w_raw(w, b, (size_t)n);
+}
+
+/* ---- emitting values from a checked document ------------------------ */
+
+typedef struct {
+  const char *input; /* the document's input bytes (number lexemes) */
+} src;
+
+static void emit(const src *s, wbuf *w, const ddas_json *v);
+
+static void emit_string(wbuf *w, const ddas_json *v) {
+  if(v->flags & DDAS_JSON_F_ESCAPED) {
+    w_str(w, v->u.str, v->n);
+  } else {
+    /* input bytes without escapes: no quote, backslash or control char */
+    w_reserve(w, v->n + 2);
+    w_raw(w, "\"", 1);
+    w_raw(w, v->u.str, v->n);
+    w_raw(w, "\"", 1);
+  }
+}
+
+static void emit(const src *s, wbuf *w, const ddas_json *v) {
+  size_t i;
+  switch(v->type) {
+  case DDAS_JSON_NULL: w_raw(w, "null", 4); break;
+  case DDAS_JSON_TRUE: w_raw(w, "true", 4); break;
+  case DDAS_JSON_FALSE: w_raw(w, "false", 5); break;
+  case DDAS_JSON_NUMBER:
+    /* the exact lexeme: no float round trip */
+    w_raw(w, s->input + v->start, v->end - v->start);
+    break;
+  case DDAS_JSON_STRING: emit_string(w, v); break;
+  case DDAS_JSON_ARRAY:
+    w_raw(w, "[", 1);
+    for(i = 0; i < v->n; i++) {
+      if(i)
+        w_raw(w, ",", 1);
+      emit(s, w, &v->u.items[i]);
+    }
+    w_raw(w, "]", 1);
+    break;
+  case DDAS_JSON_OBJECT: {
+    int first = 1;
+    w_raw(w, "{", 1);
+    for(i = 0; i < v->n; i++) {
+      w_key(w, &first, v->u.members[i].key, v->u.members[i].key_len);
+      emit(s, w, &v->u.members[i].value);
+    }
+    w_raw(w, "}", 1);
+    break;
+  }
+  }
+}
+
+static int key_is(const ddas_json_member *m, const char *k) {
+  size_t n = strlen(k);
+  return m->key_len == n && memcmp(m->key, k, n) == 0;
+}
+
+static const ddas_json *str_member(const ddas_json *o, const char *k) {
+  const ddas_json *v = ddas_json_get(o, k);
+  return v && v->type == DDAS_JSON_STRING && v->n ? v : NULL;
+}
+
+static int str_is(const ddas_json *v, const char *s) {
+  return v && v->type == DDAS_JSON_STRING && v->n == strlen(s) &&
+         memcmp(v->u.str, s, v->n) == 0;
+}
+
+/* ---- record normalisation (N3 upgrade, N4, N5) ----------------------- */
+
+typedef struct {
+  const src *s;
+  unsigned mask;
+  int from_v09, from_v010; /* upgrade to v1.0 (N3 on) */
+  ddas_norm_counts *counts;
+} rctx;
+
+/* A schuld with N5 (schuldeiser naam <-> Naam) and, for v0.9 debts, soort
+ * renamed to schuldsoort. */
+static void emit_schuld(rctx *c, wbuf *w, const ddas_json *d, int rename) {
+  size_t i;
+  int first = 1;
+  if(d->type != DDAS_JSON_OBJECT) {
+    emit(c->s, w, d);
+    return;
+  }
+  w_raw(w, "{", 1);
+  for(i = 0; i < d->n; i++) {
+    const ddas_json_member *m = &d->u.members[i];
+    if(rename && key_is(m, "soort")) {
+      w_key(w, &first, "schuldsoort", 11);
+      emit(c->s, w, &m->value);
+    } else if(key_is(m, "schuldeiser") && m->value.type == DDAS_JSON_OBJECT &&
+              (c->mask & DDAS_N5)) {
+      const ddas_json *se = &m->value, *a = str_member(se, "naam"),
+                      *b = str_member(se, "Naam");
+      int f2 = 1;
+      size_t j;
+      w_key(w, &first, m->key, m->key_len);
+      w_raw(w, "{", 1);
+      for(j = 0; j < se->n; j++) {
+        w_key(w, &f2, se->u.members[j].key, se->u.members[j].key_len);
+        emit(c->s, w, &se->u.members[j].value);
+      }
+      if(a && !b) {
+        w_key(w, &f2, "Naam", 4);
+        emit_string(w, a);
+        c->counts->n[4]++;
+      } else if(b && !a) {
+        w_key(w, &f2, "naam", 4);
+        emit_string(w, b);
+        c->counts->n[4]++;
+      }
+      w_raw(w, "}", 1);
+    } else {
+      w_key(w, &first, m->key, m->key_len);
+      emit(c->s, w, &m->value);
+    }
+  }
+  w_raw(w, "}", 1);
+}
+
+/* The date a v0.10 "Beeindigingsbeschikking" intake carries: in v1.0 it is
+ * uitstroom.datumBeeindigingsbeschikking. */
+static const ddas_json *v010_beeindiging(const rctx *c, const ddas_json *in) {
+  if(!c->from_v010 ||
+     !str_is(ddas_json_get(in, "beschikkingssoort"), "Beeindigingsbeschikking"))
+    return NULL;
+  return str_member(in, "beschikkingsdatum");
+}
+
+static void emit_intake(rctx *c, wbuf *w, const ddas_json *in) {
+  size_t i;
+  int first = 1;
+  const ddas_json *toel =
+      c->from_v09 ? str_member(in, "toelatingsbeschikking") : NULL;
+  int beeind = v010_beeindiging(c, in) != NULL;
+  const ddas_json *bdatum = toel     ? toel
+                            : beeind ? NULL
+                                     : str_member(in, "beschikkingsdatum");
+  w_raw(w, "{", 1);
+  for(i = 0; i < in->n; i++) {
+    const ddas_json_member *m = &in->u.members[i];
+    if(toel && key_is(m, "toelatingsbeschikking")) {
+      w_key(w, &first, "beschikkingsdatum", 17);
+      emit(c->s, w, &m->value);
+      if(!ddas_json_get(in, "beschikkingssoort")) {
+        w_key(w, &first, "beschikkingssoort", 17);
+        w_lit(w, "\"Toelatingsbeschikking\"");
+      }
+      continue;
+    }
+    if(beeind &&
+       (key_is(m, "beschikkingssoort") || key_is(m, "beschikkingsdatum")))
+      continue; /* moved to uitstroom by emit_uitstroom */
+    w_key(w, &first, m->key, m->key_len);
+    emit(c->s, w, &m->value);
+  }
+  if((c->mask & DDAS_N4) && bdatum && !str_member(in, "einddatum")) {
+    w_key(w, &first, "einddatum", 9);
+    emit_string(w, bdatum);
+    c->counts->n[3]++;
+  }
+  w_raw(w, "}", 1);
+}
+
+/* The traject's end dates in N4's order: einddatum, uitstroom.datum,
+ * uitstroom.datumBeeindigingsbeschikking (the last may come from a v0.10
+ * intake). Returns the first present. */
+static const ddas_json *end_reference(const rctx *c, const ddas_json *tr) {
+  const ddas_json *uit = ddas_json_get(tr, "uitstroom"), *v;
+  if((v = str_member(tr, "einddatum")))
+    return v;
+  if((v = str_member(uit, "datum")))
+    return v;
+  if((v = str_member(uit, "datumBeeindigingsbeschikking")))
+    return v;
+  return v010_beeindiging(c, ddas_json_get(tr, "intake"));
+}
+
+static void emit_uitstroom(rctx *c, wbuf *w, const ddas_json *tr,
+                           const ddas_json *uit) {
+  size_t i;
+  int first = 1;
+  const ddas_json *moved = v010_beeindiging(c, ddas_json_get(tr, "intake"));
+  const ddas_json *ref = end_reference(c, tr);
+  w_raw(w, "{", 1);
+  for(i = 0; uit && i < uit->n; i++) {
+    w_key(w, &first, uit->u.members[i].key, uit->u.members[i].key_len);
+    emit(c->s, w, &uit->u.members[i].value);
+  }
+  if(moved && !str_member(uit, "datumBeeindigingsbeschikking")) {
+    w_key(w, &first, "datumBeeindigingsbeschikking", 28);
+    emit_string(w, moved);
+  } else if((c->mask & DDAS_N4) && ref && uit &&
+            !str_member(uit, "datumBeeindigingsbeschikking")) {
+    w_key(w, &first, "datumBeeindigingsbeschikking", 28);
+    emit_string(w, ref);
+    c->counts->n[3]++;
+  }
+  if((c->mask & DDAS_N4) && ref && !str_member(uit, "datum")) {
+    w_key(w, &first, "datum", 5);
+    emit_string(w, ref);
+    c->counts->n[3]++;
+  }
+  w_raw(w, "}", 1);
+}
+
+/* v0.9 debts: client[].leefsituatie[].schulden[] in document order. */
+static int emit_v09_debts(rctx *c, wbuf *w, const ddas_json *clients,
+                          int *first_member) {
+  size_t i, j, k;
+  int any = 0;
+  for(i = 0; clients && clients->type == DDAS_JSON_ARRAY && i < clients->n;
+      i++) {
+    const ddas_json *ls = ddas_json_get(&clients->u.items[i], "leefsituatie");
+    for(j = 0; ls && ls->type == DDAS_JSON_ARRAY && j < ls->n; j++) {
+      const ddas_json *sch = ddas_json_get(&ls->u.items[j], "schulden");
+      for(k = 0; sch && sch->type == DDAS_JSON_ARRAY && k < sch->n; k++) {
+        if(!any) {
+          w_key(w, first_member, "schulden", 8);
+          w_raw(w, "[", 1);
+        } else {
+          w_raw(w, ",", 1);
+        }
+        any = 1;
+        emit_schuld(c, w, &sch->u.items[k], 1);
+      }
+    }
+  }
+  if(any)
+    w_raw(w, "]", 1);
+  return any;
+}
+
+static void emit_clients_v09(rctx *c, wbuf *w, const ddas_json *clients) {
+  size_t i, j;
+  w_raw(w, "[", 1);
+  for(i = 0; i < clients->n; i++) {
+    const ddas_json *cl = &clients->u.items[i];
+    int first = 1;
+    if(i)
+      w_raw(w, ",", 1);
+    if(cl->type != DDAS_JSON_OBJECT) {
+      emit(c->s, w, cl);
+      continue;
+    }
+    w_raw(w, "{", 1);
+    for(j = 0; j < cl->n; j++) {
+      if(key_is(&cl->u.members[j], "leefsituatie"))
+        continue; /* its debts move to the traject; v1.0 has no place for
+                     the rest (datumGeldigVanaf/Tot) */
+      w_key(w, &first, cl->u.members[j].key, cl->u.members[j].key_len);
+      emit(c->s, w, &cl->u.members[j].value);
+    }
+    w_raw(w, "}", 1);
+  }
+  w_raw(w, "]", 1);
+}
+
+static void emit_traject(rctx *c, wbuf *w, const ddas_json *tr) {
+  size_t i;
+  int first = 1, upgraded = c->from_v09 || c->from_v010;
+  const ddas_json *sr = ddas_json_get(tr, "schuldregeling");
+  const ddas_json *ref = end_reference(c, tr);
+  const ddas_json *moved = v010_beeindiging(c, ddas_json_get(tr, "intake"));
+  if(tr->type != DDAS_JSON_OBJECT) {
+    emit(c->s, w, tr);
+    return;
+  }
+  w_raw(w, "{", 1);
+  for(i = 0; i < tr->n; i++) {
+    const ddas_json_member *m = &tr->u.members[i];
+    w_key(w, &first, m->key, m->key_len);
+    if(key_is(m, "intake") && m->value.type == DDAS_JSON_OBJECT)
+      emit_intake(c, w, &m->value);
+    else if(key_is(m, "uitstroom") && m->value.type == DDAS_JSON_OBJECT)
+      emit_uitstroom(c, w, tr, &m->value);
+    else if(key_is(m, "client") && c->from_v09 &&
+            m->value.type == DDAS_JSON_ARRAY)
+      emit_clients_v09(c, w, &m->value);
+    else if(key_is(m, "schulden") && m->value.type == DDAS_JSON_ARRAY) {
+      size_t k;
+      w_raw(w, "[", 1);
+      for(k = 0; k < m->value.n; k++) {
+        if(k)
+          w_raw(w, ",", 1);
+        emit_schuld(c, w, &m->value.u.items[k], 0);
+      }
+      w_raw(w, "]", 1);
+    } else
+      emit(c->s, w, &m->value);
+  }
+  if(moved && !ddas_json_get(tr, "uitstroom")) {
+    w_key(w, &first, "uitstroom", 9);
+    emit_uitstroom(c, w, tr, NULL);
+  }
+  if((c->mask & DDAS_N4) && ref && !str_member(tr, "einddatum")) {
+    w_key(w, &first, "einddatum", 9);
+    emit_string(w, ref);
+    c->counts->n[3]++;
+  }
+  if((c->mask & DDAS_N5) && !str_member(tr, "toekenningsdatum") &&
+     str_member(sr, "toegekend")) {
+    w_key(w, &first, "toekenningsdatum", 16);
+    emit_string(w, str_member(sr, "toegekend"));
+    c->counts->n[4]++;
+  }
+  if(c->from_v09)
+    emit_v09_debts(c, w, ddas_json_get(tr, "client"), &first);
+  w_raw(w, "}", 1);
+  if(upgraded)
+    c->counts->n[2]++;
+}
+
+/* ---- the batcher ------------------------------------------------------ */
+
+typedef struct {
+  ddas_batch b;
+  size_t lev_start; /* offset of the "leveringen" array's first byte */
+} open_batch;
+
+struct ddas_batcher {
+  ddas_batch_options opt;
+  char *delivery_id, *sent_at, *code;
+  ddas_kind kind;
+  const char *version;
+  char *period_start, *period_end;
+  size_t nchunks;
+  ddas_norm_counts counts;
+  /* the batch being written */
+  int open;
+  open_batch cur;
+  wbuf body;
+  size_t leveringen;  /* in the current batch */
+  int lev_open;       /* a levering is open in the current batch */
+  size_t lev_records; /* records in the open levering */
+  unsigned next_index;
+  /* completed batches */
+  ddas_batch *done;
+  size_t ndone, capdone, taken;
+  wbuf scratch;
+  int failed;
+};
+
+void ddas_batch_clear(ddas_batch *b) {
+  if(!b)
+    return;
+  ddas_free(b->body);
+  memset(b, 0, sizeof(*b));
+}
+
+ddas_result ddas_batcher_new(const ddas_batch_options *opt,
+                             ddas_batcher **out) {
+  ddas_batcher *b;
+  *out = NULL;
+  if(!opt || !opt->delivery_id || !opt->sent_at)
+    return DDAS_ERR_ARG;
+  b = ddas_calloc(1, sizeof(*b));
+  if(!b)
+    return DDAS_ERR_NOMEM;
+  b->opt = *opt;
+  b->delivery_id = ddas_strdup(opt->delivery_id);
+  b->sent_at = ddas_strdup(opt->sent_at);
+  b->code = opt->code_gegevensleverancier
+                ? ddas_strdup(opt->code_gegevensleverancier)
+                : NULL;
+  if(!b->delivery_id || !b->sent_at ||
+     (opt->code_gegevensleverancier && !b->code)) {
+    ddas_batcher_free(b);
+    return DDAS_ERR_NOMEM;
+  }
+  if(!b->opt.max_bytes)
+    b->opt.max_bytes = DDAS_BATCH_DEFAULT_MAX_BYTES;
+  *out = b;
+  return DDAS_OK;
+}
+
+void ddas_batcher_free(ddas_batcher *b) {
+  size_t i;
+  if(!b)
+    return;
+  for(i = b->taken; i < b->ndone; i++)
+    ddas_batch_clear(&b->done[i]);
+  ddas_free(b->done);
+  ddas_free(b->body.p);
+  ddas_free(b->scratch.p);
+  ddas_free(b->delivery_id);
+  ddas_free(b->sent_at);
+  ddas_free(b->code);
+  ddas_free(b->period_start);
+  ddas_free(b->period_end);
+  ddas_free(b);
+}
+
+const ddas_norm_counts *ddas_batcher_normalised(const ddas_batcher *b) {
+  return &b->counts;
+}
+
+static void hex(const unsigned char *in, size_t n, char *out) {
+  static const char h[] = "0123456789abcdef";
+  size_t i;
+  for(i = 0; i < n; i++) {
+    out[2 * i] = h[in[i] >> 4];
+    out[2 * i + 1] = h[in[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+void ddas_batch_id(const char *delivery_id, unsigned index,
+                   const unsigned char records_sha256[32], char out[33]) {
+  unsigned char md[32];
+  char idx[16], rh[65];
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  unsigned int mdlen = 0;
+  snprintf(idx, sizeof(idx), "%u", index);
+  hex(records_sha256, 32, rh);
+  memset(md, 0, sizeof(md));
+  if(ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+     EVP_DigestUpdate(ctx, "ddas-batch/1\n", 13) &&
+     EVP_DigestUpdate(ctx, delivery_id, strlen(delivery_id)) &&
+     EVP_DigestUpdate(ctx, "\n", 1) &&
+     EVP_DigestUpdate(ctx, idx, strlen(idx)) &&
+     EVP_DigestUpdate(ctx, "\n", 1) && EVP_DigestUpdate(ctx, rh, 64))
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+  EVP_MD_CTX_free(ctx);
+  hex(md, 16, out);
+}
+
+static void start_batch(ddas_batcher *b) {
+  wbuf *w = &b->body;
+  int first = 1;
+  w->len = 0;
+  w_raw(w, "{", 1);
+  w_key(w, &first, "startdatumLevering", 18);
+  w_str(w, b->period_start, strlen(b->period_start));
+  w_key(w, &first, "einddatumLevering", 17);
+  w_str(w, b->period_end, strlen(b->period_end));
+  w_key(w, &first, "aanleverdatumEnTijd", 19);
+  w_str(w, b->sent_at, strlen(b->sent_at));
+  w_key(w, &first, "codeGegevensleverancier", 23);
+  w_str(w, b->code ? b->code : "ddas-worker",
+        strlen(b->code ? b->code : "ddas-worker"));
+  w_key(w, &first, "leveringen", 10);
+  w_raw(w, "[", 1);
+  memset(&b->cur, 0, sizeof(b->cur));
+  b->cur.lev_start = w->len - 1;
+  b->cur.b.index = b->next_index++;
+  b->cur.b.first_chunk = b->nchunks - 1;
+  b->open = 1;
+  b->leveringen = 0;
+  b->lev_open = 0;
+}
+
+static const char *list_name(ddas_kind k) {
+  return k == DDAS_KIND_VS ? "vroegsignalen" : "schuldhulptrajecten";
+}
+
+/* The VS zaken of a levering travel with its signals; zaken referring to a
+ * signal that is not in this batch part are left out (their signals were
+ * rejected, which the rejection events report). */
+typedef struct {
+  const ddas_json *lev; /* source levering */
+  const ddas_validate_result *res;
+  size_t lev_index;
+  size_t from, to; /* records of the source levering in this part */
+} vs_part;
+
+static int signal_in_part(const vs_part *p, const ddas_json *id) {
+  const ddas_json *sig = ddas_json_get(p->lev, "vroegsignalen");
+  size_t i;
+  for(i = p->from; sig && i < p->to && i < sig->n; i++) {
+    const ddas_json *o = str_member(&sig->u.items[i], "ID");
+    if(o && o->n == id->n && memcmp(o->u.str, id->u.str, id->n) == 0 &&
+       ddas_record_accepted(p->res, p->lev_index, i))
+      return 1;
+  }
+  return 0;
+}
+
+static void close_levering(ddas_batcher *b, const src *s, const vs_part *vp) {
+  wbuf *w = &b->body;
+  if(!b->lev_open)
+    return;
+  w_raw(w, "]", 1);
+  if(b->kind == DDAS_KIND_VS && vp) {
+    const ddas_json *zaken = ddas_json_get(vp->lev, "vroegsignaalzaken");
+    size_t i, k, n = 0;
+    w_lit(w, ",\"vroegsignaalzaken\":[");
+    for(i = 0; zaken && zaken->type == DDAS_JSON_ARRAY && i < zaken->n; i++) {
+      const ddas_json *refs =
+          ddas_json_get(&zaken->u.items[i], "vroegsignalen");
+      int all = 1;
+      for(k = 0; refs && refs->type == DDAS_JSON_ARRAY && k < refs->n && all;
+          k++) {
+        const ddas_json *id = str_member(&refs->u.items[k], "ID");
+        all = id && signal_in_part(vp, id);
+      }
+      if(!all)
+        continue;
+      if(n++)
+        w_raw(w, ",", 1);
+      emit(s, w, &zaken->u.items[i]);
+    }
+    w_raw(w, "]", 1);
+  }
+  w_raw(w, "}", 1);
+  b->lev_open = 0;
+}
+
+static ddas_result close_batch(ddas_batcher *b) {
+  wbuf *w = &b->body;
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  ddas_batch *d;
+  if(!b->open)
+    return DDAS_OK;
+  w_raw(w, "]}", 2);
+  if(w->nomem)
+    return DDAS_ERR_NOMEM;
+  if(!EVP_Digest(w->p + b->cur.lev_start, w->len - b->cur.lev_start, md, &mdlen,
+                 EVP_sha256(), NULL))
+    return DDAS_ERR_NOMEM;
+  if(b->ndone == b->capdone) {
+    size_t cap = b->capdone ? b->capdone * 2 : 4;
+    ddas_batch *n = ddas_realloc(b->done, cap * sizeof(*n));
+    if(!n)
+      return DDAS_ERR_NOMEM;
+    b->done = n;
+    b->capdone = cap;
+  }
+  d = &b->done[b->ndone++];
+  *d = b->cur.b;
+  d->leveringen = b->leveringen;
+  d->last_chunk = b->nchunks - 1;
+  ddas_batch_id(b->delivery_id, d->index, md, d->id);
+  /* hand the buffer over; the next batch starts a new one */
+  d->body = w->p;
+  d->len = w->len;
+  w->p = NULL;
+  w->len = w->cap = 0;
+  b->open = 0;
+  return DDAS_OK;
+}
+
+static void open_levering(ddas_batcher *b, const src *s, const ddas_json *lev,
+                          const ddas_json *gemeente) {
+  wbuf *w = &b->body;
+  int first = 1;
+  const ddas_json *org = ddas_json_get(lev, "aanleverende_organisatie");
+  if(b->leveringen)
+    w_raw(w, ",", 1);
+  w_raw(w, "{", 1);
+  w_key(w, &first, "teller", 6);
+  w_uint(w, ++b->leveringen);
+  if(b->kind == DDAS_KIND_VS && gemeente) {
+    w_key(w, &first, "gemeentecode", 12);
+    emit(s, w, gemeente);
+  }
+  if(org) {
+    w_key(w, &first, "aanleverende_organisatie", 24);
+    emit(s, w, org);
+  }
+  w_key(w, &first, list_name(b->kind), strlen(list_name(b->kind)));
+  w_raw(w, "[", 1);
+  b->lev_open = 1;
+  b->lev_records = 0;
+}
+
+/* Bytes that closing the open levering and the batch will add at most
+ * (VS zaken are bounded separately by the record limit). */
+#define CLOSE_RESERVE 64
+
+static size_t max_records(const ddas_batcher *b) {
+  if(b->opt.max_records)
+    return b->opt.max_records;
+  return b->kind == DDAS_KIND_VS ? DDAS_BATCH_MAX_VROEGSIGNALEN
+                                 : DDAS_BATCH_MAX_TRAJECTEN;
+}
+
+static int same_str(const ddas_json *a, const ddas_json *b) {
+  if(!a || !b)
+    return a == b;
+  return a->type == DDAS_JSON_STRING && b->type == DDAS_JSON_STRING &&
+         a->n == b->n && memcmp(a->u.str, b->u.str, a->n) == 0;
+}
+
+/* Writes the accepted records of one source levering whose gemeentecode
+ * equals `group` (all of them when group is NULL), as one output levering
+ * that is cut across batches when full. */
+static ddas_result write_group(ddas_batcher *b, rctx *rc,
+                               const ddas_validate_result *res, size_t li,
+                               const ddas_json *lev, const ddas_json *group,
+                               int by_group) {
+  const ddas_json *recs = ddas_json_get(lev, list_name(b->kind));
+  const ddas_json *gem = ddas_json_get(lev, "gemeentecode");
+  vs_part vp;
+  size_t j;
+  ddas_result r;
+  vp.lev = lev;
+  vp.res = res;
+  vp.lev_index = li;
+  vp.from = 0;
+  vp.to = 0;
+  for(j = 0; recs && j < recs->n; j++) {
+    const ddas_json *rec = &recs->u.items[j];
+    wbuf *sc = &b->scratch;
+    size_t need;
+    if(!ddas_record_accepted(res, li, j))
+      continue;
+    if(by_group && !same_str(ddas_json_get(rec, "gemeentecode"), group))
+      continue;
+    sc->len = 0;
+    if(b->kind == DDAS_KIND_SHV)
+      emit_traject(rc, sc, rec);
+    else
+      emit(rc->s, sc, rec);
+    if(sc->nomem)
+      return DDAS_ERR_NOMEM;
+    /* cut before this record when it does not fit */
+    need = sc->len + 1 + CLOSE_RESERVE + (b->lev_open ? 0 : 512);
+    if(b->open &&
+       (b->cur.b.records >= max_records(b) ||
+        (b->cur.b.records > 0 && b->body.len + need > b->opt.max_bytes))) {
+      vp.to = j;
+      close_levering(b, rc->s, &vp);
+      if((r = close_batch(b)))
+        return r;
+    }
+    if(!b->open)
+      start_batch(b);
+    if(!b->lev_open) {
+      open_levering(b, rc->s, lev, gem);
+      vp.from = j;
+    }
+    if(b->lev_records++)
+      w_raw(&b->body, ",", 1);
+    w_raw(&b->body, sc->p, sc->len);
+    b->cur.b.records++;
+    if(b->body.nomem)
+      return DDAS_ERR_NOMEM;
+  }
+  vp.to = recs ? recs->n : 0;
+  close_levering(b, rc->s, &vp);
+  return DDAS_OK;
+}
+
+static ddas_result set_envelope(ddas_batcher *b,
+                                const ddas_validate_result *res,
+                                const ddas_json *root) {
+  const ddas_json *s = str_member(root, "startdatumLevering");
+  const ddas_json *e = str_member(root, "einddatumLevering");
+  const ddas_json *code = str_member(root, "codeGegevensleverancier");
+  if(!s || !e)
+    return DDAS_ERR_ARG;
+  if(!b->period_start) {
+    b->kind = res->detection.kind;
+    b->version = res->detection.version;
+    b->period_start = ddas_strndup(s->u.str, s->n);
+    b->period_end = ddas_strndup(e->u.str, e->n);
+    if(!b->code && code)
+      b->code = ddas_strndup(code->u.str, code->n);
+    if(!b->period_start || !b->period_end || (code && !b->code))
+      return DDAS_ERR_NOMEM;
+    return DDAS_OK;
+  }
+  if(b->kind != res->detection.kind || strlen(b->period_start) != s->n ||
+     memcmp(b->period_start, s->u.str, s->n) != 0 ||
+     strlen(b->period_end) != e->n || memcmp(b->period_end, e->u.str, e->n))
+    return DDAS_ERR_ARG; /* a batch never mixes kinds or periods */
+  return DDAS_OK;
+}
+
+ddas_result ddas_batcher_add(ddas_batcher *b, const ddas_validate_result *res) {
+  const ddas_json *root, *levs;
+  src s;
+  rctx rc;
+  size_t i;
+  ddas_result r;
+  if(b->failed)
+    return DDAS_ERR_ARG;
+  if(!res || !res->doc)
+    return DDAS_ERR_ARG;
+  root = ddas_json_root(res->doc);
+  b->nchunks++;
+  if(res->document_rejected || res->accepted == 0)
+    return DDAS_OK;
+  if((r = set_envelope(b, res, root)))
+    return r;
+  s.input = ddas_json_input(res->doc);
+  memset(&rc, 0, sizeof(rc));
+  rc.s = &s;
+  rc.mask = b->opt.norm_mask;
+  rc.counts = &b->counts;
+  if(b->kind == DDAS_KIND_SHV && (b->opt.norm_mask & DDAS_N3)) {
+    rc.from_v09 = strcmp(res->detection.version, "0.9") == 0;
+    rc.from_v010 = strcmp(res->detection.version, "0.10") == 0;
+  }
+  levs = ddas_json_get(root, "leveringen");
+  for(i = 0; levs && i < levs->n && i < res->nverdicts; i++) {
+    const ddas_json *lev = &levs->u.items[i];
+    const ddas_json *recs = ddas_json_get(lev, list_name(b->kind));
+    if(res->verdicts[i].rejected || !recs)
+      continue;
+    if(b->kind == DDAS_KIND_SHV && (b->opt.norm_mask & DDAS_N6)) {
+      /* N6: one output levering per gemeentecode, in order of first
+       * appearance; records keep their input order within a group. The
+       * distinct codes of a levering are few (municipalities). */
+      const ddas_json **seen = NULL;
+      size_t j, k, groups = 0;
+      for(j = 0; j < recs->n; j++) {
+        const ddas_json *g = ddas_json_get(&recs->u.items[j], "gemeentecode");
+        int known = 0;
+        if(!ddas_record_accepted(res, i, j))
+          continue;
+        for(k = 0; k < groups && !known; k++)
+          known = same_str(seen[k], g);
+        if(known)
+          continue;
+        if(groups % 16 == 0) {
+          const ddas_json **n =
+              ddas_realloc((void *)seen, (groups + 16) * sizeof(*seen));
+          if(!n) {
+            ddas_free((void *)seen);
+            r = DDAS_ERR_NOMEM;
+            goto fail;
+          }
+          seen = n;
+        }
+        seen[groups++] = g;
+      }
+      for(k = 0; k < groups; k++) {
+        if(k)
+          b->counts.n[5]++;
+        if((r = write_group(b, &rc, res, i, lev, seen[k], 1))) {
+          ddas_free((void *)seen);
+          goto fail;
+        }
+      }
+      ddas_free((void *)seen);
+    } else if((r = write_group(b, &rc, res, i, lev, NULL, 0))) {
+      goto fail;
+    }
+  }
+  return DDAS_OK;
+fail:
+  b->failed = 1;
+  return r;
+}
+
+ddas_result ddas_batcher_finish(ddas_batcher *b) {
+  if(b->failed)
+    return DDAS_ERR_ARG;
+  return close_batch(b);
+}
+
+int ddas_batcher_next(ddas_batcher *b, ddas_batch *out) {
+  if(b->taken >= b->ndone)
+    return 0;
+  *out = b->done[b->taken];
+  memset(&b->done[b->taken], 0, sizeof(ddas_batch));
+  b->taken++;
+  if(b->taken == b->ndone)
+    b->taken = b->ndone = 0;
+  return 1;
+}

@@ -1,0 +1,79 @@
+/* ddas/batch.h: accepted records into deterministic, signed-ready batches
+ * (DESIGN.md "Batches are deterministic", RULES.md "Outgoing batches").
+ *
+ * A batcher serves one delivery. Its checked chunks are added in order; the
+ * accepted records are written, normalised (N3-N6), straight into the body
+ * of the current batch, which is cut when the next record would exceed
+ * max_records or max_bytes. A cut depends only on the input (never on time
+ * or on what else is in flight), so re-processing a delivery yields the same
+ * batches with the same ids. Leveringen are renumbered 1..n in each batch.
+ * Each record is serialised once into a scratch buffer and appended to the
+ * batch body: there is never a second full copy of a batch.
+ *
+ * Batch id: the first 32 hex digits of SHA-256 over "ddas-batch/1", the
+ * delivery id, the batch index and the SHA-256 of the body from the
+ * "leveringen" array on (so the envelope's aanleverdatumEnTijd, the time of
+ * sending, does not change it). Same input, same id; any other delivery id,
+ * index or record byte, another id. */
+#ifndef DDAS_BATCH_H
+#define DDAS_BATCH_H
+
+#include <stddef.h>
+
+#include "ddas/detect.h"
+#include "ddas/normalize.h"
+#include "ddas/result.h"
+#include "ddas/validate.h"
+
+#define DDAS_BATCH_MAX_TRAJECTEN 25000u
+#define DDAS_BATCH_MAX_VROEGSIGNALEN 50000u
+#define DDAS_BATCH_DEFAULT_MAX_BYTES (64u << 20)
+
+typedef struct {
+  const char *delivery_id; /* required */
+  const char *sent_at;     /* aanleverdatumEnTijd of every batch (RFC 3339,
+                              UTC); the caller's clock, required */
+  const char *code_gegevensleverancier; /* NULL: the delivery's own, else
+                                           "ddas-worker" */
+  size_t max_records;                   /* 0: 25,000 (SHV) or 50,000 (VS) */
+  size_t max_bytes;                     /* 0: 64 MiB */
+  unsigned norm_mask;                   /* DDAS_N3..DDAS_N6 are applied here */
+} ddas_batch_options;
+
+typedef struct {
+  char id[33];    /* NUL-terminated hex */
+  unsigned index; /* 0-based within the delivery */
+  size_t records;
+  size_t leveringen;
+  char *body; /* owned; UTF-8 JSON, not NUL-terminated */
+  size_t len;
+  size_t first_chunk, last_chunk; /* 0-based indexes of contributing chunks */
+} ddas_batch;
+
+void ddas_batch_clear(ddas_batch *b);
+
+typedef struct ddas_batcher ddas_batcher;
+
+ddas_result ddas_batcher_new(const ddas_batch_options *opt, ddas_batcher **out);
+void ddas_batcher_free(ddas_batcher *b);
+
+/* Adds the accepted records of the next chunk: a result of
+ * ddas_validate_buffer() made with keep_document (borrowed for the call
+ * only). The first chunk fixes kind, version and period; a chunk that
+ * differs in kind or period is refused with DDAS_ERR_ARG. Completed batches
+ * wait in the batcher until taken with ddas_batcher_next(). */
+ddas_result ddas_batcher_add(ddas_batcher *b,
+                             const ddas_validate_result *chunk);
+/* Closes the last, partly filled batch. */
+ddas_result ddas_batcher_finish(ddas_batcher *b);
+/* Moves the oldest completed batch into *out (which the caller clears);
+ * returns 1, or 0 when none is waiting. */
+int ddas_batcher_next(ddas_batcher *b, ddas_batch *out);
+/* Counts of N3-N6 so far (N1 and N2 are counted in the validate result). */
+const ddas_norm_counts *ddas_batcher_normalised(const ddas_batcher *b);
+
+/* Computes a batch id (see above) into out[33]. */
+void ddas_batch_id(const char *delivery_id, unsigned index,
+                   const unsigned char records_sha256[32], char out[33]);
+
+#endif

@@ -1,0 +1,279 @@
+/* Batches: cuts at 25,000 trajecten and at a byte cap, every batch valid SHV
+ * v1.0, tellers 1..n, stable ids; partial acceptance by scope. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ddas/ddas.h"
+#include "testutil.h"
+
+static ddas_schemaset *set;
+
+/* A valid SHV v1.0 delivery (strict-clean) with `n` trajecten spread over
+ * `nlev` leveringen. Caller frees. */
+static char *make_delivery(size_t n, size_t nlev, size_t *len) {
+  size_t cap = n * 700 + 4096, w = 0, i, l;
+  char *b = malloc(cap);
+  w += (size_t)snprintf(b + w, cap - w,
+                        "{\"startdatumLevering\":\"2024-01-01\","
+                        "\"einddatumLevering\":\"2024-12-31\","
+                        "\"aanleverdatumEnTijd\":\"2025-01-15T10:00:00Z\","
+                        "\"codeGegevensleverancier\":\"Test 1.0\","
+                        "\"leveringen\":[");
+  for(l = 0; l < nlev; l++) {
+    size_t from = n * l / nlev, to = n * (l + 1) / nlev;
+    w += (size_t)snprintf(
+        b + w, cap - w,
+        "%s{\"teller\":%zu,\"aanleverende_organisatie\":{\"(Statutaire) "
+        "Naam\":\"Org\",\"KvK-nummer\":\"12345678\",\"contactpersonen\":[{"
+        "\"email\":\"a@example.nl\"}]},\"schuldhulptrajecten\":[",
+        l ? "," : "", l + 1);
+    for(i = from; i < to; i++)
+      w += (size_t)snprintf(
+          b + w, cap - w,
+          "%s{\"gemeentecode\":\"GM%04zu\",\"startdatum\":\"2024-02-01\","
+          "\"totaalSchuldbedragBijAanvangSchuld\":9%zu,"
+          "\"client\":[{\"Burgerservicenummer\":\"111222333\","
+          "\"Geboortedatum\":\"1980-01-01\",\"Geslachtsaanduiding\":\"Vrouw\","
+          "\"Postcode\":\"1234AB\",\"Huisnummer\":\"1\"}],"
+          "\"schulden\":[{\"bedrag\":100,\"schuldsoort\":\"Zorg\","
+          "\"schuldeiser\":{\"naam\":\"Eiser\"}}]}",
+          i > from ? "," : "", 100 + l, i);
+    w += (size_t)snprintf(b + w, cap - w, "]}");
+  }
+  w += (size_t)snprintf(b + w, cap - w, "]}");
+  *len = w;
+  return b;
+}
+
+static void check(const char *buf, size_t len, ddas_profile p,
+                  ddas_validate_result *res) {
+  ddas_validate_options vo;
+  ddas_ruleset rs;
+  char err[300];
+  memset(&vo, 0, sizeof(vo));
+  ddas_ruleset_init(&rs, p);
+  rs.level[ddas_rule_index("client.single.traject")] = DDAS_LEVEL_OFF;
+  vo.rules = &rs;
+  vo.norm_mask = DDAS_N_ALL;
+  vo.keep_document = 1;
+  assert_int_equal(
+      ddas_validate_buffer(set, &vo, buf, len, res, err, sizeof(err)),
+      DDAS_OK);
+}
+
+typedef struct {
+  ddas_batch b[16];
+  size_t n;
+} batches;
+
+static void build(const ddas_validate_result *res, const char *delivery_id,
+                  size_t max_bytes, batches *out) {
+  ddas_batch_options bo;
+  ddas_batcher *bt;
+  memset(&bo, 0, sizeof(bo));
+  bo.delivery_id = delivery_id;
+  bo.sent_at = "2025-01-16T08:00:00Z";
+  bo.max_bytes = max_bytes;
+  bo.norm_mask = DDAS_N_ALL;
+  assert_int_equal(ddas_batcher_new(&bo, &bt), DDAS_OK);
+  assert_int_equal(ddas_batcher_add(bt, res), DDAS_OK);
+  assert_int_equal(ddas_batcher_finish(bt), DDAS_OK);
+  out->n = 0;
+  while(out->n < 16 && ddas_batcher_next(bt, &out->b[out->n]))
+    out->n++;
+  ddas_batcher_free(bt);
+}
+
+static void release(batches *bs) {
+  size_t i;
+  for(i = 0; i < bs->n; i++)
+    ddas_batch_clear(&bs->b[i]);
+}
+
+/* The batch is valid SHV v1.0 (schema and spec rules, no errors), its
+ * tellers are 1..n, and it holds `records` trajecten. */
+static void check_batch(const ddas_batch *b, size_t records) {
+  ddas_validate_result r;
+  ddas_validate_options vo;
+  ddas_ruleset rs;
+  char err[300];
+  const ddas_json *levs;
+  size_t i, total = 0;
+  memset(&vo, 0, sizeof(vo));
+  ddas_ruleset_init(&rs, DDAS_PROFILE_SPEC);
+  vo.kind = DDAS_KIND_SHV;
+  vo.version = "1.0";
+  vo.rules = &rs;
+  vo.keep_document = 1;
+  assert_int_equal(
+      ddas_validate_buffer(set, &vo, b->body, b->len, &r, err, sizeof(err)),
+      DDAS_OK);
+  if(r.findings.errors)
+    printf("batch %u: %s at %s\n", b->index, r.findings.items[0].message,
+           r.findings.items[0].pointer);
+  assert_true(r.valid);
+  assert_int_equal(r.findings.errors, 0);
+  levs = ddas_json_get(ddas_json_root(r.doc), "leveringen");
+  for(i = 0; i < levs->n; i++) {
+    const ddas_json *t = ddas_json_get(&levs->u.items[i], "teller");
+    assert_true(t->u.num == (double)(i + 1));
+    total +=
+        ddas_json_get(&levs->u.items[i], "schuldhulptrajecten")->n;
+  }
+  assert_int_equal(total, records);
+  assert_int_equal(b->records, records);
+  assert_int_equal(b->leveringen, levs->n);
+  /* the envelope carries the time of sending given to the batcher */
+  assert_memory_equal(
+      ddas_json_get(ddas_json_root(r.doc), "aanleverdatumEnTijd")->u.str,
+      "2025-01-16T08:00:00Z", 20);
+  ddas_validate_result_clear(&r);
+}
+
+static void cuts_at_25000_trajecten(void **state) {
+  size_t len, i;
+  char *buf = make_delivery(60001, 3, &len);
+  ddas_validate_result res;
+  batches a, b, c;
+  (void)state;
+  check(buf, len, DDAS_PROFILE_STRICT, &res);
+  if(!res.valid)
+    printf("first finding: %s %s\n", res.findings.items[0].rule,
+           res.findings.items[0].pointer);
+  assert_true(res.valid);
+  assert_int_equal(res.accepted, 60001);
+  build(&res, "delivery-1", 0, &a);
+  assert_int_equal(a.n, 3);
+  check_batch(&a.b[0], 25000);
+  check_batch(&a.b[1], 25000);
+  check_batch(&a.b[2], 10001);
+  for(i = 0; i < 3; i++) {
+    assert_int_equal(a.b[i].index, i);
+    assert_int_equal(strlen(a.b[i].id), 32);
+  }
+  assert_string_not_equal(a.b[0].id, a.b[1].id);
+  assert_string_not_equal(a.b[1].id, a.b[2].id);
+  /* stable: the same input gives the same ids and bytes */
+  build(&res, "delivery-1", 0, &b);
+  for(i = 0; i < 3; i++) {
+    assert_string_equal(a.b[i].id, b.b[i].id);
+    assert_int_equal(a.b[i].len, b.b[i].len);
+    assert_memory_equal(a.b[i].body, b.b[i].body, a.b[i].len);
+  }
+  /* another delivery id, other ids */
+  build(&res, "delivery-2", 0, &c);
+  for(i = 0; i < 3; i++)
+    assert_string_not_equal(a.b[i].id, c.b[i].id);
+  release(&a);
+  release(&b);
+  release(&c);
+  ddas_validate_result_clear(&res);
+  free(buf);
+}
+
+static void cuts_at_the_byte_cap(void **state) {
+  size_t len, i, total = 0;
+  char *buf = make_delivery(400, 2, &len);
+  ddas_validate_result res;
+  batches a;
+  (void)state;
+  check(buf, len, DDAS_PROFILE_STRICT, &res);
+  build(&res, "d", 40000, &a);
+  assert_true(a.n > 3);
+  for(i = 0; i < a.n; i++) {
+    assert_true(a.b[i].len <= 40000);
+    check_batch(&a.b[i], a.b[i].records);
+    total += a.b[i].records;
+  }
+  assert_int_equal(total, 400);
+  release(&a);
+  ddas_validate_result_clear(&res);
+  free(buf);
+}
+
+static void batch_id_depends_on_each_input(void **state) {
+  unsigned char d1[32] = {1}, d2[32] = {2};
+  char a[33], b[33], c[33], e[33];
+  (void)state;
+  ddas_batch_id("x", 0, d1, a);
+  ddas_batch_id("x", 0, d1, b);
+  assert_string_equal(a, b);
+  ddas_batch_id("x", 1, d1, c);
+  assert_string_not_equal(a, c);
+  ddas_batch_id("x", 0, d2, c);
+  assert_string_not_equal(a, c);
+  ddas_batch_id("y", 0, d1, e);
+  assert_string_not_equal(a, e);
+}
+
+/* RULES.md scopes: a traject error rejects that traject, a levering error
+ * its levering, a document error everything. */
+static void partial_acceptance(void **state) {
+  size_t len;
+  char *buf = make_delivery(6, 2, &len), *p;
+  ddas_validate_result res;
+  batches a;
+  (void)state;
+  /* traject scope: a negative amount in the second traject */
+  p = strstr(buf, "\"totaalSchuldbedragBijAanvangSchuld\":91,");
+  memcpy(p + strlen("\"totaalSchuldbedragBijAanvangSchuld\":"), "-", 1);
+  check(buf, len, DDAS_PROFILE_STRICT, &res);
+  assert_int_equal(res.accepted, 5);
+  assert_int_equal(res.rejected, 1);
+  assert_false(ddas_record_accepted(&res, 0, 1));
+  assert_true(ddas_record_accepted(&res, 0, 0));
+  build(&res, "d", 0, &a);
+  assert_int_equal(a.n, 1);
+  check_batch(&a.b[0], 5);
+  release(&a);
+  ddas_validate_result_clear(&res);
+  /* levering scope: KvK of the second levering not 8 digits (strict) */
+  p = strstr(strstr(buf, "\"teller\":2"), "12345678");
+  memcpy(p, "1234567X", 8);
+  check(buf, len, DDAS_PROFILE_STRICT, &res);
+  assert_int_equal(res.accepted, 2); /* levering 1 minus the bad traject */
+  assert_int_equal(res.rejected, 4);
+  ddas_validate_result_clear(&res);
+  /* kvk.format is off under spec: the levering is accepted again */
+  check(buf, len, DDAS_PROFILE_SPEC, &res);
+  assert_int_equal(res.accepted, 5);
+  ddas_validate_result_clear(&res);
+  /* document scope: the period ends before it starts */
+  p = strstr(buf, "2024-12-31");
+  memcpy(p, "2023-12-31", 10);
+  check(buf, len, DDAS_PROFILE_SPEC, &res);
+  assert_true(res.document_rejected);
+  assert_int_equal(res.accepted, 0);
+  assert_int_equal(res.rejected, 6);
+  build(&res, "d", 0, &a);
+  assert_int_equal(a.n, 0);
+  ddas_validate_result_clear(&res);
+  free(buf);
+}
+
+static int setup(void **state) {
+  (void)state;
+  return ddas_schemaset_new(SCHEMA_DIR, &set) ? -1 : 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  ddas_schemaset_free(set);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(cuts_at_25000_trajecten),
+      cmocka_unit_test(cuts_at_the_byte_cap),
+      cmocka_unit_test(batch_id_depends_on_each_input),
+      cmocka_unit_test(partial_acceptance)};
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
