@@ -64,8 +64,7 @@ static void check(const char *buf, size_t len, ddas_profile p,
   vo.norm_mask = DDAS_N_ALL;
   vo.keep_document = 1;
   assert_int_equal(
-      ddas_validate_buffer(set, &vo, buf, len, res, err, sizeof(err)),
-      DDAS_OK);
+      ddas_validate_buffer(set, &vo, buf, len, res, err, sizeof(err)), DDAS_OK);
 }
 
 typedef struct {
@@ -124,8 +123,7 @@ static void check_batch(const ddas_batch *b, size_t records) {
   for(i = 0; i < levs->n; i++) {
     const ddas_json *t = ddas_json_get(&levs->u.items[i], "teller");
     assert_true(t->u.num == (double)(i + 1));
-    total +=
-        ddas_json_get(&levs->u.items[i], "schuldhulptrajecten")->n;
+    total += ddas_json_get(&levs->u.items[i], "schuldhulptrajecten")->n;
   }
   assert_int_equal(total, records);
   assert_int_equal(b->records, records);
@@ -258,6 +256,54 @@ static void partial_acceptance(void **state) {
   free(buf);
 }
 
+/* VS: the batch is a valid VS v0.9 document; zaken travel with their
+ * signals and are left out when a signal they refer to is rejected. */
+static void vs_batches(void **state) {
+  size_t len;
+  char *buf = tu_read(SHARED_DIR "/examples/vs-v0.9-enkelvoudig.json", &len);
+  ddas_validate_result res, r;
+  ddas_validate_options vo;
+  ddas_ruleset rs;
+  batches a;
+  char err[300];
+  const ddas_json *lev;
+  (void)state;
+  memset(&vo, 0, sizeof(vo));
+  ddas_ruleset_init(&rs, DDAS_PROFILE_SPEC);
+  vo.rules = &rs;
+  vo.norm_mask = DDAS_N_ALL;
+  vo.keep_document = 1;
+  assert_int_equal(
+      ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
+      DDAS_OK);
+  assert_true(res.valid);
+  build(&res, "vs-1", 0, &a);
+  assert_int_equal(a.n, 1);
+  memset(&vo, 0, sizeof(vo));
+  vo.kind = DDAS_KIND_VS;
+  vo.version = "0.9";
+  vo.rules = &rs;
+  vo.keep_document = 1;
+  assert_int_equal(ddas_validate_buffer(set, &vo, a.b[0].body, a.b[0].len, &r,
+                                        err, sizeof(err)),
+                   DDAS_OK);
+  assert_true(r.valid);
+  assert_int_equal(r.findings.count, 0);
+  lev = &ddas_json_get(ddas_json_root(r.doc), "leveringen")->u.items[0];
+  assert_int_equal(ddas_json_get(lev, "vroegsignalen")->n, 1);
+  assert_int_equal(
+      ddas_json_get(lev, "vroegsignaalzaken")->n,
+      ddas_json_get(
+          &ddas_json_get(ddas_json_root(res.doc), "leveringen")->u.items[0],
+          "vroegsignaalzaken")
+          ->n);
+  assert_non_null(ddas_json_get(lev, "gemeentecode"));
+  ddas_validate_result_clear(&r);
+  release(&a);
+  ddas_validate_result_clear(&res);
+  free(buf);
+}
+
 static int setup(void **state) {
   (void)state;
   return ddas_schemaset_new(SCHEMA_DIR, &set) ? -1 : 0;
@@ -274,6 +320,6 @@ int main(void) {
       cmocka_unit_test(cuts_at_25000_trajecten),
       cmocka_unit_test(cuts_at_the_byte_cap),
       cmocka_unit_test(batch_id_depends_on_each_input),
-      cmocka_unit_test(partial_acceptance)};
+      cmocka_unit_test(partial_acceptance), cmocka_unit_test(vs_batches)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

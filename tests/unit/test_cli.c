@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -54,7 +55,7 @@ static void help_and_usage(void **state) {
 static void exit_codes(void **state) {
   char *out;
   (void)state;
-  assert_int_equal(sh("validate --color never " EX
+  assert_int_equal(sh("validate --profile spec --color never " EX
                       "shv-v1.0-enkelvoudig.json " EX
                       "vs-v0.9-enkelvoudig.json",
                       &out),
@@ -89,8 +90,10 @@ static void standard_input_and_json(void **state) {
   ddas_json_error e;
   const ddas_json *r, *f0;
   (void)state;
-  assert_int_equal(
-      sh("validate --json - < " CASES "schema/vs09-required-ID.json", &out), 1);
+  assert_int_equal(sh("validate --no-rules --json - < " CASES
+                      "schema/vs09-required-ID.json",
+                      &out),
+                   1);
   assert_int_equal(ddas_json_parse(out, strlen(out), NULL, &d, &e), DDAS_OK);
   r = ddas_json_root(d);
   assert_int_equal(ddas_json_get(r, "valid")->type, DDAS_JSON_FALSE);
@@ -169,10 +172,65 @@ static void limits(void **state) {
   free(out);
 }
 
+static void profiles_rules_and_normalised_out(void **state) {
+  char *out;
+  char path[] = "/tmp/ddas-test-norm-XXXXXX";
+  char cmd[1024];
+  int fd = mkstemp(path);
+  (void)state;
+  close(fd);
+  /* strict (the default) rejects the example's made-up BSN */
+  assert_int_equal(sh("validate --json " EX "shv-v1.0-enkelvoudig.json", &out),
+                   1);
+  assert_non_null(strstr(out, "\"profile\":\"strict\""));
+  assert_non_null(strstr(out, "\"rule\":\"client.bsn.elfproef\""));
+  assert_non_null(strstr(out, "\"scope\":\"traject\""));
+  free(out);
+  assert_int_equal(sh("validate --profile spec --json " EX
+                      "shv-v1.0-enkelvoudig.json",
+                      &out),
+                   0);
+  assert_non_null(strstr(out, "\"accepted\":1"));
+  assert_non_null(strstr(out, "toekenningsdatum.consistent"));
+  free(out);
+  assert_int_equal(sh("validate --rule client.bsn.elfproef=off --rule "
+                      "gemeentecode.format=warning " EX
+                      "shv-v1.0-enkelvoudig.json",
+                      &out),
+                   0);
+  free(out);
+  assert_int_equal(
+      sh("validate --rule bsn=off " EX "shv-v1.0-enkelvoudig.json 2>&1", &out),
+      2);
+  assert_non_null(strstr(out, "did you mean"));
+  free(out);
+  assert_int_equal(sh("validate --list-rules", &out), 0);
+  assert_non_null(strstr(out, "vs.zaak.ref"));
+  free(out);
+  /* the accepted, normalised delivery: v0.9 in, valid v1.0 out */
+  snprintf(cmd, sizeof(cmd),
+           "validate --profile spec --normalised-out %s " EX
+           "shv-v0.9-enkelvoudig.json",
+           path);
+  assert_int_equal(sh(cmd, &out), 0);
+  assert_non_null(strstr(out, "N3 1"));
+  free(out);
+  snprintf(cmd, sizeof(cmd),
+           "validate --profile spec --kind shv --schema-version 1.0 --json %s",
+           path);
+  assert_int_equal(sh(cmd, &out), 0);
+  assert_non_null(strstr(out, "\"valid\":true"));
+  free(out);
+  remove(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(help_and_usage), cmocka_unit_test(exit_codes),
+      cmocka_unit_test(help_and_usage),
+      cmocka_unit_test(exit_codes),
       cmocka_unit_test(standard_input_and_json),
-      cmocka_unit_test(custom_schema), cmocka_unit_test(limits)};
+      cmocka_unit_test(custom_schema),
+      cmocka_unit_test(limits),
+      cmocka_unit_test(profiles_rules_and_normalised_out)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

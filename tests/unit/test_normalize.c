@@ -16,19 +16,18 @@
 static ddas_schemaset *set;
 
 #define ENVELOPE_HEAD                                                          \
-  "{\"startdatumLevering\":\"2024-01-01\",\"einddatumLevering\":"             \
-  "\"2024-12-31\",\"aanleverdatumEnTijd\":\"2025-01-15T10:00:00Z\","          \
-  "\"codeGegevensleverancier\":\"Test 1.0\",\"leveringen\":[{\"teller\":7,"   \
-  "\"aanleverende_organisatie\":{\"(Statutaire) Naam\":\"Org\","              \
-  "\"contactpersonen\":[{\"email\":\"a@example.nl\"}]},"                      \
+  "{\"startdatumLevering\":\"2024-01-01\",\"einddatumLevering\":"              \
+  "\"2024-12-31\",\"aanleverdatumEnTijd\":\"2025-01-15T10:00:00Z\","           \
+  "\"codeGegevensleverancier\":\"Test 1.0\",\"leveringen\":[{\"teller\":7,"    \
+  "\"aanleverende_organisatie\":{\"(Statutaire) Naam\":\"Org\","               \
+  "\"contactpersonen\":[{\"email\":\"a@example.nl\"}]},"                       \
   "\"schuldhulptrajecten\":["
 #define ENVELOPE_TAIL "]}]}"
-#define CLIENT                                                                 \
-  "\"client\":[{\"Burgerservicenummer\":\"111222333\"}]"
+#define CLIENT "\"client\":[{\"Burgerservicenummer\":\"111222333\"}]"
 
 typedef struct {
   ddas_validate_result res;
-  ddas_json_doc *out;   /* the single batch, parsed */
+  ddas_json_doc *out; /* the single batch, parsed */
   char *body;
   ddas_norm_counts counts; /* N1..N6 */
 } outcome;
@@ -131,9 +130,9 @@ static void n1_null_is_absent(void **state) {
     ddas_validate_result r;
     char err[200];
     memset(&vo, 0, sizeof(vo));
-    assert_int_equal(ddas_validate_buffer(set, &vo, doc, strlen(doc), &r, err,
-                                          sizeof(err)),
-                     DDAS_OK);
+    assert_int_equal(
+        ddas_validate_buffer(set, &vo, doc, strlen(doc), &r, err, sizeof(err)),
+        DDAS_OK);
     assert_false(r.valid);
     assert_string_equal(r.findings.items[0].keyword, "type");
     ddas_validate_result_clear(&r);
@@ -141,8 +140,7 @@ static void n1_null_is_absent(void **state) {
 }
 
 static void n2_trim_and_postcode(void **state) {
-  static const char doc[] =
-      ENVELOPE_HEAD
+  static const char doc[] = ENVELOPE_HEAD
       "{\"gemeentecode\":\" GM0363 \",\"begeleiding\":[{\"soort\":"
       "\"Budgetbeheer \"}],\"client\":[{\"Burgerservicenummer\":\"111222333\","
       "\"Postcode\":\" 1234 ab\"}]}" ENVELOPE_TAIL;
@@ -157,13 +155,12 @@ static void n2_trim_and_postcode(void **state) {
 }
 
 static void n4_end_dates(void **state) {
-  static const char doc[] =
-      ENVELOPE_HEAD
+  static const char doc[] = ENVELOPE_HEAD
       "{\"gemeentecode\":\"GM0363\",\"startdatum\":\"2024-01-10\","
       "\"uitstroom\":{\"datum\":\"2024-09-30\",\"reden\":\"Afgerond\"},"
       "\"intake\":{\"startdatum\":\"2024-01-10\",\"beschikkingsdatum\":"
-      "\"2024-02-01\",\"beschikkingssoort\":\"Toelatingsbeschikking\"},"
-      CLIENT "}" ENVELOPE_TAIL;
+      "\"2024-02-01\",\"beschikkingssoort\":\"Toelatingsbeschikking\"}," CLIENT
+      "}" ENVELOPE_TAIL;
   outcome o;
   (void)state;
   run(doc, NULL, DDAS_N4, &o);
@@ -182,12 +179,12 @@ static void n4_end_dates(void **state) {
 }
 
 static void n5_toekenning_and_schuldeiser(void **state) {
-  static const char doc[] =
-      ENVELOPE_HEAD
+  static const char doc[] = ENVELOPE_HEAD
       "{\"gemeentecode\":\"GM0363\",\"schuldregeling\":{\"toegekend\":"
       "\"2024-06-20\"},\"schulden\":[{\"bedrag\":5,\"schuldeiser\":{\"naam\":"
-      "\"Eiser BV\"}},{\"bedrag\":6,\"schuldeiser\":{\"Naam\":\"Ander\"}}],"
-      CLIENT "}" ENVELOPE_TAIL;
+      "\"Eiser "
+      "BV\"}},{\"bedrag\":6,\"schuldeiser\":{\"Naam\":\"Ander\"}}]," CLIENT
+      "}" ENVELOPE_TAIL;
   outcome o;
   (void)state;
   run(doc, NULL, DDAS_N5, &o);
@@ -199,11 +196,11 @@ static void n5_toekenning_and_schuldeiser(void **state) {
 }
 
 static void n6_one_levering_per_gemeente(void **state) {
-  static const char doc[] =
-      ENVELOPE_HEAD "{\"gemeentecode\":\"GM0363\"," CLIENT "},"
-                    "{\"gemeentecode\":\"GM0518\"," CLIENT "},"
-                    "{\"gemeentecode\":\"GM0363\",\"omschrijving\":\"x\","
-                    CLIENT "}" ENVELOPE_TAIL;
+  static const char doc[] = ENVELOPE_HEAD
+      "{\"gemeentecode\":\"GM0363\"," CLIENT "},"
+      "{\"gemeentecode\":\"GM0518\"," CLIENT "},"
+      "{\"gemeentecode\":\"GM0363\",\"omschrijving\":\"x\"," CLIENT
+      "}" ENVELOPE_TAIL;
   outcome o;
   const ddas_json *levs;
   (void)state;
@@ -259,11 +256,10 @@ static void n3_upgrades_v010(void **state) {
   /* v0.10's intake "Beeindigingsbeschikking" becomes
    * uitstroom.datumBeeindigingsbeschikking in v1.0 */
   {
-    static const char doc[] =
-        ENVELOPE_HEAD "{\"gemeentecode\":\"GM0363\",\"intake\":{"
-                      "\"beschikkingssoort\":\"Beeindigingsbeschikking\","
-                      "\"beschikkingsdatum\":\"2024-05-01\"}," CLIENT
-                      "}" ENVELOPE_TAIL;
+    static const char doc[] = ENVELOPE_HEAD
+        "{\"gemeentecode\":\"GM0363\",\"intake\":{"
+        "\"beschikkingssoort\":\"Beeindigingsbeschikking\","
+        "\"beschikkingsdatum\":\"2024-05-01\"}," CLIENT "}" ENVELOPE_TAIL;
     run(doc, "0.10", DDAS_N3, &o);
     assert_null(at(&o, T0 "/intake/beschikkingssoort"));
     assert_str(at(&o, T0 "/uitstroom/datumBeeindigingsbeschikking"),

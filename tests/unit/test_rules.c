@@ -91,8 +91,7 @@ static void corpus(void **state) {
     fail += run_profile(dir, names[i], DDAS_PROFILE_STRICT);
   }
   tu_free_list(names);
-  printf("rule cases: %zu (each in both profiles), mismatches: %zu\n", n,
-         fail);
+  printf("rule cases: %zu (each in both profiles), mismatches: %zu\n", n, fail);
   assert_true(n >= 60);
   assert_int_equal(fail, 0);
 }
@@ -130,9 +129,8 @@ static void overrides(void **state) {
   ddas_ruleset_init(&rs, DDAS_PROFILE_STRICT);
   assert_int_equal(ddas_ruleset_level(&rs, "client.bsn.elfproef"),
                    DDAS_LEVEL_ERROR);
-  assert_int_equal(ddas_ruleset_override(&rs, "kvk.format=warning", err,
-                                         sizeof(err)),
-                   0);
+  assert_int_equal(
+      ddas_ruleset_override(&rs, "kvk.format=warning", err, sizeof(err)), 0);
   assert_int_equal(ddas_ruleset_level(&rs, "kvk.format"), DDAS_LEVEL_WARNING);
   assert_int_equal(
       ddas_ruleset_override(&rs, "kvk.formaat=off", err, sizeof(err)), -1);
