@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ddas/batch.h"
 #include "ddas/validate.h"
 
 #ifndef DDAS_BENCH_SCHEMA_DIR

@@ -128,6 +128,13 @@ static void on_finding(void *ctx, const ddas_finding *f) {
   const char *list;
   size_t ll;
   int err = f->severity == DDAS_SEV_ERROR;
+  int ri = ddas_rule_index(f->rule);
+  if(ri < 0 || ri >= DDAS_MAX_RULES)
+    ri = DDAS_MAX_RULES;
+  if(err)
+    res->rule_errors[ri]++;
+  else
+    res->rule_warnings[ri]++;
   ddas_finding_location(f->pointer, &lev, &rec, &list, &ll);
   if(f->scope == DDAS_SCOPE_DOCUMENT || lev < 0 ||
      (size_t)lev >= res->nverdicts) {
@@ -274,4 +281,148 @@ void ddas_validate_result_clear(ddas_validate_result *res) {
   ddas_free(res->verdicts);
   ddas_json_doc_free(res->doc);
   memset(res, 0, sizeof(*res));
+}
+
+/* The scope key of a finding: the pointer prefix of the scope it counts in. */
+static void scope_key(const ddas_validate_result *res, const ddas_finding *f,
+                      ddas_scope *scope, long *lev, long *rec, char *key,
+                      size_t cap) {
+  const char *list;
+  size_t ll;
+  ddas_finding_location(f->pointer, lev, rec, &list, &ll);
+  *scope = f->scope;
+  if(res->document_rejected || *scope == DDAS_SCOPE_DOCUMENT || *lev < 0) {
+    *scope = DDAS_SCOPE_DOCUMENT;
+    *lev = *rec = -1;
+    key[0] = '\0';
+  } else if(*scope == DDAS_SCOPE_LEVERING || *rec < 0) {
+    *scope = DDAS_SCOPE_LEVERING;
+    *rec = -1;
+    snprintf(key, cap, "/leveringen/%ld", *lev);
+  } else {
+    snprintf(key, cap, "/leveringen/%ld/%.*s/%ld", *lev, (int)ll, list, *rec);
+  }
+}
+
+static int scope_rejected(const ddas_validate_result *res, ddas_scope s,
+                          long lev, long rec) {
+  if(s == DDAS_SCOPE_DOCUMENT)
+    return res->document_rejected;
+  if((size_t)lev >= res->nverdicts)
+    return 0;
+  if(s == DDAS_SCOPE_LEVERING)
+    return res->verdicts[lev].rejected;
+  return (size_t)rec < res->verdicts[lev].nrecords &&
+         (res->verdicts[lev].record[rec] & DDAS_REC_REJECTED);
+}
+
+ddas_result ddas_rejection_groups(const ddas_validate_result *res,
+                                  ddas_rejection_group **out, size_t *n) {
+  ddas_rejection_group *g = NULL;
+  size_t ng = 0, cap = 0, i, j;
+  *out = NULL;
+  *n = 0;
+  for(i = 0; i < res->findings.count; i++) {
+    const ddas_finding *f = &res->findings.items[i];
+    ddas_scope s;
+    long lev, rec;
+    char key[96];
+    ddas_rejection_group *grp = NULL;
+    scope_key(res, f, &s, &lev, &rec, key, sizeof(key));
+    if(!scope_rejected(res, s, lev, rec))
+      continue;
+    for(j = 0; j < ng && !grp; j++)
+      if(g[j].scope == s && strcmp(g[j].pointer, key) == 0)
+        grp = &g[j];
+    if(!grp) {
+      if(ng == cap) {
+        size_t nc = cap ? cap * 2 : 8;
+        ddas_rejection_group *x = ddas_realloc(g, nc * sizeof(*x));
+        if(!x)
+          goto nomem;
+        g = x;
+        cap = nc;
+      }
+      grp = &g[ng++];
+      memset(grp, 0, sizeof(*grp));
+      grp->scope = s;
+      grp->levering = lev;
+      grp->record = rec;
+      snprintf(grp->pointer, sizeof(grp->pointer), "%s", key);
+    }
+    {
+      ddas_finding *x =
+          ddas_realloc(grp->findings, (grp->nfindings + 1) * sizeof(*x));
+      if(!x)
+        goto nomem;
+      grp->findings = x;
+      grp->findings[grp->nfindings++] = *f;
+    }
+  }
+  /* rejected scopes whose findings were all beyond max_findings still get
+   * a group: every rejected record must be reported */
+  {
+    size_t li, ri;
+    for(li = 0; li <= res->nverdicts; li++) {
+      for(ri = 0; li < res->nverdicts && ri <= res->verdicts[li].nrecords;
+          ri++) {
+        ddas_scope s = ri == res->verdicts[li].nrecords ? DDAS_SCOPE_LEVERING
+                                                        : DDAS_SCOPE_RECORD;
+        long lev = (long)li, rec = s == DDAS_SCOPE_RECORD ? (long)ri : -1;
+        char key[96];
+        int found = 0;
+        if(res->document_rejected || !scope_rejected(res, s, lev, rec))
+          continue;
+        if(s == DDAS_SCOPE_RECORD && res->verdicts[li].rejected)
+          continue; /* the levering's event covers it */
+        if(s == DDAS_SCOPE_LEVERING)
+          snprintf(key, sizeof(key), "/leveringen/%ld", lev);
+        for(j = 0; j < ng && !found; j++)
+          found = g[j].scope == s && g[j].levering == lev && g[j].record == rec;
+        if(found)
+          continue;
+        if(ng == cap) {
+          size_t nc = cap ? cap * 2 : 8;
+          ddas_rejection_group *x = ddas_realloc(g, nc * sizeof(*x));
+          if(!x)
+            goto nomem;
+          g = x;
+          cap = nc;
+        }
+        memset(&g[ng], 0, sizeof(g[ng]));
+        g[ng].scope = s;
+        g[ng].levering = lev;
+        g[ng].record = rec;
+        if(s == DDAS_SCOPE_LEVERING)
+          snprintf(g[ng].pointer, sizeof(g[ng].pointer), "%s", key);
+        else
+          snprintf(g[ng].pointer, sizeof(g[ng].pointer),
+                   "/leveringen/%ld/%s/%ld", lev,
+                   res->detection.kind == DDAS_KIND_VS ? "vroegsignalen"
+                                                       : "schuldhulptrajecten",
+                   rec);
+        ng++;
+      }
+    }
+    if(res->document_rejected && ng == 0) {
+      g = ddas_calloc(1, sizeof(*g));
+      if(!g)
+        return DDAS_ERR_NOMEM;
+      g->levering = g->record = -1;
+      ng = 1;
+    }
+  }
+  *out = g;
+  *n = ng;
+  return DDAS_OK;
+nomem:
+  ddas_rejection_groups_free(g, ng);
+  return DDAS_ERR_NOMEM;
+}
+
+void ddas_rejection_groups_free(ddas_rejection_group *g, size_t n) {
+  size_t i;
+  for(i = 0; g && i < n; i++)
+    ddas_free(g[i].findings);
+  ddas_free(g);
 }

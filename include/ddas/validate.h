@@ -67,7 +67,31 @@ typedef struct {
   ddas_levering_verdict *verdicts;   /* one per levering, or NULL */
   size_t nverdicts;
   ddas_json_doc *doc; /* with keep_document: owned, else NULL */
+  /* errors and warnings per rule (index in ddas_rule_table(); the last slot
+   * counts rules outside the table, such as "detect"), stored or not */
+  size_t rule_errors[DDAS_MAX_RULES + 1];
+  size_t rule_warnings[DDAS_MAX_RULES + 1];
 } ddas_validate_result;
+
+/* One scope that an error rejects, with the stored findings (errors and
+ * warnings) that point into it: the content of one rejection event. */
+typedef struct {
+  ddas_scope scope;
+  char pointer[96];       /* "", "/leveringen/3", "/leveringen/3/<list>/7" */
+  long levering;          /* index, or -1 */
+  long record;            /* index, or -1 */
+  ddas_finding *findings; /* shallow copies: strings belong to the result */
+  size_t nfindings;
+} ddas_rejection_group;
+
+/* The rejected scopes of a result, in document order: the document when it
+ * is rejected (then nothing else), else every levering and every record
+ * with an error of its own scope. Free with ddas_rejection_groups_free().
+ * Findings beyond max_findings are not in any group (they were not
+ * stored), but their rejected scope is still listed. */
+ddas_result ddas_rejection_groups(const ddas_validate_result *res,
+                                  ddas_rejection_group **out, size_t *n);
+void ddas_rejection_groups_free(ddas_rejection_group *g, size_t n);
 
 /* 1 when record `rec` of levering `lev` is accepted. */
 int ddas_record_accepted(const ddas_validate_result *res, size_t lev,

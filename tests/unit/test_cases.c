@@ -5,7 +5,6 @@
  * The same run checks privacy: no personal-data value of the input (BSN,
  * birth date, postcode, house number, names, address, contact details)
  * appears in any finding message, nor anywhere in the text or JSON report. */
-#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,66 +22,6 @@ static ddas_schemaset *set;
 
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Member names whose values are personal data (SHV and VS spellings). */
-static const char *const pd_keys[] = {"Burgerservicenummer",
-                                      "Geboortedatum",
-                                      "Postcode",
-                                      "Huisnummer",
-                                      "Huisnummertoevoeging",
-                                      "Voorletters",
-                                      "Voorvoegsel",
-                                      "Achternaam",
-                                      "Straatnaam",
-                                      "Plaatsnaam",
-                                      "naam",
-                                      "Naam",
-                                      "email",
-                                      "telefoonnummer",
-                                      NULL};
-
-/* Collects the raw value tokens of personal-data members by scanning the
- * bytes, so it works on malformed input too. Values shorter than 4 bytes are
- * not collected: they occur in ordinary text by chance; nor are the
- * literals true, false and null, which are no personal data. */
-static size_t collect_pd(const char *buf, size_t len, char **vals, size_t cap) {
-  size_t n = 0, k;
-  for(k = 0; pd_keys[k]; k++) {
-    char pat[64];
-    size_t plen;
-    const char *p = buf, *end = buf + len;
-    snprintf(pat, sizeof(pat), "\"%s\"", pd_keys[k]);
-    plen = strlen(pat);
-    while(p < end) {
-      const char *hit = memmem(p, (size_t)(end - p), pat, plen), *v, *e;
-      if(!hit)
-        break;
-      v = hit + plen;
-      while(v < end && (*v == ' ' || *v == '\n' || *v == '\t' || *v == '\r'))
-        v++;
-      p = v;
-      if(v >= end || *v != ':')
-        continue;
-      v++;
-      while(v < end && (*v == ' ' || *v == '\n' || *v == '\t' || *v == '\r'))
-        v++;
-      if(v < end && *v == '"') {
-        v++;
-        e = v;
-        while(e < end && *e != '"')
-          e++;
-      } else {
-        e = v;
-        while(e < end && *e != ',' && *e != '}' && *e != ']' && *e != '\n')
-          e++;
-      }
-      if(e - v >= 4 && n < cap && strncmp(v, "true", 4) != 0 &&
-         strncmp(v, "false", 5) != 0 && strncmp(v, "null", 4) != 0)
-        vals[n++] = strndup(v, (size_t)(e - v));
-    }
-  }
-  return n;
 }
 
 static char *capture(int json, const char *name,
@@ -160,7 +99,7 @@ static void run_dir(const char *sub, size_t *ncases, size_t *npd) {
       failures++;
     }
     /* privacy */
-    npdv = collect_pd(buf, len, pd, 512);
+    npdv = tu_collect_pd(buf, len, pd, 512);
     *npd += npdv;
     {
       char *text = capture(0, names[i], &res), *js = capture(1, names[i], &res);

@@ -1,4 +1,5 @@
 /* Helpers shared by the unit tests (see testutil.h). */
+#define _GNU_SOURCE /* memmem */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -88,4 +89,64 @@ int tu_run(const char *cmd, char **out) {
   else
     free(b);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Member names whose values are personal data (SHV and VS spellings). */
+static const char *const pd_keys[] = {"Burgerservicenummer",
+                                      "Geboortedatum",
+                                      "Postcode",
+                                      "Huisnummer",
+                                      "Huisnummertoevoeging",
+                                      "Voorletters",
+                                      "Voorvoegsel",
+                                      "Achternaam",
+                                      "Straatnaam",
+                                      "Plaatsnaam",
+                                      "naam",
+                                      "Naam",
+                                      "email",
+                                      "telefoonnummer",
+                                      NULL};
+
+/* Collects the raw value tokens of personal-data members by scanning the
+ * bytes, so it works on malformed input too. Values shorter than 4 bytes are
+ * not collected: they occur in ordinary text by chance; nor are the
+ * literals true, false and null, which are no personal data. */
+size_t tu_collect_pd(const char *buf, size_t len, char **vals, size_t cap) {
+  size_t n = 0, k;
+  for(k = 0; pd_keys[k]; k++) {
+    char pat[64];
+    size_t plen;
+    const char *p = buf, *end = buf + len;
+    snprintf(pat, sizeof(pat), "\"%s\"", pd_keys[k]);
+    plen = strlen(pat);
+    while(p < end) {
+      const char *hit = memmem(p, (size_t)(end - p), pat, plen), *v, *e;
+      if(!hit)
+        break;
+      v = hit + plen;
+      while(v < end && (*v == ' ' || *v == '\n' || *v == '\t' || *v == '\r'))
+        v++;
+      p = v;
+      if(v >= end || *v != ':')
+        continue;
+      v++;
+      while(v < end && (*v == ' ' || *v == '\n' || *v == '\t' || *v == '\r'))
+        v++;
+      if(v < end && *v == '"') {
+        v++;
+        e = v;
+        while(e < end && *e != '"')
+          e++;
+      } else {
+        e = v;
+        while(e < end && *e != ',' && *e != '}' && *e != ']' && *e != '\n')
+          e++;
+      }
+      if(e - v >= 4 && n < cap && strncmp(v, "true", 4) != 0 &&
+         strncmp(v, "false", 5) != 0 && strncmp(v, "null", 4) != 0)
+        vals[n++] = strndup(v, (size_t)(e - v));
+    }
+  }
+  return n;
 }

@@ -15,4 +15,11 @@ void tu_free_list(char **list);
  * status (or -1). */
 int tu_run(const char *cmd, char **out);
 
+/* Collects the values of personal-data members (BSN, birth date, postcode,
+ * house number, names, address, contact details; SHV and VS spellings) from
+ * raw bytes, so it works on malformed input too. Values shorter than 4
+ * bytes and the literals true/false/null are skipped. Each vals[i] is
+ * malloc'ed; returns the count (at most cap). */
+size_t tu_collect_pd(const char *buf, size_t len, char **vals, size_t cap);
+
 #endif
