@@ -486,34 +486,61 @@ static void check_negative(rctx *c, const ddas_json *v, const char *ptr) {
     add(c, R_AMOUNT_NONNEG, ptr, "the amount is negative");
 }
 
-/* dates.not.future: every string in the subtree that is a date. */
-static void check_future(rctx *c, const ddas_json *v, char *ptr, size_t cap) {
-  size_t len = strlen(ptr), i;
+/* dates.not.future: every string in the subtree that is a date. The path
+ * is kept as segments and turned into a pointer only for a finding: most
+ * records have none, and this walk visits every value. */
+typedef struct {
+  const char *key; /* NULL: an array index */
+  size_t len_or_index;
+} fseg;
+
+static void future_report(rctx *c, const char *base, const fseg *path,
+                          size_t depth) {
+  char ptr[768];
+  size_t i;
+  snprintf(ptr, sizeof(ptr), "%s", base);
+  for(i = 0; i < depth; i++) {
+    if(path[i].key)
+      ddas_json_pointer_push_key(ptr, sizeof(ptr), path[i].key,
+                                 path[i].len_or_index);
+    else
+      ddas_json_pointer_push_index(ptr, sizeof(ptr), path[i].len_or_index);
+  }
+  add(c, R_DATES_NOT_FUTURE, ptr,
+      "the date is after aanleverdatumEnTijd (a date in the future)");
+}
+
+static void check_future(rctx *c, const ddas_json *v, const char *base,
+                         fseg *path, size_t depth) {
+  size_t i;
   long d;
   switch(v->type) {
   case DDAS_JSON_STRING:
-    if(date_of(v, &d) && d > c->delivered)
-      add(c, R_DATES_NOT_FUTURE, ptr,
-          "the date is after aanleverdatumEnTijd (a date in the future)");
+    /* cheap pre-check: a date is exactly 10 bytes with '-' at 4 and 7 */
+    if(v->n == 10 && v->u.str[4] == '-' && v->u.str[7] == '-' &&
+       date_of(v, &d) && d > c->delivered)
+      future_report(c, base, path, depth);
     break;
   case DDAS_JSON_OBJECT:
+    if(depth >= 64)
+      break;
     for(i = 0; i < v->n; i++) {
       const ddas_json_member *m = &v->u.members[i];
       if(m->value.type != DDAS_JSON_STRING &&
          m->value.type != DDAS_JSON_OBJECT && m->value.type != DDAS_JSON_ARRAY)
         continue;
-      if(ddas_json_pointer_push_key(ptr, cap, m->key, m->key_len) == 0) {
-        check_future(c, &m->value, ptr, cap);
-        ptr[len] = '\0';
-      }
+      path[depth].key = m->key;
+      path[depth].len_or_index = m->key_len;
+      check_future(c, &m->value, base, path, depth + 1);
     }
     break;
   case DDAS_JSON_ARRAY:
+    if(depth >= 64)
+      break;
     for(i = 0; i < v->n; i++) {
-      if(ddas_json_pointer_push_index(ptr, cap, i) == 0) {
-        check_future(c, &v->u.items[i], ptr, cap);
-        ptr[len] = '\0';
-      }
+      path[depth].key = NULL;
+      path[depth].len_or_index = i;
+      check_future(c, &v->u.items[i], base, path, depth + 1);
     }
     break;
   default: break;
@@ -700,8 +727,8 @@ static void check_traject(rctx *c, const ddas_json *tr, const char *tp) {
     }
   }
   if(on(c, R_DATES_NOT_FUTURE) && c->have_delivered) {
-    snprintf(ptr, sizeof(ptr), "%s", tp);
-    check_future(c, tr, ptr, sizeof(ptr));
+    fseg path[64];
+    check_future(c, tr, tp, path, 0);
   }
 }
 
@@ -728,8 +755,8 @@ static void check_vs_levering(rctx *c, const ddas_json *lev, const char *lp) {
       check_client(c, cl, ptr, 0);
     }
     if(on(c, R_DATES_NOT_FUTURE) && c->have_delivered) {
-      snprintf(ptr, sizeof(ptr), "%s", sp);
-      check_future(c, s, ptr, sizeof(ptr));
+      fseg path[64];
+      check_future(c, s, sp, path, 0);
     }
     if(!id || !on(c, R_VS_ID_UNIQUE))
       continue;
