@@ -6,6 +6,7 @@
 #include "ddas/alloc.h"
 #include "ddas/batch.h"
 #include "ddas/detect.h"
+#include "ddas/events.h"
 #include "ddas/findings.h"
 #include "ddas/format.h"
 #include "ddas/json.h"
@@ -14,6 +15,7 @@
 #include "ddas/result.h"
 #include "ddas/rules.h"
 #include "ddas/schema.h"
+#include "ddas/sign.h"
 #include "ddas/validate.h"
 
 #endif
