@@ -13,8 +13,6 @@
 #include "ddas/ddas.h"
 #include "testutil.h"
 
-static ddas_schemaset *set;
-
 /* A valid SHV v1.0 delivery (strict-clean) with `n` trajecten spread over
  * `nlev` leveringen. Caller frees. */
 static char *make_delivery(size_t n, size_t nlev, size_t *len) {
@@ -64,7 +62,8 @@ static void check(const char *buf, size_t len, ddas_profile p,
   vo.norm_mask = DDAS_N_ALL;
   vo.keep_document = 1;
   assert_int_equal(
-      ddas_validate_buffer(set, &vo, buf, len, res, err, sizeof(err)), DDAS_OK);
+      ddas_validate_buffer(tu_set, &vo, buf, len, res, err, sizeof(err)),
+      DDAS_OK);
 }
 
 typedef struct {
@@ -112,7 +111,7 @@ static void check_batch(const ddas_batch *b, size_t records) {
   vo.rules = &rs;
   vo.keep_document = 1;
   assert_int_equal(
-      ddas_validate_buffer(set, &vo, b->body, b->len, &r, err, sizeof(err)),
+      ddas_validate_buffer(tu_set, &vo, b->body, b->len, &r, err, sizeof(err)),
       DDAS_OK);
   if(r.findings.errors)
     printf("batch %u: %s at %s\n", b->index, r.findings.items[0].message,
@@ -274,7 +273,7 @@ static void vs_batches(void **state) {
   vo.norm_mask = DDAS_N_ALL;
   vo.keep_document = 1;
   assert_int_equal(
-      ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
+      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
       DDAS_OK);
   assert_true(res.valid);
   build(&res, "vs-1", 0, &a);
@@ -284,8 +283,8 @@ static void vs_batches(void **state) {
   vo.version = "0.9";
   vo.rules = &rs;
   vo.keep_document = 1;
-  assert_int_equal(ddas_validate_buffer(set, &vo, a.b[0].body, a.b[0].len, &r,
-                                        err, sizeof(err)),
+  assert_int_equal(ddas_validate_buffer(tu_set, &vo, a.b[0].body, a.b[0].len,
+                                        &r, err, sizeof(err)),
                    DDAS_OK);
   assert_true(r.valid);
   assert_int_equal(r.findings.count, 0);
@@ -304,22 +303,11 @@ static void vs_batches(void **state) {
   free(buf);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return ddas_schemaset_new(SCHEMA_DIR, &set) ? -1 : 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ddas_schemaset_free(set);
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(cuts_at_25000_trajecten),
       cmocka_unit_test(cuts_at_the_byte_cap),
       cmocka_unit_test(batch_id_depends_on_each_input),
       cmocka_unit_test(partial_acceptance), cmocka_unit_test(vs_batches)};
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);
 }

@@ -18,8 +18,6 @@
 #include "ddas/ddas.h"
 #include "testutil.h"
 
-static ddas_schemaset *set;
-
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -70,7 +68,7 @@ static void run_dir(const char *sub, size_t *ncases, size_t *npd) {
     snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
     buf = tu_read(path, &len);
     assert_int_equal(
-        ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
+        ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
         DDAS_OK);
     assert_false(res.valid);
     for(j = 0; j < res.findings.count && ngot < 256; j++) {
@@ -150,19 +148,8 @@ static void input_cases(void **state) {
   assert_true(n >= 30);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return ddas_schemaset_new(SCHEMA_DIR, &set) ? -1 : 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ddas_schemaset_free(set);
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(schema_cases),
                                      cmocka_unit_test(input_cases)};
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);
 }

@@ -13,8 +13,6 @@
 #include "ddas/ddas.h"
 #include "testutil.h"
 
-static ddas_schemaset *set;
-
 static void check(const char *file, ddas_kind kind, const char *version,
                   ddas_kind want_kind, const char *want_version) {
   char path[1024], err[300];
@@ -28,7 +26,7 @@ static void check(const char *file, ddas_kind kind, const char *version,
   snprintf(path, sizeof(path), SHARED_DIR "/examples/%s", file);
   buf = tu_read(path, &len);
   assert_int_equal(
-      ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
+      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
       DDAS_OK);
   if(!res.valid || res.findings.count)
     printf("%s: %zu findings, first: %s %s\n", file, res.findings.count,
@@ -91,21 +89,10 @@ static void version_spellings(void **state) {
   assert_int_equal(ddas_kind_parse("x"), DDAS_KIND_UNKNOWN);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return ddas_schemaset_new(SCHEMA_DIR, &set) ? -1 : 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ddas_schemaset_free(set);
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_v10_and_vs_example_is_valid),
       cmocka_unit_test(older_versions_are_valid_against_their_own_schema),
       cmocka_unit_test(version_spellings)};
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);
 }

@@ -13,8 +13,6 @@
 #include "ddas/ddas.h"
 #include "testutil.h"
 
-static ddas_schemaset *set;
-
 #define ENVELOPE_HEAD                                                          \
   "{\"startdatumLevering\":\"2024-01-01\",\"einddatumLevering\":"              \
   "\"2024-12-31\",\"aanleverdatumEnTijd\":\"2025-01-15T10:00:00Z\","           \
@@ -54,7 +52,7 @@ static void run(const char *doc, const char *version, unsigned mask,
     vo.kind = DDAS_KIND_SHV;
     vo.version = version;
   }
-  assert_int_equal(ddas_validate_buffer(set, &vo, doc, strlen(doc), &o->res,
+  assert_int_equal(ddas_validate_buffer(tu_set, &vo, doc, strlen(doc), &o->res,
                                         err, sizeof(err)),
                    DDAS_OK);
   if(!o->res.valid)
@@ -83,8 +81,8 @@ static void run(const char *doc, const char *version, unsigned mask,
     memset(&v2, 0, sizeof(v2));
     v2.kind = DDAS_KIND_SHV;
     v2.version = "1.0";
-    assert_int_equal(ddas_validate_buffer(set, &v2, o->body, batch.len, &r, err,
-                                          sizeof(err)),
+    assert_int_equal(ddas_validate_buffer(tu_set, &v2, o->body, batch.len, &r,
+                                          err, sizeof(err)),
                      DDAS_OK);
     if(!r.valid)
       printf("batch invalid: %s at %s\n", r.findings.items[0].message,
@@ -130,9 +128,9 @@ static void n1_null_is_absent(void **state) {
     ddas_validate_result r;
     char err[200];
     memset(&vo, 0, sizeof(vo));
-    assert_int_equal(
-        ddas_validate_buffer(set, &vo, doc, strlen(doc), &r, err, sizeof(err)),
-        DDAS_OK);
+    assert_int_equal(ddas_validate_buffer(tu_set, &vo, doc, strlen(doc), &r,
+                                          err, sizeof(err)),
+                     DDAS_OK);
     assert_false(r.valid);
     assert_string_equal(r.findings.items[0].keyword, "type");
     ddas_validate_result_clear(&r);
@@ -281,17 +279,6 @@ static void parse_lists(void **state) {
   assert_int_equal(ddas_norm_parse("N1,,N2", &m), -1);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return ddas_schemaset_new(SCHEMA_DIR, &set) ? -1 : 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ddas_schemaset_free(set);
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(n1_null_is_absent),
@@ -302,5 +289,5 @@ int main(void) {
       cmocka_unit_test(n3_upgrades_v09),
       cmocka_unit_test(n3_upgrades_v010),
       cmocka_unit_test(parse_lists)};
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);
 }

@@ -19,8 +19,6 @@
 #include "ddas/sign.h"
 #include "testutil.h"
 
-static ddas_schemaset *set;
-
 typedef struct {
   char *pd[512];
   size_t npd;
@@ -83,7 +81,7 @@ static void run_core(scan *sc, const char *buf, size_t len, ddas_profile p) {
   vo.norm_mask = DDAS_N_ALL;
   vo.keep_document = 1;
   assert_int_equal(
-      ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
+      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
       DDAS_OK);
   for(i = 0; i < res.findings.count; i++) {
     look(sc, "a finding message", res.findings.items[i].message,
@@ -271,20 +269,9 @@ static void the_scan_detects_a_leak(void **state) {
   free(pd);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return ddas_schemaset_new(SCHEMA_DIR, &set) ? -1 : 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ddas_schemaset_free(set);
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(the_scan_detects_a_leak),
       cmocka_unit_test(nothing_personal_leaves_the_core)};
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);
 }

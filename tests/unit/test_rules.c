@@ -16,8 +16,6 @@
 #include "ddas/ddas.h"
 #include "testutil.h"
 
-static ddas_schemaset *set;
-
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -38,7 +36,7 @@ static size_t run_profile(const char *dir, const char *name, ddas_profile p) {
   snprintf(path, sizeof(path), "%s/%s", dir, name);
   buf = tu_read(path, &len);
   assert_int_equal(
-      ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
+      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
       DDAS_OK);
   for(j = 0; j < res.findings.count && ngot < 512; j++) {
     const ddas_finding *f = &res.findings.items[j];
@@ -157,7 +155,7 @@ static void an_override_changes_the_verdict(void **state) {
   ddas_ruleset_init(&rs, DDAS_PROFILE_STRICT);
   vo.rules = &rs;
   assert_int_equal(
-      ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
+      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
       DDAS_OK);
   assert_false(res.valid);
   assert_int_equal(res.accepted, 0);
@@ -165,7 +163,7 @@ static void an_override_changes_the_verdict(void **state) {
   ddas_ruleset_override(&rs, "client.bsn.elfproef=warning", err, sizeof(err));
   ddas_ruleset_override(&rs, "gemeentecode.format=off", err, sizeof(err));
   assert_int_equal(
-      ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err)),
+      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
       DDAS_OK);
   assert_true(res.valid);
   assert_int_equal(res.accepted, 1);
@@ -185,22 +183,11 @@ static void bsn_eleven_test(void **state) {
   assert_false(ddas_bsn_valid("11122233a", 9));
 }
 
-static int setup(void **state) {
-  (void)state;
-  return ddas_schemaset_new(SCHEMA_DIR, &set) ? -1 : 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ddas_schemaset_free(set);
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(corpus), cmocka_unit_test(every_rule_has_cases),
       cmocka_unit_test(overrides),
       cmocka_unit_test(an_override_changes_the_verdict),
       cmocka_unit_test(bsn_eleven_test)};
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);
 }

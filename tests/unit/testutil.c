@@ -150,3 +150,17 @@ size_t tu_collect_pd(const char *buf, size_t len, char **vals, size_t cap) {
   }
   return n;
 }
+
+ddas_schemaset *tu_set;
+
+int tu_setup_schemas(void **state) {
+  (void)state;
+  return ddas_schemaset_new(SCHEMA_DIR, &tu_set) ? -1 : 0;
+}
+
+int tu_teardown_schemas(void **state) {
+  (void)state;
+  ddas_schemaset_free(tu_set);
+  tu_set = NULL;
+  return 0;
+}

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "ddas/validate.h"
+
 /* Reads a whole file; aborts the test program when it cannot. Free with
  * free(). */
 char *tu_read(const char *path, size_t *len);
@@ -21,5 +23,11 @@ int tu_run(const char *cmd, char **out);
  * bytes and the literals true/false/null are skipped. Each vals[i] is
  * malloc'ed; returns the count (at most cap). */
 size_t tu_collect_pd(const char *buf, size_t len, char **vals, size_t cap);
+
+/* The shipped DDAS schemas (SCHEMA_DIR), loaded once per test program:
+ * pass tu_setup_schemas/tu_teardown_schemas to cmocka_run_group_tests. */
+extern ddas_schemaset *tu_set;
+int tu_setup_schemas(void **state);
+int tu_teardown_schemas(void **state);
 
 #endif
