@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ddas/alloc.h"
+#include "hash.h"
 
 #define DEFAULT_MAX_DEPTH 64u
 #define MAX_INPUT ((size_t)UINT32_MAX - 1u)
@@ -594,16 +595,6 @@ static ddas_json_member *push_mem(parser *ps) {
   return &ps->mems[ps->nmems++];
 }
 
-static uint32_t hash_key(const char *k, size_t n) {
-  uint32_t h = 2166136261u;
-  size_t i;
-  for(i = 0; i < n; i++) {
-    h ^= (unsigned char)k[i];
-    h *= 16777619u;
-  }
-  return h;
-}
-
 /* Index of the first member (in m[0..n)) whose name repeats an earlier one,
  * or n when all names are unique. */
 static size_t find_duplicate(parser *ps, const ddas_json_member *m, size_t n) {
@@ -631,7 +622,7 @@ static size_t find_duplicate(parser *ps, const ddas_json_member *m, size_t n) {
     }
     memset(ps->dupset, 0xff, cap * sizeof(uint32_t));
     for(i = 0; i < n; i++) {
-      size_t slot = hash_key(m[i].key, m[i].key_len) & (cap - 1);
+      size_t slot = ddas_fnv1a(m[i].key, m[i].key_len) & (cap - 1);
       while(ps->dupset[slot] != UINT32_MAX) {
         const ddas_json_member *o = &m[ps->dupset[slot]];
         if(o->key_len == m[i].key_len &&

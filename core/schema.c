@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ddas/alloc.h"
+#include "hash.h"
 #include "ddas/format.h"
 
 /* keyword bits */
@@ -177,16 +178,6 @@ static char *loc_index(const char *base, const char *key, size_t i) {
   return p;
 }
 
-static uint32_t hash_bytes(const char *k, size_t n) {
-  uint32_t h = 2166136261u;
-  size_t i;
-  for(i = 0; i < n; i++) {
-    h ^= (unsigned char)k[i];
-    h *= 16777619u;
-  }
-  return h;
-}
-
 static int key_is(const ddas_json_member *m, const char *k) {
   size_t n = strlen(k);
   return m->key_len == n && memcmp(m->key, k, n) == 0;
@@ -313,7 +304,7 @@ static int compile_properties(cctx *c, snode *n, const ddas_json *v,
       return cfail(c, DDAS_ERR_NOMEM, loc, "out of memory");
     p->name = m->key;
     p->len = m->key_len;
-    p->hash = hash_bytes(m->key, m->key_len);
+    p->hash = ddas_fnv1a(m->key, m->key_len);
     p->schema = compile_child(c, &m->value, base, m->key, m->key_len);
     ddas_free(base);
     if(!p->schema)
@@ -970,7 +961,7 @@ static uint64_t value_hash(const ddas_json *j) {
     break;
   }
   case DDAS_JSON_STRING:
-    h ^= hash_bytes(j->u.str, j->n);
+    h ^= ddas_fnv1a(j->u.str, j->n);
     h *= 1099511628211ull;
     break;
   case DDAS_JSON_ARRAY:
@@ -982,7 +973,7 @@ static uint64_t value_hash(const ddas_json *j) {
   case DDAS_JSON_OBJECT: {
     uint64_t sum = 0;
     for(i = 0; i < j->n; i++)
-      sum += (hash_bytes(j->u.members[i].key, j->u.members[i].key_len) *
+      sum += (ddas_fnv1a(j->u.members[i].key, j->u.members[i].key_len) *
               0x9E3779B97F4A7C15ull) ^
              value_hash(&j->u.members[i].value);
     h ^= sum;
@@ -1060,7 +1051,7 @@ static const sprop *lookup_prop(const snode *n, const char *k, uint32_t len) {
   uint32_t h, slot;
   if(!n->nprops)
     return NULL;
-  h = hash_bytes(k, len);
+  h = ddas_fnv1a(k, len);
   slot = h & n->pmask;
   while(n->ptable[slot]) {
     const sprop *p = &n->props[n->ptable[slot] - 1];
