@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "ddas/alloc.h"
-#include "hash.h"
 #include "ddas/format.h"
+#include "hash.h"
 
 /* keyword bits */
 enum {
