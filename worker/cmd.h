@@ -4,7 +4,20 @@
 #ifndef WK_CMD_H
 #define WK_CMD_H
 
+#include <stddef.h>
+
+#include "config.h"
+#include "ddas/rules.h"
+
 int wk_cmd_validate(int argc, char **argv);
+int wk_cmd_check_config(int argc, char **argv);
+int wk_cmd_send(int argc, char **argv);
+
+/* The configuration keys the core interprets: the ruleset (profile plus
+ * rules.* overrides) and the normalisation mask. Either output may be NULL.
+ * 0, or -1 with a message naming the key. */
+int wk_config_core(const wk_config *c, ddas_ruleset *rules, unsigned *mask,
+                   char *err, size_t errlen);
 
 /* The directory holding the shipped schemas: $DDAS_SCHEMA_DIR, else the
  * build-time default. */

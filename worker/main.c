@@ -25,7 +25,11 @@ static void usage(FILE *out) {
           "vroegsignalering) to CBS.\n"
           "\n"
           "Commands:\n"
-          "  validate   check deliveries offline against the DDAS schemas\n"
+          "  validate      check deliveries offline: schema, business rules,\n"
+          "                partial acceptance, normalisation\n"
+          "  send          send one delivery through the core and the CBS\n"
+          "                forwarder, without Kafka (on-boarding an endpoint)\n"
+          "  check-config  check a configuration file; print the reference\n"
           "\n"
           "Run 'ddas-worker COMMAND --help' for the options of a command.\n"
           "Other options: --help, --version.\n");
@@ -47,6 +51,10 @@ int main(int argc, char **argv) {
   }
   if(strcmp(argv[1], "validate") == 0)
     return wk_cmd_validate(argc - 1, argv + 1);
+  if(strcmp(argv[1], "check-config") == 0)
+    return wk_cmd_check_config(argc - 1, argv + 1);
+  if(strcmp(argv[1], "send") == 0)
+    return wk_cmd_send(argc - 1, argv + 1);
   fprintf(stderr, "ddas-worker: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

@@ -1,0 +1,113 @@
+/* `ddas-worker check-config`: loads and checks a configuration the way the
+ * daemon will, and prints it with secrets masked. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "ddas/normalize.h"
+#include "ddas/rules.h"
+#include "forward.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: ddas-worker check-config -c FILE [--print]\n"
+          "       ddas-worker check-config --reference\n"
+          "\n"
+          "Checks a configuration file as the worker would load it: the file,\n"
+          "then DDAS_* environment overrides, then *_file secrets; types,\n"
+          "bounds, unknown keys (with a suggestion), rule overrides, and the\n"
+          "CBS start-up checks (URL scheme, certificates and keys, signing\n"
+          "certificate separate from the transport certificate).\n"
+          "\n"
+          "  -c, --config FILE  the configuration file\n"
+          "  --print            print the effective configuration (secrets\n"
+          "                     are never shown)\n"
+          "  --reference        print the reference table of every key\n"
+          "                     (markdown, as in README.md) and exit\n"
+          "  -h, --help         show this help\n"
+          "\n"
+          "Exit status: 0 usable, 2 not usable (the message says what to\n"
+          "change).\n");
+}
+
+int wk_config_core(const wk_config *c, ddas_ruleset *rules, unsigned *mask,
+                   char *err, size_t errlen) {
+  ddas_ruleset rs;
+  ddas_profile p;
+  unsigned m;
+  size_t i;
+  if(ddas_profile_parse(c->profile, &p)) {
+    snprintf(err, errlen, "rules.profile must be spec or strict");
+    return -1;
+  }
+  ddas_ruleset_init(&rs, p);
+  for(i = 0; i < c->nrules; i++) {
+    char a[256], why[256];
+    snprintf(a, sizeof(a), "%s=%s", c->rules[i].name, c->rules[i].value);
+    if(ddas_ruleset_override(&rs, a, why, sizeof(why))) {
+      snprintf(err, errlen, "rules.%s: %s", c->rules[i].name, why);
+      return -1;
+    }
+  }
+  if(ddas_norm_parse(c->normalise, &m)) {
+    snprintf(err, errlen,
+             "normalise must be all, none or a list such as N1,N2,N4");
+    return -1;
+  }
+  if(rules)
+    *rules = rs;
+  if(mask)
+    *mask = m;
+  return 0;
+}
+
+int wk_cmd_check_config(int argc, char **argv) {
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"print", no_argument, NULL, 'p'},
+                                       {"reference", no_argument, NULL, 'r'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *path = NULL;
+  int print = 0, c;
+  wk_config cfg;
+  char err[1024];
+  optind = 1;
+  while((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    switch(c) {
+    case 'c': path = optarg; break;
+    case 'p': print = 1; break;
+    case 'r': wk_config_reference(stdout); return 0;
+    case 'h': usage(stdout); return 0;
+    default:
+      fprintf(stderr, "Try 'ddas-worker check-config --help'.\n");
+      return 2;
+    }
+  }
+  if(!path) {
+    fprintf(stderr, "ddas-worker check-config: -c FILE is required\n");
+    return 2;
+  }
+  if(wk_config_load(path, &cfg, err, sizeof(err)) ||
+     wk_config_core(&cfg, NULL, NULL, err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker check-config: %s\n", err);
+    wk_config_free(&cfg);
+    return 2;
+  }
+  if(*cfg.cbs_url) {
+    wk_forwarder *f = NULL;
+    if(wk_forwarder_new(&cfg, &f, err, sizeof(err))) {
+      fprintf(stderr, "ddas-worker check-config: %s\n", err);
+      wk_config_free(&cfg);
+      return 2;
+    }
+    wk_forwarder_free(f);
+  }
+  if(print)
+    wk_config_print(&cfg, stdout);
+  else
+    printf("%s: configuration is usable\n", path);
+  wk_config_free(&cfg);
+  return 0;
+}

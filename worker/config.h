@@ -1,0 +1,88 @@
+/* worker/config.h: the configuration of ddas-worker, as one typed table.
+ *
+ * One `key = value` file (`#` comments), then environment overrides
+ * (DDAS_ + the key upper-cased with dots as underscores, e.g.
+ * DDAS_CBS_CLIENT_SECRET), then secrets from files: every secret key K may
+ * instead be given as K_file = PATH (the file's content, trailing newline
+ * removed). Unknown keys are errors with a "did you mean" hint. `kafka.*`
+ * keys pass through to librdkafka; `cbs.header.NAME` adds a request header.
+ * The README's configuration reference and `check-config` come from the
+ * same table (wk_config_reference). */
+#ifndef WK_CONFIG_H
+#define WK_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct {
+  char *name;
+  char *value;
+} wk_kv;
+
+typedef struct {
+  /* CBS endpoint */
+  char *cbs_url;            /* https://… or file:///dir (outbox) */
+  int allow_insecure_http;  /* permit http:// for a local stub */
+  char *cbs_ca;             /* CA bundle (PEM) for the server certificate */
+  char *cbs_cert;           /* transport (mTLS) certificate chain, PEM */
+  char *cbs_key;            /* its key, PEM */
+  char *cbs_key_passphrase; /* secret */
+  long connect_timeout_ms;
+  long timeout_ms;
+  wk_kv *headers; /* cbs.header.NAME = value, extra request headers */
+  size_t nheaders;
+  /* OAuth 2.0 client credentials */
+  char *token_url; /* empty: no Authorization header */
+  char *client_id;
+  char *client_secret; /* secret */
+  char *auth_method;   /* "basic" or "form" */
+  char *scope;         /* optional */
+  long token_refresh_margin_s;
+  /* signing */
+  char *sign_cert;           /* signing certificate chain, PEM */
+  char *sign_key;            /* its key, PEM */
+  char *sign_key_passphrase; /* secret */
+  char *sign_profile;        /* "adr" or "body" */
+  char *sign_kid;            /* empty: the x5t#S256 */
+  /* retries */
+  long retry_max_attempts;
+  long retry_base_ms;
+  long retry_max_ms;
+  long retry_budget_ms;
+  long config_fault_threshold; /* consecutive configuration faults before
+                                  the forwarder reports itself unhealthy */
+  /* content */
+  char *code_gegevensleverancier; /* empty: the delivery's own */
+  char *profile;                  /* "spec" or "strict" */
+  wk_kv *rules;                   /* rules.ID = error|warning|off */
+  size_t nrules;
+  char *normalise;  /* "all", "none" or "N1,N2,…" */
+  long max_records; /* per batch; 0: 25,000 / 50,000 */
+  long max_batch_bytes;
+  /* Kafka */
+  wk_kv *kafka; /* kafka.* pass-through to librdkafka */
+  size_t nkafka;
+  char *group_id;
+  char *topic_deliveries, *topic_rejections, *topic_receipts, *topic_failed;
+  /* operations */
+  char *admin_listen; /* empty: no admin endpoint */
+  char *log_format;   /* "json" or "text" */
+  char *log_level;    /* "debug", "info", "warn", "error" */
+} wk_config;
+
+/* Sets every key to its default. */
+void wk_config_defaults(wk_config *c);
+/* Loads `path` (NULL: defaults and environment only), applies DDAS_*
+ * environment overrides and *_file secrets, and checks types, bounds and
+ * enumerations. Returns 0, or -1 with a message naming the file, line and
+ * key in err. Secret values never appear in messages. */
+int wk_config_load(const char *path, wk_config *c, char *err, size_t errlen);
+void wk_config_free(wk_config *c);
+/* Writes the reference table (markdown: key, type, default, description). */
+void wk_config_reference(FILE *out);
+/* 1 when `key` names a secret (its value is never printed). */
+int wk_config_is_secret(const char *key);
+/* Prints the effective configuration with secrets masked. */
+void wk_config_print(const wk_config *c, FILE *out);
+
+#endif

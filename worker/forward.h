@@ -1,0 +1,88 @@
+/* worker/forward.h: sends signed batches to the CBS endpoint
+ * (../shared/spec/EXCHANGE.md), or writes them to an outbox directory.
+ *
+ * HTTPS only (TLS >= 1.2, certificate and host-name verification always
+ * on), mutual TLS with the transport certificate, OAuth 2.0 client
+ * credentials with a cached token, connection reuse across batches, and
+ * the retry policy of the core (ddas/exchange.h). The digest, signature and
+ * Idempotency-Key of a batch are computed once: every retry sends identical
+ * bytes and headers. Nothing secret (token, client secret, passphrase) is
+ * ever logged or put in an error message. Not thread-safe: one forwarder
+ * per thread. */
+#ifndef WK_FORWARD_H
+#define WK_FORWARD_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "ddas/events.h"
+#include "ddas/exchange.h"
+
+typedef struct wk_forwarder wk_forwarder;
+
+/* Checks the configuration and prepares the forwarder: refuses http://
+ * unless cbs.allow_insecure_http (then a loud warning on stderr at every
+ * start), refuses the same certificate (or key) for signing and transport,
+ * an unreadable or mismatched key/certificate pair, an unknown sign profile;
+ * warns (stderr) about certificates that expire within 30 days. For
+ * file:///DIR the outbox must be a writable directory. Returns 0, or -1
+ * with a clear message in err (what is wrong and which key to change). */
+int wk_forwarder_new(const wk_config *cfg, wk_forwarder **out, char *err,
+                     size_t errlen);
+void wk_forwarder_free(wk_forwarder *f);
+
+#define WK_MAX_ATTEMPT_LOG 32
+
+typedef struct {
+  ddas_outcome outcome; /* FORWARDED, REFUSED, CONFIG_FAULT or TRANSIENT
+                           (retries exhausted); never AUTH */
+  int http_status;      /* of the last response, 0 when none */
+  unsigned attempts;    /* requests made for the batch (a 401 retry with a
+                           fresh token is counted but does not use the
+                           retry budget) */
+  char digest[64];      /* the Digest header value sent */
+  char *signature;      /* the nlgov-adr-payload-sig value sent (owned) */
+  char last_error[256]; /* short reason, e.g. "HTTP 503", "connection
+                           reset", "TLS: certificate verify failed" */
+  char *problem;        /* response body of a 400/422 (problem+json), owned,
+                           NULL otherwise; bounded in size */
+  ddas_attempt log[WK_MAX_ATTEMPT_LOG]; /* times are owned strings */
+  size_t nlog;
+} wk_send_result;
+
+void wk_send_result_clear(wk_send_result *r);
+
+/* Sends one batch with `batch_id` as Idempotency-Key, retrying transient
+ * failures within the configured attempts and time budget. Blocks until an
+ * outcome. `batch_id` is 1 to 128 letters, digits, '-' or '_' (it names
+ * files in an outbox). *r is overwritten without being freed: pass a zeroed
+ * or cleared result. Returns 0 when an outcome was reached (see
+ * r->outcome), -1 on a local failure (invalid arguments, out of memory;
+ * r->last_error says), -2 when a stop was requested (wk_forwarder_set_stop)
+ * before an outcome: the batch was abandoned, neither forwarded nor to be
+ * parked, and its offsets must not move. In every case r must be cleared
+ * with wk_send_result_clear. */
+int wk_forwarder_send(wk_forwarder *f, const char *batch_id, const void *body,
+                      size_t len, wk_send_result *r);
+
+/* Makes the forwarder watch *stop (e.g. the daemon's run flag set by a
+ * SIGTERM handler; NULL: none): when it becomes non-zero, a running request
+ * is aborted and a backoff wait ends, and wk_forwarder_send returns -2.
+ * The flag is borrowed and must outlive the forwarder. */
+void wk_forwarder_set_stop(wk_forwarder *f, const volatile sig_atomic_t *stop);
+
+/* 0 after cbs.config_fault_threshold consecutive configuration faults (the
+ * worker then stops consuming and reports not ready); 1 otherwise. A
+ * forwarded batch resets the count. */
+int wk_forwarder_healthy(const wk_forwarder *f);
+
+/* Counters for metrics. */
+typedef struct {
+  uint64_t requests, forwarded, refused, config_faults, transient_retries,
+      parked, token_requests, token_failures;
+} wk_forward_stats;
+void wk_forwarder_stats(const wk_forwarder *f, wk_forward_stats *out);
+
+#endif
