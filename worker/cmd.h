@@ -12,6 +12,9 @@
 int wk_cmd_validate(int argc, char **argv);
 int wk_cmd_check_config(int argc, char **argv);
 int wk_cmd_send(int argc, char **argv);
+int wk_cmd_run(int argc, char **argv);
+int wk_cmd_submit(int argc, char **argv);
+int wk_cmd_replay(int argc, char **argv);
 
 /* The configuration keys the core interprets: the ruleset (profile plus
  * rules.* overrides) and the normalisation mask. Either output may be NULL.

@@ -108,6 +108,18 @@ static const kdef table[] = {
      "receipts"},
     {"topic.failed", T_STR, "ddas.failed", 0, 0, NULL, F(topic_failed),
      "parked batches (keep long; replay reads it)"},
+    {"submit.chunk_bytes", T_INT, "900000", 4096, 1073741824, NULL,
+     F(chunk_bytes),
+     "`submit`: deliveries larger than this are split into chunks (stay "
+     "below the broker's message.max.bytes)"},
+    {"run.incomplete_after_ms", T_INT, "600000", 1000, 604800000, NULL,
+     F(incomplete_after_ms),
+     "a chunked delivery whose next chunk does not arrive within this time "
+     "is reported incomplete and its offsets move on"},
+    {"run.max_poll_interval_ms", T_INT, "900000", 10000, 86400000, NULL,
+     F(max_poll_interval_ms),
+     "longest time between two polls (one delivery, with its retries) "
+     "before the group considers the worker dead"},
     {"admin.listen", T_STR, "", 0, 0, NULL, F(admin_listen),
      "address of the admin endpoint (`127.0.0.1:9464`); empty: off"},
     {"log.format", T_ENUM, "json", 0, 0, "json|text", F(log_format),

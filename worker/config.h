@@ -64,6 +64,11 @@ typedef struct {
   size_t nkafka;
   char *group_id;
   char *topic_deliveries, *topic_rejections, *topic_receipts, *topic_failed;
+  long chunk_bytes;          /* submit: largest message; larger deliveries
+                                are split into chunks */
+  long incomplete_after_ms;  /* a chunked delivery whose next chunk does not
+                                arrive within this time is incomplete */
+  long max_poll_interval_ms; /* kafka max.poll.interval.ms */
   /* operations */
   char *admin_listen; /* empty: no admin endpoint */
   char *log_format;   /* "json" or "text" */

@@ -1464,8 +1464,9 @@ static int abandon(wk_send_result *r) {
   return -2;
 }
 
-int wk_forwarder_send(wk_forwarder *f, const char *batch_id, const void *body,
-                      size_t len, wk_send_result *r) {
+static int send_impl(wk_forwarder *f, const char *batch_id, const void *body,
+                     size_t len, const char *digest, const char *signature,
+                     wk_send_result *r) {
   ddas_result dr;
   int64_t iat;
   uint64_t t0;
@@ -1492,11 +1493,26 @@ int wk_forwarder_send(wk_forwarder *f, const char *batch_id, const void *body,
     snprintf(r->last_error, sizeof(r->last_error), "cannot compute Digest");
     return -1;
   }
-  dr = ddas_sign(f->signer, f->profile, body, len, iat, &r->signature);
-  if(dr) {
-    snprintf(r->last_error, sizeof(r->last_error), "cannot sign: %s",
-             ddas_result_str(dr));
+  if(digest && strcmp(digest, r->digest) != 0) {
+    snprintf(r->last_error, sizeof(r->last_error),
+             "the recorded Digest does not match the body");
     return -1;
+  }
+  if(signature) {
+    /* a replay: the exact signature sent before (its iat is in it) */
+    r->signature = ddas_strdup(signature);
+    if(!r->signature) {
+      snprintf(r->last_error, sizeof(r->last_error), "out of memory");
+      return -1;
+    }
+    iat = 0;
+  } else {
+    dr = ddas_sign(f->signer, f->profile, body, len, iat, &r->signature);
+    if(dr) {
+      snprintf(r->last_error, sizeof(r->last_error), "cannot sign: %s",
+               ddas_result_str(dr));
+      return -1;
+    }
   }
   t0 = mono_ms();
   for(;;) {
@@ -1585,6 +1601,24 @@ int wk_forwarder_send(wk_forwarder *f, const char *batch_id, const void *body,
         return abandon(r);
     }
   }
+}
+
+int wk_forwarder_send(wk_forwarder *f, const char *batch_id, const void *body,
+                      size_t len, wk_send_result *r) {
+  return send_impl(f, batch_id, body, len, NULL, NULL, r);
+}
+
+int wk_forwarder_send_signed(wk_forwarder *f, const char *batch_id,
+                             const void *body, size_t len, const char *digest,
+                             const char *signature, wk_send_result *r) {
+  if(!digest || !signature) {
+    if(r) {
+      memset(r, 0, sizeof(*r));
+      snprintf(r->last_error, sizeof(r->last_error), "invalid arguments");
+    }
+    return -1;
+  }
+  return send_impl(f, batch_id, body, len, digest, signature, r);
 }
 
 int wk_forwarder_healthy(const wk_forwarder *f) {

@@ -73,6 +73,13 @@ int wk_forwarder_send(wk_forwarder *f, const char *batch_id, const void *body,
  * The flag is borrowed and must outlive the forwarder. */
 void wk_forwarder_set_stop(wk_forwarder *f, const volatile sig_atomic_t *stop);
 
+/* The same for a batch signed before (replay of a parked batch): sends the
+ * recorded Digest and signature unchanged. Fails (-1) when `digest` does
+ * not match the body. */
+int wk_forwarder_send_signed(wk_forwarder *f, const char *batch_id,
+                             const void *body, size_t len, const char *digest,
+                             const char *signature, wk_send_result *r);
+
 /* 0 after cbs.config_fault_threshold consecutive configuration faults (the
  * worker then stops consuming and reports not ready); 1 otherwise. A
  * forwarded batch resets the count. */

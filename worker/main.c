@@ -25,6 +25,9 @@ static void usage(FILE *out) {
           "vroegsignalering) to CBS.\n"
           "\n"
           "Commands:\n"
+          "  run           the daemon: consume, check, forward, publish\n"
+          "  submit        publish deliveries (split into chunks when large)\n"
+          "  replay        re-send parked batches\n"
           "  validate      check deliveries offline: schema, business rules,\n"
           "                partial acceptance, normalisation\n"
           "  send          send one delivery through the core and the CBS\n"
@@ -55,6 +58,12 @@ int main(int argc, char **argv) {
     return wk_cmd_check_config(argc - 1, argv + 1);
   if(strcmp(argv[1], "send") == 0)
     return wk_cmd_send(argc - 1, argv + 1);
+  if(strcmp(argv[1], "run") == 0)
+    return wk_cmd_run(argc - 1, argv + 1);
+  if(strcmp(argv[1], "submit") == 0)
+    return wk_cmd_submit(argc - 1, argv + 1);
+  if(strcmp(argv[1], "replay") == 0)
+    return wk_cmd_replay(argc - 1, argv + 1);
   fprintf(stderr, "ddas-worker: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

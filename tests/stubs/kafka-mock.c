@@ -1,0 +1,130 @@
+/* kafka-mock: a standalone Kafka cluster for tests, on loopback TCP.
+ *
+ * librdkafka's mock cluster speaks the real Kafka protocol, so several
+ * ddas-worker processes can form a real consumer group against it. This
+ * program starts one with N brokers, creates the given topics, prints the
+ * bootstrap servers (stdout, and --bootstrap-file), and then reads commands
+ * on standard input, one per line, answering "ok" or "error: ...":
+ *   down BROKER_ID        take a broker down (connections refused)
+ *   up BROKER_ID          bring it back
+ *   leader TOPIC PARTITION BROKER_ID   move a partition's leader
+ *   coordinator group GROUP BROKER_ID  move a group's coordinator
+ *   quit                  stop (also on end of input and SIGTERM)
+ */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) {
+  (void)sig;
+  stop = 1;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... "
+          "[--bootstrap-file FILE]\n"
+          "Starts librdkafka's mock cluster on loopback, prints the bootstrap\n"
+          "servers, then obeys commands on standard input: down ID, up ID,\n"
+          "leader TOPIC PARTITION ID, coordinator group GROUP ID, quit.\n");
+}
+
+int main(int argc, char **argv) {
+  int brokers = 3, i;
+  const char *bootfile = NULL;
+  const char *topics[64];
+  int ntopics = 0;
+  char errstr[512], line[512];
+  rd_kafka_conf_t *conf;
+  rd_kafka_t *rk;
+  rd_kafka_mock_cluster_t *mc;
+  struct sigaction sa;
+
+  for(i = 1; i < argc; i++) {
+    if(!strcmp(argv[i], "--brokers") && i + 1 < argc)
+      brokers = atoi(argv[++i]);
+    else if(!strcmp(argv[i], "--topic") && i + 1 < argc && ntopics < 64)
+      topics[ntopics++] = argv[++i];
+    else if(!strcmp(argv[i], "--bootstrap-file") && i + 1 < argc)
+      bootfile = argv[++i];
+    else if(!strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return 0;
+    } else {
+      usage(stderr);
+      return 2;
+    }
+  }
+  if(brokers < 1 || brokers > 16) {
+    fprintf(stderr, "kafka-mock: --brokers takes 1 to 16\n");
+    return 2;
+  }
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+
+  conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+  rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  if(!rk) {
+    fprintf(stderr, "kafka-mock: %s\n", errstr);
+    return 1;
+  }
+  mc = rd_kafka_mock_cluster_new(rk, brokers);
+  if(!mc) {
+    fprintf(stderr, "kafka-mock: cannot start the mock cluster\n");
+    rd_kafka_destroy(rk);
+    return 1;
+  }
+  for(i = 0; i < ntopics; i++) {
+    char name[256];
+    const char *colon = strrchr(topics[i], ':');
+    int parts = colon ? atoi(colon + 1) : 1;
+    size_t n = colon ? (size_t)(colon - topics[i]) : strlen(topics[i]);
+    if(n >= sizeof(name) || parts < 1)
+      continue;
+    memcpy(name, topics[i], n);
+    name[n] = '\0';
+    if(rd_kafka_mock_topic_create(mc, name, parts, brokers < 3 ? brokers : 3)) {
+      fprintf(stderr, "kafka-mock: cannot create topic %s\n", name);
+    }
+  }
+  printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
+  fflush(stdout);
+  if(bootfile) {
+    char tmp[1024];
+    FILE *f;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", bootfile);
+    f = fopen(tmp, "w");
+    if(f) {
+      fprintf(f, "%s\n", rd_kafka_mock_cluster_bootstraps(mc));
+      fclose(f);
+      rename(tmp, bootfile);
+    }
+  }
+  while(!stop && fgets(line, sizeof(line), stdin)) {
+    char a[256], b[256], c[256];
+    int id, part, n = sscanf(line, "%255s %255s %255s %d", a, b, c, &id);
+    int rc = -1;
+    if(n >= 1 && !strcmp(a, "quit"))
+      break;
+    if(n >= 2 && !strcmp(a, "down"))
+      rc = rd_kafka_mock_broker_set_down(mc, atoi(b));
+    else if(n >= 2 && !strcmp(a, "up"))
+      rc = rd_kafka_mock_broker_set_up(mc, atoi(b));
+    else if(sscanf(line, "leader %255s %d %d", b, &part, &id) == 3)
+      rc = rd_kafka_mock_partition_set_leader(mc, b, part, id);
+    else if(sscanf(line, "coordinator group %255s %d", b, &id) == 2)
+      rc = rd_kafka_mock_coordinator_set(mc, "group", b, id);
+    printf(rc == 0 ? "ok\n" : "error: unknown command or id\n");
+    fflush(stdout);
+  }
+  rd_kafka_mock_cluster_destroy(mc);
+  rd_kafka_destroy(rk);
+  return 0;
+}

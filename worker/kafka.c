@@ -1,0 +1,251 @@
+/* Kafka plumbing for run, submit and replay (see kafka.h). */
+#include "kafka.h"
+
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+const char *wk_kafka_bootstrap(const wk_config *c) {
+  size_t i;
+  for(i = 0; i < c->nkafka; i++)
+    if(strcmp(c->kafka[i].name, "bootstrap.servers") == 0)
+      return c->kafka[i].value;
+  return NULL;
+}
+
+int wk_kafka_is_embedded(const wk_config *c) {
+  const char *b = wk_kafka_bootstrap(c);
+  return b && strcmp(b, "embedded") == 0;
+}
+
+int wk_embedded_start(const wk_config *c, int partitions, wk_embedded *e,
+                      char *err, size_t errlen) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  const char *topics[4];
+  int i;
+  memset(e, 0, sizeof(*e));
+  rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+  e->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+  if(!e->rk)
+    return -1;
+  e->mc = rd_kafka_mock_cluster_new(e->rk, 3);
+  if(!e->mc) {
+    snprintf(err, errlen, "cannot start the embedded Kafka cluster");
+    rd_kafka_destroy(e->rk);
+    e->rk = NULL;
+    return -1;
+  }
+  topics[0] = c->topic_deliveries;
+  topics[1] = c->topic_rejections;
+  topics[2] = c->topic_receipts;
+  topics[3] = c->topic_failed;
+  for(i = 0; i < 4; i++)
+    rd_kafka_mock_topic_create(e->mc, topics[i], partitions, 3);
+  snprintf(e->bootstrap, sizeof(e->bootstrap), "%s",
+           rd_kafka_mock_cluster_bootstraps(e->mc));
+  return 0;
+}
+
+void wk_embedded_stop(wk_embedded *e) {
+  if(e->mc)
+    rd_kafka_mock_cluster_destroy(e->mc);
+  if(e->rk)
+    rd_kafka_destroy(e->rk);
+  memset(e, 0, sizeof(*e));
+}
+
+int wk_kafka_conf(const wk_config *c, const char *bootstrap,
+                  rd_kafka_conf_t *conf, char *err, size_t errlen) {
+  size_t i;
+  /* quiet librdkafka: its own log lines go to stderr unstructured */
+  rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+  for(i = 0; i < c->nkafka; i++) {
+    const char *v = c->kafka[i].value;
+    if(strcmp(c->kafka[i].name, "bootstrap.servers") == 0)
+      v = bootstrap;
+    if(rd_kafka_conf_set(conf, c->kafka[i].name, v, err, errlen) !=
+       RD_KAFKA_CONF_OK)
+      return -1;
+  }
+  if(!wk_kafka_bootstrap(c) &&
+     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) !=
+         RD_KAFKA_CONF_OK)
+    return -1;
+  return 0;
+}
+
+/* Delivery report: counts acknowledgements and failures. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                        void *opaque) {
+  wk_producer *p = opaque;
+  (void)rk;
+  if(m->err) {
+    p->failed++;
+    snprintf(p->last_error, sizeof(p->last_error), "%s",
+             rd_kafka_err2str(m->err));
+  } else {
+    p->acked++;
+  }
+}
+
+int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
+                    char *err, size_t errlen) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  memset(p, 0, sizeof(*p));
+  /* the idempotent producer implies acks=all and ordered retries */
+  if(rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
+     rd_kafka_conf_set(conf, "acks", "all", err, errlen) ||
+     rd_kafka_conf_set(conf, "message.timeout.ms", "120000", err, errlen) ||
+     wk_kafka_conf(c, bootstrap, conf, err, errlen)) {
+    rd_kafka_conf_destroy(conf);
+    return -1;
+  }
+  rd_kafka_conf_set_opaque(conf, p);
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+  if(!p->rk)
+    return -1; /* conf was destroyed by rd_kafka_new */
+  return 0;
+}
+
+int wk_produce(wk_producer *p, const char *topic, const char *key,
+               const ddas_kv *headers, size_t nheaders, const void *body,
+               size_t len) {
+  rd_kafka_headers_t *h = rd_kafka_headers_new(nheaders ? nheaders : 1);
+  rd_kafka_resp_err_t e;
+  size_t i;
+  for(i = 0; i < nheaders; i++)
+    rd_kafka_header_add(h, headers[i].name, -1, headers[i].value, -1);
+  for(;;) {
+    e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(topic),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE((void *)(uintptr_t)body, len),
+        RD_KAFKA_V_KEY((void *)(uintptr_t)key, key ? strlen(key) : 0),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+    if(e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      break;
+    rd_kafka_poll(p->rk, 100); /* let the queue drain, then try again */
+  }
+  if(e) {
+    rd_kafka_headers_destroy(h);
+    p->failed++;
+    snprintf(p->last_error, sizeof(p->last_error), "%s", rd_kafka_err2str(e));
+    return -1;
+  }
+  p->produced++;
+  return 0; /* headers are owned by the message now */
+}
+
+int wk_produce_event(wk_producer *p, const char *topic, const ddas_event *e) {
+  return wk_produce(p, topic, e->key, e->headers, e->nheaders, e->body,
+                    e->body_len);
+}
+
+int wk_producer_flush(wk_producer *p, int timeout_ms, char *err,
+                      size_t errlen) {
+  rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
+  if(e) {
+    snprintf(err, errlen, "Kafka did not acknowledge every event: %s",
+             rd_kafka_err2str(e));
+    return -1;
+  }
+  if(p->failed) {
+    snprintf(err, errlen, "Kafka refused %lu event(s): %s", p->failed,
+             p->last_error);
+    p->failed = 0;
+    return -1;
+  }
+  return 0;
+}
+
+void wk_producer_close(wk_producer *p) {
+  if(p->rk) {
+    rd_kafka_flush(p->rk, 10000);
+    rd_kafka_destroy(p->rk);
+  }
+  memset(p, 0, sizeof(*p));
+}
+
+const char *wk_header(rd_kafka_message_t *m, const char *name, char *buf,
+                      size_t cap) {
+  rd_kafka_headers_t *h = NULL;
+  const void *v;
+  size_t n;
+  if(rd_kafka_message_headers(m, &h) || !h ||
+     rd_kafka_header_get_last(h, name, &v, &n) || !v || n >= cap)
+    return NULL;
+  memcpy(buf, v, n);
+  buf[n] = '\0';
+  return buf;
+}
+
+int wk_read_all(rd_kafka_t *rk, const char *topic,
+                int (*cb)(void *ctx, rd_kafka_message_t *m), void *ctx,
+                int timeout_ms, char *err, size_t errlen) {
+  const rd_kafka_metadata_t *md = NULL;
+  rd_kafka_topic_partition_list_t *parts;
+  rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+  int64_t *high;
+  int np, i, remaining = 0, rc = 0;
+  if(!t || rd_kafka_metadata(rk, 0, t, &md, timeout_ms) || md->topic_cnt != 1 ||
+     md->topics[0].err) {
+    snprintf(err, errlen, "cannot read the metadata of topic %s", topic);
+    if(md)
+      rd_kafka_metadata_destroy(md);
+    if(t)
+      rd_kafka_topic_destroy(t);
+    return -1;
+  }
+  np = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(t);
+  parts = rd_kafka_topic_partition_list_new(np);
+  high = calloc((size_t)np + 1, sizeof(*high));
+  for(i = 0; i < np; i++) {
+    int64_t lo = 0, hi = 0;
+    if(rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, timeout_ms)) {
+      snprintf(err, errlen, "cannot read the offsets of %s/%d", topic, i);
+      rc = -1;
+      goto out;
+    }
+    high[i] = hi;
+    if(hi > lo) {
+      rd_kafka_topic_partition_list_add(parts, topic, i)->offset = lo;
+      remaining++;
+    }
+  }
+  if(remaining && rd_kafka_assign(rk, parts)) {
+    snprintf(err, errlen, "cannot assign %s", topic);
+    rc = -1;
+    goto out;
+  }
+  while(remaining > 0) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, timeout_ms);
+    if(!m) {
+      snprintf(err, errlen, "timed out reading %s", topic);
+      rc = -1;
+      break;
+    }
+    if(m->err) {
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    if(cb(ctx, m))
+      rc = -1;
+    if(m->partition >= 0 && m->partition < np &&
+       m->offset + 1 >= high[m->partition] && high[m->partition] > 0) {
+      high[m->partition] = 0; /* done with this partition */
+      remaining--;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_assign(rk, NULL);
+out:
+  free(high);
+  rd_kafka_topic_partition_list_destroy(parts);
+  return rc;
+}

@@ -1,0 +1,66 @@
+/* worker/kafka.h: Kafka plumbing shared by run, submit and replay: the
+ * embedded cluster, configuration pass-through, an idempotent producer
+ * whose acknowledgements are counted, header access, and reading a whole
+ * topic. */
+#ifndef WK_KAFKA_H
+#define WK_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "ddas/events.h"
+
+/* kafka.bootstrap.servers, or NULL. */
+const char *wk_kafka_bootstrap(const wk_config *c);
+/* 1 when kafka.bootstrap.servers = embedded. */
+int wk_kafka_is_embedded(const wk_config *c);
+
+/* librdkafka's mock cluster in this process (3 brokers on loopback TCP) with
+ * the four topics of the configuration, `partitions` each. */
+typedef struct {
+  rd_kafka_t *rk;
+  struct rd_kafka_mock_cluster_s *mc;
+  char bootstrap[512];
+} wk_embedded;
+int wk_embedded_start(const wk_config *c, int partitions, wk_embedded *e,
+                      char *err, size_t errlen);
+void wk_embedded_stop(wk_embedded *e);
+
+/* Applies every kafka.* key to conf, with bootstrap.servers = bootstrap. */
+int wk_kafka_conf(const wk_config *c, const char *bootstrap,
+                  rd_kafka_conf_t *conf, char *err, size_t errlen);
+
+/* An idempotent producer (acks=all); `failed` counts events Kafka did not
+ * acknowledge since the last flush. */
+typedef struct {
+  rd_kafka_t *rk;
+  unsigned long produced, acked, failed;
+  char last_error[256];
+} wk_producer;
+
+int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
+                    char *err, size_t errlen);
+/* Queues one message (copied). 0, or -1 when it could not be queued. */
+int wk_produce(wk_producer *p, const char *topic, const char *key,
+               const ddas_kv *headers, size_t nheaders, const void *body,
+               size_t len);
+int wk_produce_event(wk_producer *p, const char *topic, const ddas_event *e);
+/* Waits until every queued message is acknowledged; -1 when one was not
+ * (then the outcomes are not durable and offsets must not move). */
+int wk_producer_flush(wk_producer *p, int timeout_ms, char *err, size_t errlen);
+void wk_producer_close(wk_producer *p);
+
+/* The last value of header `name` as a string in buf, or NULL. */
+const char *wk_header(rd_kafka_message_t *m, const char *name, char *buf,
+                      size_t cap);
+
+/* Reads every message of `topic` from the beginning to the end it has now
+ * with the consumer rk (manual assignment, no group offsets), calling cb
+ * for each. 0, or -1 with a message. */
+int wk_read_all(rd_kafka_t *rk, const char *topic,
+                int (*cb)(void *ctx, rd_kafka_message_t *m), void *ctx,
+                int timeout_ms, char *err, size_t errlen);
+
+#endif
