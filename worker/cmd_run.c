@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "cmd.h"
 #include "config.h"
 #include "ddas/ddas.h"
@@ -82,6 +83,8 @@ typedef struct {
   size_t deliveries, incomplete, records, accepted, rejected, warned;
   size_t forwarded, parked, rejection_events;
   size_t rule_errors[DDAS_MAX_RULES + 1];
+  wk_metrics metrics; /* served by the admin endpoint */
+  wk_admin *admin;
 } run_ctx;
 
 enum { RUN_OK = 0, RUN_ABANDON = 1, RUN_FATAL = 2 };
@@ -238,6 +241,8 @@ static int park(run_ctx *c, delivery *d, const ddas_batch *b,
   free(src);
   if(!rc) {
     c->parked++;
+    atomic_fetch_add(&c->metrics.batches_parked, 1);
+    atomic_store(&c->metrics.cbs_failing, r->outcome == DDAS_OUT_TRANSIENT);
     wk_log(WK_WARN, "batch parked", "delivery_id", d->id, "batch_id", b->id,
            "reason", in.reason, NULL);
   }
@@ -296,6 +301,11 @@ static int forward_batch(run_ctx *c, delivery *d, const ddas_batch *b) {
       d->batch_ids = ids;
       d->batch_ids[d->nbatch_ids++] = strdup(b->id);
       c->forwarded++;
+      atomic_fetch_add(&c->metrics.batches_forwarded, 1);
+      atomic_store(&c->metrics.last_forward_unix, (long long)time(NULL));
+      atomic_store(&c->metrics.cbs_failing, 0);
+      atomic_store(&c->metrics.stalled, 0);
+      atomic_store(&c->metrics.paused_partitions, 0);
       if(!c->ready) {
         c->ready = 1;
         pause_all(c, 0);
@@ -307,8 +317,14 @@ static int forward_batch(run_ctx *c, delivery *d, const ddas_batch *b) {
        !wk_forwarder_healthy(c->fw)) {
       uint64_t until;
       if(c->ready) {
+        rd_kafka_topic_partition_list_t *a = NULL;
         c->ready = 0;
         pause_all(c, 1);
+        atomic_store(&c->metrics.stalled, 1);
+        if(!rd_kafka_assignment(c->consumer, &a) && a) {
+          atomic_store(&c->metrics.paused_partitions, a->cnt);
+          rd_kafka_topic_partition_list_destroy(a);
+        }
         wk_log(WK_ERROR,
                "configuration fault: consumption paused, not ready; probing "
                "CBS with the same batch",
@@ -335,7 +351,9 @@ static int forward_batch(run_ctx *c, delivery *d, const ddas_batch *b) {
 static int drain(run_ctx *c, delivery *d) {
   ddas_batch b;
   while(ddas_batcher_next(d->batcher, &b)) {
-    int rc = forward_batch(c, d, &b);
+    int rc;
+    atomic_fetch_add(&c->metrics.batches_built, 1);
+    rc = forward_batch(c, d, &b);
     ddas_batch_clear(&b);
     if(rc)
       return rc;
@@ -492,6 +510,14 @@ static int finish(run_ctx *c, delivery *d, const char *status) {
   c->deliveries++;
   if(strcmp(status, "processed"))
     c->incomplete++;
+  atomic_fetch_add(strcmp(status, "processed")
+                       ? &c->metrics.deliveries_incomplete
+                       : &c->metrics.deliveries_processed,
+                   1);
+  if(d->batcher)
+    for(k = 2; k < 6; k++)
+      atomic_fetch_add(&c->metrics.normalised[k],
+                       ddas_batcher_normalised(d->batcher)->n[k]);
   c->records += d->records;
   c->accepted += d->accepted;
   c->rejected += d->rejected;
@@ -557,8 +583,16 @@ static int process_chunk(run_ctx *c, delivery *d, rd_kafka_message_t *m,
   d->warned += res.warned;
   for(k = 0; k < 2; k++)
     d->normalised[k] += res.normalised.n[k];
-  for(k = 0; k <= DDAS_MAX_RULES; k++)
+  for(k = 0; k <= DDAS_MAX_RULES; k++) {
     d->rule_errors[k] += res.rule_errors[k];
+    atomic_fetch_add(&c->metrics.rejected_by_rule[k], res.rule_errors[k]);
+    atomic_fetch_add(&c->metrics.warnings_by_rule[k], res.rule_warnings[k]);
+  }
+  for(k = 0; k < 2; k++)
+    atomic_fetch_add(&c->metrics.normalised[k], res.normalised.n[k]);
+  atomic_fetch_add(&c->metrics.trajecten_accepted, res.accepted);
+  atomic_fetch_add(&c->metrics.trajecten_rejected, res.rejected);
+  atomic_fetch_add(&c->metrics.trajecten_warned, res.warned);
   if(publish_rejections(c, d, &res, &ref)) {
     r = RUN_FATAL;
     goto out;
@@ -618,6 +652,8 @@ static int handle_message(run_ctx *c, rd_kafka_message_t *m) {
     return RUN_FATAL;
   if(ddas_offsets_begin(c->trackers[m->partition], m->offset))
     return RUN_FATAL;
+  atomic_fetch_add(&c->metrics.records_consumed, 1);
+  atomic_store(&c->metrics.inflight_bytes, (long long)m->len);
   hid = wk_header(m, "ddas-delivery-id", id, sizeof(id));
   if(!hid)
     snprintf(id, sizeof(id), "%s/%d/%lld", c->cfg->topic_deliveries,
@@ -733,6 +769,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       rd_kafka_assign(rk, parts);
     c->assigned = 1;
     c->assigned_ms = now_ms();
+    atomic_store(&c->metrics.assigned, 1);
     if(!c->ready)
       rd_kafka_pause_partitions(rk, parts);
     wk_log(WK_INFO, "partitions assigned", NULL);
@@ -741,13 +778,39 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   /* revoked (or lost): what is durable is committed, the rest is redone by
    * the next owner */
   rd_kafka_commit(rk, NULL, 0);
-  for(i = 0; i < parts->cnt; i++)
-    abandon_partition(c, parts->elems[i].partition);
+  for(i = 0; i < parts->cnt; i++) {
+    int32_t p = parts->elems[i].partition;
+    abandon_partition(c, p);
+    if(p >= 0 && p < WK_MAX_LAG_PARTITIONS)
+      atomic_store(&c->metrics.lag[p], -1);
+  }
   if(c->cooperative)
     rd_kafka_incremental_unassign(rk, parts);
   else
     rd_kafka_assign(rk, NULL);
   wk_log(WK_INFO, "partitions revoked", NULL);
+}
+
+/* Consumer lag of the assigned partitions, from librdkafka's cached
+ * watermarks (no broker round trip). */
+static void update_lag(run_ctx *c) {
+  rd_kafka_topic_partition_list_t *a = NULL;
+  int i;
+  if(rd_kafka_assignment(c->consumer, &a) || !a)
+    return;
+  rd_kafka_position(c->consumer, a);
+  for(i = 0; i < a->cnt; i++) {
+    int64_t lo = 0, hi = 0, pos = a->elems[i].offset;
+    int32_t p = a->elems[i].partition;
+    if(p < 0 || p >= WK_MAX_LAG_PARTITIONS ||
+       rd_kafka_get_watermark_offsets(c->consumer, a->elems[i].topic, p, &lo,
+                                      &hi))
+      continue;
+    if(pos < 0)
+      pos = lo;
+    atomic_store(&c->metrics.lag[p], (long long)(hi > pos ? hi - pos : 0));
+  }
+  rd_kafka_topic_partition_list_destroy(a);
 }
 
 /* ---- the command ------------------------------------------------------- */
@@ -820,6 +883,7 @@ int wk_cmd_run(int argc, char **argv) {
   }
   c.cfg = &cfg;
   wk_log_init(&cfg);
+  wk_metrics_init(&c.metrics);
   snprintf(c.ce_source, sizeof(c.ce_source), "urn:ddas-worker:%s",
            cfg.group_id);
   memset(&sa, 0, sizeof(sa));
@@ -836,6 +900,19 @@ int wk_cmd_run(int argc, char **argv) {
     goto out;
   }
   wk_forwarder_set_stop(c.fw, &stop_flag);
+  wk_forwarder_set_metrics(c.fw, &c.metrics);
+  if(*cfg.admin_listen) {
+    if(wk_admin_start(cfg.admin_listen, &c.metrics, &c.admin, err,
+                      sizeof(err))) {
+      fprintf(stderr, "ddas-worker run: %s\n", err);
+      goto out;
+    }
+    {
+      char port[16];
+      snprintf(port, sizeof(port), "%d", wk_admin_port(c.admin));
+      wk_log(WK_INFO, "admin endpoint listening", "port", port, NULL);
+    }
+  }
   if(ddas_schemaset_new(wk_schema_dir(), &c.set))
     goto out;
   bootstrap = wk_kafka_bootstrap(&cfg);
@@ -921,35 +998,42 @@ int wk_cmd_run(int argc, char **argv) {
 
   status = 0;
   last_msg = now_ms();
-  while(!stop_flag) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(c.consumer, 200);
-    delivery *d, *next;
-    int r = RUN_OK;
-    if(m) {
-      if(!m->err) {
-        r = handle_message(&c, m);
-        last_msg = now_ms();
-      } else if(m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        wk_log(WK_WARN, "Kafka", "error", rd_kafka_message_errstr(m), NULL);
+  {
+    uint64_t last_lag = 0;
+    while(!stop_flag) {
+      rd_kafka_message_t *m = rd_kafka_consumer_poll(c.consumer, 200);
+      delivery *d, *next;
+      int r = RUN_OK;
+      if(m) {
+        if(!m->err) {
+          r = handle_message(&c, m);
+          last_msg = now_ms();
+        } else if(m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          wk_log(WK_WARN, "Kafka", "error", rd_kafka_message_errstr(m), NULL);
+        }
+        rd_kafka_message_destroy(m);
       }
-      rd_kafka_message_destroy(m);
+      /* chunked deliveries whose next chunk is overdue */
+      for(d = c.open; d && r == RUN_OK; d = next) {
+        next = d->next;
+        if(now_ms() - d->last_seen_ms > (uint64_t)cfg.incomplete_after_ms)
+          r = incomplete(&c, d, "the next chunk did not arrive in time");
+      }
+      if(r == RUN_ABANDON)
+        break;
+      if(r == RUN_FATAL) {
+        status = 1;
+        break;
+      }
+      if(now_ms() - last_lag > 5000) {
+        update_lag(&c);
+        last_lag = now_ms();
+      }
+      if(until_idle && c.assigned && !c.open &&
+         now_ms() - (last_msg > c.assigned_ms ? last_msg : c.assigned_ms) >
+             (uint64_t)idle_ms)
+        break;
     }
-    /* chunked deliveries whose next chunk is overdue */
-    for(d = c.open; d && r == RUN_OK; d = next) {
-      next = d->next;
-      if(now_ms() - d->last_seen_ms > (uint64_t)cfg.incomplete_after_ms)
-        r = incomplete(&c, d, "the next chunk did not arrive in time");
-    }
-    if(r == RUN_ABANDON)
-      break;
-    if(r == RUN_FATAL) {
-      status = 1;
-      break;
-    }
-    if(until_idle && c.assigned && !c.open &&
-       now_ms() - (last_msg > c.assigned_ms ? last_msg : c.assigned_ms) >
-           (uint64_t)idle_ms)
-      break;
   }
   wk_log(WK_INFO, "worker stopping", NULL);
   /* commit what is durable, then leave the group */
@@ -966,6 +1050,7 @@ out:
     wk_producer_close(&c.prod);
   for(k = 0; k < MAX_PARTITIONS; k++)
     ddas_offsets_free(c.trackers[k]);
+  wk_admin_stop(c.admin);
   wk_embedded_stop(&emb);
   ddas_schemaset_free(c.set);
   wk_forwarder_free(c.fw);

@@ -92,6 +92,7 @@ struct wk_forwarder {
   long fault_threshold;
   unsigned long consecutive_faults;
   wk_forward_stats stats;
+  wk_metrics *metrics; /* NULL: none */
   /* logging */
   int log_json, log_min;
   const volatile sig_atomic_t *stop;
@@ -706,6 +707,11 @@ static int perform(wk_forwarder *f, CURL *h, wk_try *t) {
   rc = curl_easy_perform(h);
   if(rc == CURLE_ABORTED_BY_CALLBACK && stopped(f))
     return -1;
+  if(f->metrics && h == f->curl) {
+    curl_off_t us = 0;
+    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &us);
+    wk_metrics_latency(f->metrics, (double)us / 1e6);
+  }
   if(rc != CURLE_OK) {
     transport_error(rc, f->errbuf, t->error, sizeof(t->error));
     return 0;
@@ -916,6 +922,8 @@ static int fetch_token(wk_forwarder *f, wk_try *t) {
                                                    : DDAS_OUT_TRANSIENT;
   } else {
     t->outcome = DDAS_OUT_FORWARDED;
+    if(f->metrics)
+      atomic_fetch_add(&f->metrics->token_refreshes, 1);
   }
   if(t->outcome != DDAS_OUT_FORWARDED) {
     t->from_token = 1;
@@ -1413,6 +1421,11 @@ void wk_forwarder_free(wk_forwarder *f) {
   ddas_free(f);
 }
 
+void wk_forwarder_set_metrics(wk_forwarder *f, wk_metrics *m) {
+  if(f)
+    f->metrics = m;
+}
+
 void wk_forwarder_set_stop(wk_forwarder *f, const volatile sig_atomic_t *stop) {
   if(f)
     f->stop = stop;
@@ -1597,6 +1610,17 @@ static int send_impl(wk_forwarder *f, const char *batch_id, const void *body,
       wk_log(f, LV_WARN, "batch attempt failed", batch_id, r->attempts,
              t.status, oname, t.error, (long long)delay);
       f->stats.transient_retries++;
+      if(f->metrics) {
+        int why = t.status == 408                   ? WK_RETRY_HTTP_408
+                  : t.status == 425                 ? WK_RETRY_HTTP_425
+                  : t.status == 429                 ? WK_RETRY_HTTP_429
+                  : t.status >= 500                 ? WK_RETRY_HTTP_5XX
+                  : t.from_token                    ? WK_RETRY_TOKEN
+                  : !strncmp(t.error, "TLS", 3)     ? WK_RETRY_TLS
+                  : !strncmp(t.error, "timeout", 7) ? WK_RETRY_TIMEOUT
+                                                    : WK_RETRY_CONNECTION;
+        atomic_fetch_add(&f->metrics->retries[why], 1);
+      }
       if(sleep_ms(f, delay))
         return abandon(r);
     }

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admin.h"
 #include "config.h"
 #include "ddas/events.h"
 #include "ddas/exchange.h"
@@ -84,6 +85,9 @@ int wk_forwarder_send_signed(wk_forwarder *f, const char *batch_id,
  * worker then stops consuming and reports not ready); 1 otherwise. A
  * forwarded batch resets the count. */
 int wk_forwarder_healthy(const wk_forwarder *f);
+
+/* Reports request latency and retry reasons into m (may be NULL). */
+void wk_forwarder_set_metrics(wk_forwarder *f, wk_metrics *m);
 
 /* Counters for metrics. */
 typedef struct {
