@@ -1656,7 +1656,7 @@ static int cs_serve_one(cs_conn *c, int *hard) {
   cs_response rs;
   cs_step st;
   size_t end;
-  int r, route = CS_R_NONE, keep = 0; /* 1: serve the next request */
+  int r, route = CS_R_NONE, keep = 0; /* 1 only after a response is sent */
   const char *want = "POST";
 
   memset(&rq, 0, sizeof(rq));
@@ -1727,7 +1727,6 @@ static int cs_serve_one(cs_conn *c, int *hard) {
     cs_problem(&rs, 417, "Expectation Failed", "only 100-continue is known");
     goto refuse;
   }
-  keep = 0; /* until a response has been sent */
   if(rq.expect_continue && rq.length &&
      cs_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25))
     goto out;
@@ -2232,7 +2231,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cbs-stub: cannot write %s\n", srv->cfg.port_file);
     goto out;
   }
-  printf("cbs-stub: listening on %s, port %d\n", srv->cfg.listen, port);
+  printf("cbs-stub: listening on %.*s port %d\n",
+         (int)(strrchr(srv->cfg.listen, ':') - srv->cfg.listen),
+         srv->cfg.listen, port);
   fflush(stdout);
 
   cs_accept_loop(srv, lfd, pfd[0]);
