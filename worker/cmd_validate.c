@@ -185,7 +185,7 @@ int wk_cmd_validate(int argc, char **argv) {
   const char *schema_file = NULL, *schema_dir = wk_schema_dir();
   const char *color = "auto", *norm_out = NULL;
   size_t max_size = DEFAULT_MAX_SIZE;
-  int json = 0, quiet = 0, no_rules = 0, c, i, status = 0;
+  int json = 0, quiet = 0, no_rules = 0, c, i, status = 0, progress;
   unsigned mask = DDAS_N_ALL;
   ddas_schemaset *set = NULL;
   ddas_schema *custom = NULL;
@@ -326,6 +326,7 @@ int wk_cmd_validate(int argc, char **argv) {
     vo.keep_document = !no_rules;
   }
 
+  progress = !quiet && isatty(STDERR_FILENO);
   for(i = optind; i < argc; i++) {
     const char *name = argv[i];
     const char *shown = strcmp(name, "-") ? name : "(standard input)";
@@ -339,7 +340,15 @@ int wk_cmd_validate(int argc, char **argv) {
       status = 2;
       continue;
     }
+    if(progress) {
+      /* on a terminal only: which file, how big, how far */
+      fprintf(stderr, "\r\033[K[%d/%d] checking %s (%.1f MB)...",
+              i - optind + 1, argc - optind, shown, (double)len / 1e6);
+      fflush(stderr);
+    }
     r = ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err));
+    if(progress)
+      fprintf(stderr, "\r\033[K");
     if(r) {
       fprintf(stderr, "ddas-worker validate: %s: %s%s%s\n", shown,
               ddas_result_str(r), *err ? ": " : "", err);

@@ -231,7 +231,7 @@ static void wk_log(const wk_forwarder *f, int level, const char *msg,
     return;
   now_rfc3339(when, sizeof(when));
   if(json) {
-    fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":", when,
+    fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"event\":", when,
             names[level]);
     json_str(stderr, msg);
     if(batch_id) {
