@@ -14,6 +14,7 @@
 
 #include "ddas/alloc.h"
 #include "ddas/format.h"
+#include "ddas/text.h"
 
 enum {
   R_JSON_SYNTAX,
@@ -120,30 +121,12 @@ int ddas_rule_index(const char *id) {
   return -1;
 }
 
-static size_t edit_distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b), i, j, prev[64], cur[64];
-  if(la > 62 || lb > 62)
-    return 99;
-  for(j = 0; j <= lb; j++)
-    prev[j] = j;
-  for(i = 1; i <= la; i++) {
-    cur[0] = i;
-    for(j = 1; j <= lb; j++) {
-      size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-      size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-      cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-    }
-    memcpy(prev, cur, (lb + 1) * sizeof(size_t));
-  }
-  return prev[lb];
-}
-
 const char *ddas_rule_suggest(const char *id) {
   size_t best = 99, d;
   const char *s = NULL;
   int i;
   for(i = 0; i < R_COUNT; i++) {
-    d = edit_distance(id, table[i].id);
+    d = ddas_edit_distance(id, table[i].id);
     if(strstr(table[i].id, id) && strlen(id) >= 3)
       d = 1;
     if(d < best) {

@@ -1,6 +1,8 @@
 /* The configuration table of ddas-worker (see config.h). */
 #include "config.h"
 
+#include "ddas/text.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -261,33 +263,15 @@ static int kv_set(wk_kv **arr, size_t *n, const char *name, const char *value) {
   return 0;
 }
 
-static size_t distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b), i, j, prev[80], cur[80];
-  if(la > 78 || lb > 78)
-    return 99;
-  for(j = 0; j <= lb; j++)
-    prev[j] = j;
-  for(i = 1; i <= la; i++) {
-    cur[0] = i;
-    for(j = 1; j <= lb; j++) {
-      size_t s = prev[j - 1] + (a[i - 1] != b[j - 1]), d = prev[j] + 1,
-             n = cur[j - 1] + 1;
-      cur[j] = s < d ? (s < n ? s : n) : (d < n ? d : n);
-    }
-    memcpy(prev, cur, (lb + 1) * sizeof(size_t));
-  }
-  return prev[lb];
-}
-
 static const char *suggest(const char *key) {
   size_t i, best = 99;
   const char *s = NULL;
   for(i = 0; i < NKEYS; i++) {
-    size_t d = distance(key, table[i].key);
+    size_t d = ddas_edit_distance(key, table[i].key);
     char file_key[96];
     snprintf(file_key, sizeof(file_key), "%s_file", table[i].key);
-    if(table[i].type == T_SECRET && distance(key, file_key) < d)
-      d = distance(key, file_key);
+    if(table[i].type == T_SECRET && ddas_edit_distance(key, file_key) < d)
+      d = ddas_edit_distance(key, file_key);
     if(d < best) {
       best = d;
       s = table[i].key;

@@ -372,16 +372,10 @@ static void no_secret_or_personal_data_in_output(void **state) {
 }
 
 static int setup(void **state) {
-  char cmd[1024];
   (void)state;
   if(!mkdtemp(dir))
     return -1;
-  snprintf(cmd, sizeof(cmd),
-           "mkdir -p %s/pki && DDAS_PKI_PASSPHRASE=" PASSPHRASE
-           " '%s/tests/pki/make-pki' "
-           "%s/pki >%s/pki.log 2>&1",
-           dir, SOURCE_DIR, dir, dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return tu_make_pki(dir, PASSPHRASE);
 }
 
 static int teardown(void **state) {

@@ -164,3 +164,12 @@ int tu_teardown_schemas(void **state) {
   tu_set = NULL;
   return 0;
 }
+
+int tu_make_pki(const char *dir, const char *passphrase) {
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd),
+           "mkdir -p '%s/pki' && DDAS_PKI_PASSPHRASE='%s' "
+           "'%s/tests/pki/make-pki' '%s/pki' >'%s/pki.log' 2>&1",
+           dir, passphrase, SOURCE_DIR, dir, dir);
+  return system(cmd) == 0 ? 0 : -1;
+}

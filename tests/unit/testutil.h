@@ -24,6 +24,10 @@ int tu_run(const char *cmd, char **out);
  * malloc'ed; returns the count (at most cap). */
 size_t tu_collect_pd(const char *buf, size_t len, char **vals, size_t cap);
 
+/* Generates the throw-away test PKI (tests/pki/make-pki) into DIR/pki, with
+ * `passphrase` for the encrypted signing key; 0 on success. */
+int tu_make_pki(const char *dir, const char *passphrase);
+
 /* The shipped DDAS schemas (SCHEMA_DIR), loaded once per test program:
  * pass tu_setup_schemas/tu_teardown_schemas to cmocka_run_group_tests. */
 extern ddas_schemaset *tu_set;
