@@ -218,12 +218,20 @@ static const ddas_json *v010_beeindiging(const rctx *c, const ddas_json *in) {
   return str_member(in, "beschikkingsdatum");
 }
 
+/* 1 when a v0.10 intake says "Beeindigingsbeschikking", a value v1.0
+ * does not have: the soort (and its date, moved by v010_beeindiging) leave
+ * the intake, with or without a date. */
+static int v010_beeind_soort(const rctx *c, const ddas_json *in) {
+  return c->from_v010 && str_is(ddas_json_get(in, "beschikkingssoort"),
+                                "Beeindigingsbeschikking");
+}
+
 static void emit_intake(rctx *c, wbuf *w, const ddas_json *in) {
   size_t i;
   int first = 1;
   const ddas_json *toel =
       c->from_v09 ? str_member(in, "toelatingsbeschikking") : NULL;
-  int beeind = v010_beeindiging(c, in) != NULL;
+  int beeind = v010_beeind_soort(c, in);
   const ddas_json *bdatum = toel     ? toel
                             : beeind ? NULL
                                      : str_member(in, "beschikkingsdatum");

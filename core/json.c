@@ -768,7 +768,8 @@ static int parse_object(parser *ps, ddas_json *v) {
     }
   }
   n = ps->nmems - base;
-  dup = find_duplicate(ps, ps->mems + base, n);
+  /* no pointer arithmetic on the (possibly NULL) stack of an empty object */
+  dup = n ? find_duplicate(ps, ps->mems + base, n) : 0;
   if(ps->fail)
     return 0;
   if(dup < n) {
