@@ -103,6 +103,24 @@ int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
     rd_kafka_conf_destroy(conf);
     return -1;
   }
+  {
+    /* a parked batch is one message of up to batch.max_bytes: unless the
+     * configuration says otherwise, let the producer send that much (the
+     * failed topic's max.message.bytes must allow it too; see README) */
+    size_t i;
+    int set = 0;
+    for(i = 0; i < c->nkafka; i++)
+      set |= !strcmp(c->kafka[i].name, "message.max.bytes");
+    if(!set) {
+      char v[32];
+      long long want = (long long)c->max_batch_bytes + (2LL << 20);
+      snprintf(v, sizeof(v), "%lld", want > 1000000000LL ? 1000000000LL : want);
+      if(rd_kafka_conf_set(conf, "message.max.bytes", v, err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+      }
+    }
+  }
   rd_kafka_conf_set_opaque(conf, p);
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
