@@ -2,6 +2,7 @@
 #include "ddas/format.h"
 
 #include <string.h>
+#include <strings.h>
 
 static int digits(const char *s, size_t n) {
   size_t i;
@@ -188,6 +189,8 @@ static int domain(const char *s, size_t n) {
   return 1;
 }
 
+/* Dotted quad. RFC 5321's Snum is 1*3DIGIT with a value of 0-255, so a
+ * leading zero is allowed there. */
 static int ipv4(const char *s, size_t n) {
   size_t i = 0;
   int parts = 0;
@@ -196,7 +199,7 @@ static int ipv4(const char *s, size_t n) {
     int v = 0;
     while(i < n && s[i] >= '0' && s[i] <= '9' && i - st < 3)
       v = v * 10 + (s[i++] - '0');
-    if(i == st || v > 255 || (i - st > 1 && s[st] == '0'))
+    if(i == st || v > 255)
       return 0;
     parts++;
     if(i < n) {
@@ -210,7 +213,9 @@ static int ipv4(const char *s, size_t n) {
   return parts == 4;
 }
 
-/* IPv6 per RFC 4291 text forms, including "::" and a trailing IPv4 part. */
+/* IPv6 address literal of RFC 5321 4.1.3: IPv6-full (8 groups), IPv6-comp
+ * ("::" and at most 6 groups besides it), and the v4 forms, where the IPv4
+ * part counts as two groups. */
 static int ipv6(const char *s, size_t n) {
   size_t i = 0;
   int groups = 0, dbl = 0;
@@ -257,7 +262,7 @@ static int ipv6(const char *s, size_t n) {
       return 0;
     }
   }
-  return dbl ? groups < 8 : groups == 8;
+  return dbl ? groups <= 6 : groups == 8;
 }
 
 int ddas_format_email(const char *s, size_t n) {
@@ -287,7 +292,8 @@ int ddas_format_email(const char *s, size_t n) {
   if(dlen >= 2 && dom[0] == '[' && dom[dlen - 1] == ']') {
     const char *lit = dom + 1;
     size_t llen = dlen - 2;
-    if(llen > 5 && strncmp(lit, "IPv6:", 5) == 0)
+    /* ABNF string literals are case-insensitive (RFC 5234 2.3) */
+    if(llen > 5 && strncasecmp(lit, "IPv6:", 5) == 0)
       return ipv6(lit + 5, llen - 5);
     return ipv4(lit, llen);
   }

@@ -92,6 +92,14 @@ static void emails(void **state) {
   BAD(ddas_format_email, "jan@example..nl");
   BAD(ddas_format_email, "jan@[300.0.0.1]");
   BAD(ddas_format_email, "a@b.nl, c@d.nl");
+  /* RFC 5321 address literals (found by the differential check) */
+  OK(ddas_format_email, "a@[01.2.3.4]");
+  OK(ddas_format_email, "a@[ipv6:::1]");
+  OK(ddas_format_email, "a@[IPv6:1:2:3:4:5:6:7:8]");
+  OK(ddas_format_email, "a@[IPv6:1:2:3:4:5:6::]");
+  BAD(ddas_format_email, "a@[IPv6:1:2:3:4:5:6:7::]");
+  BAD(ddas_format_email, "a@[IPv6:1:2:3:4:5::1.2.3.4]");
+  OK(ddas_format_email, "a@[IPv6:1:2:3:4::1.2.3.4]");
 }
 
 int main(void) {
