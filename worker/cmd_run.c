@@ -61,6 +61,7 @@ typedef struct delivery {
   char **batch_ids;
   size_t nbatch_ids;
   uint64_t last_seen_ms;
+  int64_t published_ms; /* Kafka timestamp of its first message, or -1 */
   struct delivery *next;
 } delivery;
 
@@ -83,7 +84,8 @@ typedef struct {
   size_t deliveries, incomplete, records, accepted, rejected, warned;
   size_t forwarded, parked, rejection_events;
   size_t rule_errors[DDAS_MAX_RULES + 1];
-  wk_metrics metrics; /* served by the admin endpoint */
+  uint64_t first_msg_ms, last_done_ms; /* for the summary's throughput */
+  wk_metrics metrics;                  /* served by the admin endpoint */
   wk_admin *admin;
 } run_ctx;
 
@@ -98,6 +100,24 @@ static uint64_t now_ms(void) {
 static void now_rfc3339(char *buf, size_t cap) {
   time_t t = time(NULL);
   struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* aanleverdatumEnTijd of a delivery's batches: the Kafka timestamp of its
+ * first message, not the clock, so that a delivery redone after a crash or
+ * a rebalance yields byte-identical batches. CBS refuses a known
+ * Idempotency-Key with another body (409), so a batch that reached CBS
+ * before the crash would otherwise be parked as refused when redone. The
+ * clock only when the message has no timestamp. */
+static void sent_time(const delivery *d, char *buf, size_t cap) {
+  time_t t;
+  struct tm tm;
+  if(d->published_ms < 0) {
+    now_rfc3339(buf, cap);
+    return;
+  }
+  t = (time_t)(d->published_ms / 1000);
   gmtime_r(&t, &tm);
   strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
@@ -508,6 +528,7 @@ static int finish(run_ctx *c, delivery *d, const char *status) {
   for(i = 0; i < d->nmsgs; i++)
     store_offsets(c, d->msgs[i].partition);
   c->deliveries++;
+  c->last_done_ms = now_ms();
   if(strcmp(status, "processed"))
     c->incomplete++;
   atomic_fetch_add(strcmp(status, "processed")
@@ -601,7 +622,7 @@ static int process_chunk(run_ctx *c, delivery *d, rd_kafka_message_t *m,
     if(!d->batcher) {
       ddas_batch_options bo;
       char sent[40];
-      now_rfc3339(sent, sizeof(sent));
+      sent_time(d, sent, sizeof(sent));
       memset(&bo, 0, sizeof(bo));
       bo.delivery_id = d->id;
       bo.sent_at = sent;
@@ -653,6 +674,8 @@ static int handle_message(run_ctx *c, rd_kafka_message_t *m) {
   if(ddas_offsets_begin(c->trackers[m->partition], m->offset))
     return RUN_FATAL;
   atomic_fetch_add(&c->metrics.records_consumed, 1);
+  if(!c->first_msg_ms)
+    c->first_msg_ms = now_ms();
   atomic_store(&c->metrics.inflight_bytes, (long long)m->len);
   hid = wk_header(m, "ddas-delivery-id", id, sizeof(id));
   if(!hid)
@@ -714,6 +737,7 @@ static int handle_message(run_ctx *c, rd_kafka_message_t *m) {
     d->partition = m->partition;
     d->nchunks = cn;
     d->expected = 1;
+    d->published_ms = rd_kafka_message_timestamp(m, NULL);
     d->next = c->open;
     c->open = d;
   }
@@ -831,6 +855,12 @@ static void print_summary(const run_ctx *c) {
   printf("%s\n", any ? "" : " none");
   printf("batches forwarded: %zu, parked: %zu; rejection events: %zu\n",
          c->forwarded, c->parked, c->rejection_events);
+  if(c->first_msg_ms && c->last_done_ms >= c->first_msg_ms) {
+    double s = (double)(c->last_done_ms - c->first_msg_ms) / 1000.0;
+    printf("busy: %.3f s from the first message to the last outcome (%.0f "
+           "records/s)\n",
+           s, s > 0 ? (double)c->records / s : 0.0);
+  }
 }
 
 int wk_cmd_run(int argc, char **argv) {
