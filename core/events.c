@@ -401,7 +401,8 @@ static ddas_result finish(ddas_result r, ddas_event *ev, ddas_event *out) {
 ddas_result ddas_event_rejection(const ddas_rejection_in *in, ddas_event *out) {
   ddas_event ev;
   json_t *body = NULL, *arr = NULL, *f;
-  const char *parts[4];
+  const char *parts[5];
+  char src[320] = "";
   char id[DDAS_EVENT_ID_LEN + 1];
   ddas_result r;
   size_t i;
@@ -422,11 +423,18 @@ ddas_result ddas_event_rejection(const ddas_rejection_in *in, ddas_event *out) {
       goto out;
   }
 
+  /* the first source message is part of the id: a pointer is relative to
+   * the message (a chunk of a larger delivery), so two chunks may reject
+   * the same pointer; the source is the same when the delivery is redone */
+  if(in->nsources)
+    snprintf(src, sizeof(src), "%s/%ld/%lld", in->sources[0].topic,
+             (long)in->sources[0].partition, (long long)in->sources[0].offset);
   parts[0] = DDAS_CE_REJECTED;
   parts[1] = in->base.delivery_id;
   parts[2] = ddas_scope_name(in->scope);
   parts[3] = in->pointer;
-  if((r = event_id(parts, 4, id)))
+  parts[4] = src;
+  if((r = event_id(parts, 5, id)))
     goto out;
 
   r = DDAS_ERR_NOMEM;

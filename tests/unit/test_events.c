@@ -288,7 +288,7 @@ static void rejection_event(void **state) {
   json_t *j, *f;
   char id[33];
   const char *parts[] = {DDAS_CE_REJECTED, "del-2026-0042", "levering",
-                         "/leveringen/1"};
+                         "/leveringen/1", "ddas.deliveries/3/1041"};
   static const char expected_body[] =
       "{\"schema_version\":\"1\",\"delivery_id\":\"del-2026-0042\","
       "\"sources\":[{\"topic\":\"ddas.deliveries\",\"partition\":3,"
@@ -317,7 +317,7 @@ static void rejection_event(void **state) {
   assert_hdr(&e, "content-type", "application/json");
   assert_hdr(&e, "ddas-delivery-id", "del-2026-0042");
   assert_null(ddas_event_header(&e, "ddas-batch-id"));
-  expected_id(parts, 4, id);
+  expected_id(parts, 5, id);
   assert_hdr(&e, "ce_id", id);
   assert_id_form(ddas_event_header(&e, "ce_id"));
 
@@ -517,6 +517,18 @@ static void ce_id_deterministic(void **state) {
   id = id_of_rejection(&other);
   assert_string_equal(id, id0);
   free(id);
+
+  /* the same pointer in another message (another chunk of the delivery) */
+  {
+    ddas_source moved[2];
+    memcpy(moved, in.sources, sizeof(moved));
+    moved[0].offset += 5;
+    other = in;
+    other.sources = moved;
+    id = id_of_rejection(&other);
+    assert_string_not_equal(id, id0);
+    free(id);
+  }
 
   /* another levering of the same delivery */
   other = in;
