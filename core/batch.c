@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ddas/alloc.h"
+#include "ddas/schema.h"
 
 /* ---- output buffer ---------------------------------------------------- */
 
@@ -860,4 +861,73 @@ int ddas_batcher_next(ddas_batcher *b, ddas_batch *out) {
   if(b->taken == b->ndone)
     b->taken = b->ndone = 0;
   return 1;
+}
+
+ddas_result ddas_upgrade_check(ddas_validate_result *res,
+                               const ddas_json_doc *doc, const ddas_schema *v10,
+                               unsigned norm_mask) {
+  static const char traject_schema[] =
+      "#/properties/leveringen/items/properties/schuldhulptrajecten/items";
+  const ddas_json *levs;
+  ddas_norm_counts scratch_counts;
+  wbuf w = {NULL, 0, 0, 0};
+  src sc;
+  rctx rc;
+  size_t i, j, k;
+  ddas_result r = DDAS_OK;
+  if(res->detection.kind != DDAS_KIND_SHV || !res->detection.version ||
+     !(norm_mask & DDAS_N3) || !strcmp(res->detection.version, "1.0"))
+    return DDAS_OK;
+  memset(&rc, 0, sizeof(rc));
+  memset(&scratch_counts, 0, sizeof(scratch_counts));
+  sc.input = ddas_json_input(doc);
+  rc.s = &sc;
+  rc.mask = norm_mask;
+  rc.counts = &scratch_counts;
+  rc.from_v09 = !strcmp(res->detection.version, "0.9");
+  rc.from_v010 = !strcmp(res->detection.version, "0.10");
+  levs = ddas_json_get(ddas_json_root(doc), "leveringen");
+  for(i = 0; levs && levs->type == DDAS_JSON_ARRAY && i < levs->n &&
+             i < res->nverdicts && !r;
+      i++) {
+    const ddas_json *recs =
+        ddas_json_get(&levs->u.items[i], "schuldhulptrajecten");
+    for(j = 0; recs && recs->type == DDAS_JSON_ARRAY && j < recs->n && !r;
+        j++) {
+      ddas_json_doc *out = NULL;
+      ddas_json_error e;
+      ddas_findings f;
+      char base[64];
+      if(!ddas_record_accepted(res, i, j))
+        continue;
+      w.len = 0;
+      emit_traject(&rc, &w, &recs->u.items[j]);
+      if(w.nomem) {
+        r = DDAS_ERR_NOMEM;
+        break;
+      }
+      if(ddas_json_parse(w.p, w.len, NULL, &out, &e) != DDAS_OK) {
+        r = e.code && !strcmp(e.code, "nomem") ? DDAS_ERR_NOMEM : DDAS_OK;
+        continue; /* cannot happen for written JSON; not a record's fault */
+      }
+      ddas_findings_init(&f, 100);
+      if(ddas_schema_validate_at(v10, traject_schema, ddas_json_root(out), &f) <
+         0)
+        r = DDAS_ERR_NOMEM;
+      snprintf(base, sizeof(base), "/leveringen/%zu/schuldhulptrajecten/%zu", i,
+               j);
+      for(k = 0; k < f.count && !r; k++) {
+        char ptr[2048];
+        snprintf(ptr, sizeof(ptr), "%s%s", base, f.items[k].pointer);
+        r = ddas_findings_add(
+            &res->findings, DDAS_SEV_ERROR, "schema", f.items[k].keyword, ptr,
+            f.items[k].schema_pointer, "after the upgrade to SHV v1.0: %s",
+            f.items[k].message);
+      }
+      ddas_findings_clear(&f);
+      ddas_json_doc_free(out);
+    }
+  }
+  ddas_free(w.p);
+  return r;
 }

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1438,7 +1439,7 @@ done:
   return valid;
 }
 
-int ddas_schema_validate(const ddas_schema *s, const ddas_json *instance,
+static int validate_node(const snode *n, const ddas_json *instance,
                          ddas_findings *findings) {
   vctx *v = ddas_malloc(sizeof(*v));
   int ok;
@@ -1448,9 +1449,28 @@ int ddas_schema_validate(const ddas_schema *s, const ddas_json *instance,
   v->nomem = 0;
   v->apply_depth = 0;
   v->depth = 0;
-  ok = apply(v, s->root, instance);
+  ok = apply(v, n, instance);
   if(v->nomem)
     ok = -1;
   ddas_free(v);
   return ok;
+}
+
+int ddas_schema_validate(const ddas_schema *s, const ddas_json *instance,
+                         ddas_findings *findings) {
+  return validate_node(s->root, instance, findings);
+}
+
+int ddas_schema_validate_at(const ddas_schema *s, const char *location,
+                            const ddas_json *instance,
+                            ddas_findings *findings) {
+  const ddas_json *j;
+  const snode *n;
+  if(!location || location[0] != '#')
+    return -2;
+  j = ddas_json_pointer_get(s->root_json, location + 1, strlen(location + 1));
+  n = j ? find_node((ddas_schema *)(uintptr_t)s, j) : NULL;
+  if(!n)
+    return -2;
+  return validate_node(n, instance, findings);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ddas/alloc.h"
+#include "ddas/batch.h"
 
 #define NSLOTS 8
 
@@ -258,6 +259,17 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
   }
   if(!generic && opt && opt->rules) {
     r = ddas_rules_check(opt->rules, root, res->detection.kind, &res->findings);
+    if(r)
+      goto out;
+  }
+  if(!generic && opt && (opt->norm_mask & DDAS_N3) &&
+     res->detection.kind == DDAS_KIND_SHV &&
+     strcmp(res->detection.version, "1.0") != 0) {
+    /* what goes out must be valid v1.0: check the upgraded records */
+    const ddas_schema *v10;
+    r = ddas_schemaset_get(set, DDAS_KIND_SHV, "1.0", &v10, errbuf, errlen);
+    if(!r)
+      r = ddas_upgrade_check(res, doc, v10, opt->norm_mask);
     if(r)
       goto out;
   }

@@ -72,6 +72,17 @@ int ddas_batcher_next(ddas_batcher *b, ddas_batch *out);
 /* Counts of N3-N6 so far (N1 and N2 are counted in the validate result). */
 const ddas_norm_counts *ddas_batcher_normalised(const ddas_batcher *b);
 
+/* For an SHV v0.9 or v0.10 delivery with N3 in norm_mask: writes every
+ * accepted traject as it will go out (upgraded to v1.0) and validates it
+ * against the v1.0 traject schema of `v10`; a traject that would break
+ * v1.0 (for example three clients, which v0.9 allows) gets "schema"
+ * findings with the v1.0 keyword at its own pointer and is rejected, so
+ * that CBS never refuses a batch for it. `doc` is the result's document
+ * (during ddas_validate_buffer). */
+ddas_result ddas_upgrade_check(ddas_validate_result *res,
+                               const ddas_json_doc *doc, const ddas_schema *v10,
+                               unsigned norm_mask);
+
 /* Computes a batch id (see above) into out[33]. */
 void ddas_batch_id(const char *delivery_id, unsigned index,
                    const unsigned char records_sha256[32], char out[33]);

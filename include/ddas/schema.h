@@ -58,6 +58,13 @@ void ddas_schema_free(ddas_schema *s);
 int ddas_schema_validate(const ddas_schema *s, const ddas_json *instance,
                          ddas_findings *findings);
 
+/* The same against the subschema at `location` ("#/properties/x/items"),
+ * which must be one the compiler walked (not through a $ref only). Returns
+ * -2 when there is no such subschema. Finding pointers are relative to
+ * `instance`. */
+int ddas_schema_validate_at(const ddas_schema *s, const char *location,
+                            const ddas_json *instance, ddas_findings *findings);
+
 /* The document's $id, or "" when it has none. */
 const char *ddas_schema_id(const ddas_schema *s);
 

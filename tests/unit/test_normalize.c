@@ -266,6 +266,49 @@ static void n3_upgrades_v010(void **state) {
   }
 }
 
+/* A v0.9 traject that v1.0 cannot hold (three clients; v0.9 has no
+ * maxItems) is rejected with the v1.0 keyword instead of making CBS refuse
+ * the batch (found by fuzzing). */
+static void upgrade_that_breaks_v10_is_rejected(void **state) {
+  size_t len, i;
+  char *buf = tu_read(SOURCE_DIR "/tests/cases/fuzz-regressions/"
+                                 "batch-v09-three-clients.json",
+                      &len);
+  ddas_validate_options vo;
+  ddas_validate_result res;
+  ddas_ruleset rs;
+  char err[300];
+  int found = 0;
+  (void)state;
+  memset(&vo, 0, sizeof(vo));
+  ddas_ruleset_init(&rs, DDAS_PROFILE_SPEC);
+  vo.rules = &rs;
+  vo.norm_mask = DDAS_N_ALL;
+  vo.kind = DDAS_KIND_SHV;
+  vo.version = "0.9";
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
+      DDAS_OK);
+  assert_int_equal(res.accepted, 0);
+  assert_int_equal(res.rejected, 1);
+  for(i = 0; i < res.findings.count; i++)
+    found |= !strcmp(res.findings.items[i].rule, "schema") &&
+             res.findings.items[i].keyword &&
+             !strcmp(res.findings.items[i].keyword, "maxItems") &&
+             !strcmp(res.findings.items[i].pointer,
+                     "/leveringen/0/schuldhulptrajecten/0/client");
+  assert_true(found);
+  ddas_validate_result_clear(&res);
+  /* without N3 nothing is upgraded, so nothing is checked against v1.0 */
+  vo.norm_mask = DDAS_N1 | DDAS_N2;
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
+      DDAS_OK);
+  assert_int_equal(res.accepted, 1);
+  ddas_validate_result_clear(&res);
+  free(buf);
+}
+
 static void parse_lists(void **state) {
   unsigned m;
   (void)state;
@@ -288,6 +331,7 @@ int main(void) {
       cmocka_unit_test(n6_one_levering_per_gemeente),
       cmocka_unit_test(n3_upgrades_v09),
       cmocka_unit_test(n3_upgrades_v010),
+      cmocka_unit_test(upgrade_that_breaks_v10_is_rejected),
       cmocka_unit_test(parse_lists)};
   return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);
 }
