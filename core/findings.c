@@ -86,6 +86,15 @@ static void utf8_sanitize(char *s) {
 static ddas_result add_v(ddas_findings *f, ddas_severity sev, int scope,
                          const char *rule, const char *keyword,
                          const char *pointer, const char *schema_pointer,
+                         const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 8, 0)))
+#endif
+    ;
+
+static ddas_result add_v(ddas_findings *f, ddas_severity sev, int scope,
+                         const char *rule, const char *keyword,
+                         const char *pointer, const char *schema_pointer,
                          const char *fmt, va_list ap) {
   ddas_finding *it, tmp;
   char msg[512];
