@@ -68,24 +68,8 @@ static const char *P(const char *name) {
   return b;
 }
 
-static int sh(char **out, const char *fmt, ...) {
-  char cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof(cmd), fmt, ap);
-  va_end(ap);
-  return tu_run(cmd, out);
-}
-
-static void write_file(const char *path, const void *data, size_t len) {
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(data, 1, len, f), len);
-  assert_int_equal(fclose(f), 0);
-}
-
 static void write_str(const char *path, const char *s) {
-  write_file(path, s, strlen(s));
+  tu_write_file(path, s, strlen(s));
 }
 
 /* The whole file, or NULL when it does not exist. */
@@ -162,7 +146,7 @@ static void stub_start(const char *plan, ...) {
   if(plan) {
     char pf[512];
     snprintf(pf, sizeof(pf), "%s/plan-%u.json", dir, stub_seq);
-    write_file(pf, plan, strlen(plan));
+    tu_write_file(pf, plan, strlen(plan));
     snprintf(args[n++], 512, "--plan");
     snprintf(args[n++], 512, "%s", pf);
   }
@@ -268,11 +252,11 @@ static void curl(http_res *r, const char *cert, const char *fmt, ...) {
              dir, cert, dir, cert);
   unlink(P("resp.body"));
   unlink(P("resp.head"));
-  r->rc = sh(&out,
-             "curl -sS --max-time 20 --connect-timeout 5 --cacert %s %s "
-             "-o %s -D %s -w '%%{http_code}' %s 2>>%s",
-             P("root.pem"), certopt, P("resp.body"), P("resp.head"), args,
-             P("curl.err"));
+  r->rc = tu_runf(&out,
+                  "curl -sS --max-time 20 --connect-timeout 5 --cacert %s %s "
+                  "-o %s -D %s -w '%%{http_code}' %s 2>>%s",
+                  P("root.pem"), certopt, P("resp.body"), P("resp.head"), args,
+                  P("curl.err"));
   r->status = out ? (int)strtol(out, NULL, 10) : 0;
   free(out);
   r->body = read_opt(P("resp.body"), &r->blen);
@@ -410,7 +394,7 @@ static void prepare_batch(const char *tok, const char *key,
     assert_non_null(d);
     d[3] = '5';
   }
-  write_file(P("batch.body"), copy, len);
+  tu_write_file(P("batch.body"), copy, len);
   free(copy);
   cap = strlen(sig) + 1024;
   head = malloc(cap);
@@ -421,7 +405,7 @@ static void prepare_batch(const char *tok, const char *key,
            digest, sig, tok ? "Authorization: Bearer " : "", tok ? tok : "",
            tok ? "\n" : "", key ? "Idempotency-Key: " : "", key ? key : "",
            key ? "\n" : "", extra ? extra : "", extra ? "\n" : "");
-  write_file(P("batch.head"), head, strlen(head));
+  tu_write_file(P("batch.head"), head, strlen(head));
   free(head);
   ddas_free(sig);
 }
@@ -501,12 +485,12 @@ static void expect_fsc(const http_res *r, int status, const char *code) {
  * and returns everything the stub answered until it closed. free() */
 static char *raw_tls(const char *req, size_t len) {
   char *out = NULL;
-  write_file(P("raw.req"), req, len);
-  sh(&out,
-     "timeout 15 openssl s_client -quiet -connect 127.0.0.1:%d -cert %s "
-     "-key %s -cert_chain %s -CAfile %s <%s 2>/dev/null",
-     stub_port, P("transport.pem"), P("transport.key"), P("intermediate.pem"),
-     P("root.pem"), P("raw.req"));
+  tu_write_file(P("raw.req"), req, len);
+  tu_runf(&out,
+          "timeout 15 openssl s_client -quiet -connect 127.0.0.1:%d -cert %s "
+          "-key %s -cert_chain %s -CAfile %s <%s 2>/dev/null",
+          stub_port, P("transport.pem"), P("transport.key"),
+          P("intermediate.pem"), P("root.pem"), P("raw.req"));
   assert_non_null(out);
   return out;
 }
@@ -526,7 +510,7 @@ static int group_setup(void **state) {
   ddas_validate_result res;
   if(!mkdtemp(dir))
     return -1;
-  if(sh(NULL, "%s/tests/pki/make-pki %s >/dev/null 2>&1", SOURCE_DIR, dir))
+  if(tu_runf(NULL, "%s/tests/pki/make-pki %s >/dev/null 2>&1", SOURCE_DIR, dir))
     return -1;
   if(ddas_signer_load(P("signing.key"), NULL, P("signing-chain.pem"), NULL,
                       &signer, err, sizeof(err)) ||
@@ -556,7 +540,7 @@ static int group_teardown(void **state) {
   free(example);
   free(other);
   tu_teardown_schemas(state);
-  sh(NULL, "rm -rf '%s'", dir);
+  tu_runf(NULL, "rm -rf '%s'", dir);
   return 0;
 }
 
@@ -573,24 +557,27 @@ static int teardown(void **state) {
 static void test_cli(void **state) {
   char *out = NULL;
   (void)state;
-  assert_int_equal(sh(&out, "%s --help", CBS_STUB_BIN), 0);
+  assert_int_equal(tu_runf(&out, "%s --help", CBS_STUB_BIN), 0);
   assert_non_null(strstr(out, "--listen"));
   assert_non_null(strstr(out, "--plan"));
   assert_non_null(strstr(out, "--sig-profile"));
   free(out);
-  assert_int_equal(sh(&out, "%s --lisen 127.0.0.1:0 2>&1", CBS_STUB_BIN), 2);
+  assert_int_equal(tu_runf(&out, "%s --lisen 127.0.0.1:0 2>&1", CBS_STUB_BIN),
+                   2);
   assert_non_null(strstr(out, "did you mean --listen"));
   free(out);
-  assert_int_equal(sh(&out, "%s --listen 127.0.0.1:0 2>&1", CBS_STUB_BIN), 2);
+  assert_int_equal(tu_runf(&out, "%s --listen 127.0.0.1:0 2>&1", CBS_STUB_BIN),
+                   2);
   assert_non_null(strstr(out, "is required"));
   free(out);
   write_str(P("bad-plan.json"), "{\"batch\":[{\"stauts\":503}]}");
   assert_int_not_equal(
-      sh(&out,
-         "%s --listen 127.0.0.1:0 --cert %s --key %s --client-ca %s "
-         "--trust %s --schema-dir %s --record-dir %s/rec-cli --plan %s 2>&1",
-         CBS_STUB_BIN, P("server-chain.pem"), P("server.key"), P("root.pem"),
-         P("root.pem"), SCHEMA_DIR, dir, P("bad-plan.json")),
+      tu_runf(
+          &out,
+          "%s --listen 127.0.0.1:0 --cert %s --key %s --client-ca %s "
+          "--trust %s --schema-dir %s --record-dir %s/rec-cli --plan %s 2>&1",
+          CBS_STUB_BIN, P("server-chain.pem"), P("server.key"), P("root.pem"),
+          P("root.pem"), SCHEMA_DIR, dir, P("bad-plan.json")),
       0);
   assert_non_null(strstr(out, "unknown member \"stauts\""));
   free(out);
@@ -752,13 +739,13 @@ static void test_accept_and_duplicate(void **state) {
   prepare_batch(tok, "batch-2", signer, DDAS_SIG_ADR, example, example_len, 0,
                 NULL);
   assert_int_equal(
-      sh(&out,
-         "curl -sS --max-time 20 --cacert %s --cert %s --key %s -H @%s "
-         "--data-binary @%s -o /dev/null -o /dev/null "
-         "-w '%%{http_code} %%{num_connects}\\n' "
-         "https://127.0.0.1:%d/gegevens https://127.0.0.1:%d/gegevens",
-         P("root.pem"), P("transport-chain.pem"), P("transport.key"),
-         P("batch.head"), P("batch.body"), stub_port, stub_port),
+      tu_runf(&out,
+              "curl -sS --max-time 20 --cacert %s --cert %s --key %s -H @%s "
+              "--data-binary @%s -o /dev/null -o /dev/null "
+              "-w '%%{http_code} %%{num_connects}\\n' "
+              "https://127.0.0.1:%d/gegevens https://127.0.0.1:%d/gegevens",
+              P("root.pem"), P("transport-chain.pem"), P("transport.key"),
+              P("batch.head"), P("batch.body"), stub_port, stub_port),
       0);
   assert_string_equal(out, "201 1\n200 0\n");
   free(out);

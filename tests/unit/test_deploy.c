@@ -116,15 +116,6 @@ static char conf_mount[512]; /* where the workers find worker.conf */
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int sh(char **out, const char *fmt, ...) {
-  char cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof(cmd), fmt, ap);
-  va_end(ap);
-  return tu_run(cmd, out);
-}
-
 static void write_file(const char *path, const char *text, mode_t mode) {
   FILE *f = fopen(path, "w");
   assert_non_null(f);
@@ -259,7 +250,7 @@ static void load_facts(void) {
   for(i = 0; facts_py[i]; i++)
     fprintf(f, "%s\n", facts_py[i]);
   assert_int_equal(fclose(f), 0);
-  if(sh(&out, PYTHON " '%s' '%s'", path, COMPOSE) != 0) {
+  if(tu_runf(&out, PYTHON " '%s' '%s'", path, COMPOSE) != 0) {
     fprintf(stderr, "%s did not parse (" PYTHON " with python3-yaml):\n%s\n",
             COMPOSE, out);
     free(out);
@@ -337,11 +328,12 @@ static int setup(void **state) {
   assert_true(shell_safe(dns));
   snprintf(pki, sizeof(pki), "%s/pki", tmp);
   assert_int_equal(mkdir(pki, 0700), 0);
-  assert_int_equal(sh(NULL,
-                      "DDAS_PKI_SERVER_DNS='%s' bash '%s/tests/pki/make-pki' "
-                      "'%s' >/dev/null 2>&1",
-                      dns, SOURCE_DIR, pki),
-                   0);
+  assert_int_equal(
+      tu_runf(NULL,
+              "DDAS_PKI_SERVER_DNS='%s' bash '%s/tests/pki/make-pki' "
+              "'%s' >/dev/null 2>&1",
+              dns, SOURCE_DIR, pki),
+      0);
 
   /* the configuration with pki paths moved; files that make-pki does not
    * make must be made by the pki service's command (the client secret) */
@@ -382,8 +374,8 @@ static int setup(void **state) {
   snprintf(path, sizeof(path), "%s/worker.conf", tmp);
   write_file(path, rewritten, 0644);
   free(rewritten);
-  conf_rc = sh(&conf_print, "'%s' check-config -c '%s' --print 2>'%s/err'",
-               WORKER_BIN, path, tmp);
+  conf_rc = tu_runf(&conf_print, "'%s' check-config -c '%s' --print 2>'%s/err'",
+                    WORKER_BIN, path, tmp);
   snprintf(path, sizeof(path), "%s/err", tmp);
   conf_err = tu_read(path, NULL);
   return 0;
@@ -393,7 +385,7 @@ static int teardown(void **state) {
   size_t i;
   (void)state;
   if(strncmp(tmp, "/tmp/ddas-deploy-", 17) == 0 && !strstr(tmp, "XXXXXX"))
-    sh(NULL, "rm -rf '%s'", tmp);
+    tu_runf(NULL, "rm -rf '%s'", tmp);
   for(i = 0; i < nfacts; i++)
     free(facts[i].line);
   free(facts);
@@ -566,10 +558,10 @@ static void compose_peers(void **state) {
   }
   free(out);
   /* the names the other tests use stay first */
-  assert_int_equal(sh(&out,
-                      "openssl x509 -in '%s/pki/server.pem' -noout -ext "
-                      "subjectAltName",
-                      tmp),
+  assert_int_equal(tu_runf(&out,
+                           "openssl x509 -in '%s/pki/server.pem' -noout -ext "
+                           "subjectAltName",
+                           tmp),
                    0);
   assert_non_null(strstr(out, "IP Address:127.0.0.1, DNS:localhost"));
   free(out);
@@ -869,7 +861,8 @@ static void systemd_unit(void **state) {
     /* the credential: the file the compose configuration names */
     val = conf_get(conf, key);
     assert_non_null(val);
-    assert_int_equal(sh(NULL, "cp '%s' '%s/credentials/%s'", val, tmp, id), 0);
+    assert_int_equal(tu_runf(NULL, "cp '%s' '%s/credentials/%s'", val, tmp, id),
+                     0);
     free(val);
     /* the key line goes, the variable comes */
     {
@@ -889,8 +882,8 @@ static void systemd_unit(void **state) {
   write_file(path, conf, 0644);
   {
     char *out;
-    int rc =
-        sh(&out, "env%s '%s' check-config -c '%s' 2>&1", env, WORKER_BIN, path);
+    int rc = tu_runf(&out, "env%s '%s' check-config -c '%s' 2>&1", env,
+                     WORKER_BIN, path);
     if(rc != 0)
       fprintf(stderr, "check-config with the unit's credentials: %s\n", out);
     assert_int_equal(rc, 0);

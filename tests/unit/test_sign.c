@@ -51,22 +51,6 @@ static const char *P(const char *name) {
 
 /* Runs a shell command built from fmt; returns its exit status and stdout
  * (free()) in *out when out is not NULL. */
-static int sh(char **out, const char *fmt, ...) {
-  char cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof(cmd), fmt, ap);
-  va_end(ap);
-  return tu_run(cmd, out);
-}
-
-static void write_file(const char *path, const void *data, size_t len) {
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(data, 1, len, f), len);
-  assert_int_equal(fclose(f), 0);
-}
-
 /* Strips trailing new lines of s in place. */
 static char *chomp(char *s) {
   size_t n = strlen(s);
@@ -209,9 +193,10 @@ static int setup(void **state) {
   (void)state;
   if(!mkdtemp(dir))
     return -1;
-  if(sh(NULL,
-        "DDAS_PKI_PASSPHRASE='" PASSPHRASE "' bash %s/tests/pki/make-pki %s",
-        SOURCE_DIR, dir) != 0) {
+  if(tu_runf(NULL,
+             "DDAS_PKI_PASSPHRASE='" PASSPHRASE
+             "' bash %s/tests/pki/make-pki %s",
+             SOURCE_DIR, dir) != 0) {
     fprintf(stderr, "make-pki failed\n");
     return -1;
   }
@@ -229,7 +214,7 @@ static int teardown(void **state) {
   ddas_signer_free(signer);
   ddas_truststore_free(trust);
   if(strchr(dir, 'X') == NULL)
-    sh(NULL, "rm -rf %s", dir);
+    tu_runf(NULL, "rm -rf %s", dir);
   return 0;
 }
 
@@ -248,10 +233,10 @@ static void digest_known_values(void **state) {
                       "SHA-256=ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
   assert_int_equal(strlen(d), 52);
   /* the body, computed independently by the openssl command line */
-  write_file(P("body.json"), BODY, strlen(BODY));
-  assert_int_equal(
-      sh(&cli, "openssl dgst -sha256 -binary %s | base64 -w0", P("body.json")),
-      0);
+  tu_write_file(P("body.json"), BODY, strlen(BODY));
+  assert_int_equal(tu_runf(&cli, "openssl dgst -sha256 -binary %s | base64 -w0",
+                           P("body.json")),
+                   0);
   digest_of(BODY, strlen(BODY), d);
   assert_int_equal(strncmp(d, "SHA-256=", 8), 0);
   assert_string_equal(d + 8, chomp(cli));
@@ -388,18 +373,21 @@ static void adr_header_members_in_order(void **state) {
   json_t *root;
   (void)state;
   /* independent values from the openssl command line */
-  assert_int_equal(sh(&der, "openssl x509 -in %s -outform DER | base64 -w0",
-                      P("signing.pem")),
+  assert_int_equal(tu_runf(&der,
+                           "openssl x509 -in %s -outform DER | base64 -w0",
+                           P("signing.pem")),
                    0);
-  assert_int_equal(sh(&inter, "openssl x509 -in %s -outform DER | base64 -w0",
-                      P("intermediate.pem")),
+  assert_int_equal(tu_runf(&inter,
+                           "openssl x509 -in %s -outform DER | base64 -w0",
+                           P("intermediate.pem")),
                    0);
-  assert_int_equal(sh(&thumb,
-                      "openssl x509 -in %s -outform DER | openssl dgst "
-                      "-sha256 -binary | base64 -w0 | tr '+/' '-_' | tr -d "
-                      "'='",
-                      P("signing.pem")),
-                   0);
+  assert_int_equal(
+      tu_runf(&thumb,
+              "openssl x509 -in %s -outform DER | openssl dgst "
+              "-sha256 -binary | base64 -w0 | tr '+/' '-_' | tr -d "
+              "'='",
+              P("signing.pem")),
+      0);
   chomp(der);
   chomp(inter);
   chomp(thumb);
@@ -495,16 +483,16 @@ static char *cli_verify(const char *sig, const char *input, size_t inlen) {
   assert_non_null(dots);
   n = ddas_b64url_decode(dots + 2, strlen(dots + 2), raw, sizeof(raw));
   assert_int_equal(n, 384); /* RSA 3072 */
-  write_file(P("sig.bin"), raw, (size_t)n);
-  write_file(P("input.bin"), input, inlen);
-  assert_int_equal(sh(NULL, "openssl x509 -in %s -pubkey -noout > %s",
-                      P("signing.pem"), P("pub.pem")),
+  tu_write_file(P("sig.bin"), raw, (size_t)n);
+  tu_write_file(P("input.bin"), input, inlen);
+  assert_int_equal(tu_runf(NULL, "openssl x509 -in %s -pubkey -noout > %s",
+                           P("signing.pem"), P("pub.pem")),
                    0);
-  sh(&out,
-     "openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt "
-     "rsa_pss_saltlen:32 -sigopt rsa_mgf1_md:sha256 -verify %s -signature "
-     "%s %s 2>/dev/null",
-     P("pub.pem"), P("sig.bin"), P("input.bin"));
+  tu_runf(&out,
+          "openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt "
+          "rsa_pss_saltlen:32 -sigopt rsa_mgf1_md:sha256 -verify %s -signature "
+          "%s %s 2>/dev/null",
+          P("pub.pem"), P("sig.bin"), P("input.bin"));
   return out;
 }
 
@@ -542,9 +530,10 @@ static void openssl_cli_verifies_body_input(void **state) {
     body[i] = (unsigned char)(i * 131 + (i >> 7));
   sig = sign_ok(DDAS_SIG_BODY, body, len);
   hdr = strndup(sig, (size_t)(strstr(sig, "..") - sig));
-  write_file(P("big.bin"), body, len);
+  tu_write_file(P("big.bin"), body, len);
   assert_int_equal(
-      sh(&enc, "base64 -w0 %s | tr '+/' '-_' | tr -d '='", P("big.bin")), 0);
+      tu_runf(&enc, "base64 -w0 %s | tr '+/' '-_' | tr -d '='", P("big.bin")),
+      0);
   chomp(enc);
   input = malloc(strlen(hdr) + strlen(enc) + 2);
   snprintf(input, strlen(hdr) + strlen(enc) + 2, "%s.%s", hdr, enc);
@@ -792,12 +781,13 @@ static void forged_headers_rejected(void **state) {
     free(h);
   }
   /* x5t#S256 naming another certificate than x5c[0] */
-  assert_int_equal(sh(&tthumb,
-                      "openssl x509 -in %s -outform DER | openssl dgst "
-                      "-sha256 -binary | base64 -w0 | tr '+/' '-_' | tr -d "
-                      "'='",
-                      P("transport.pem")),
-                   0);
+  assert_int_equal(
+      tu_runf(&tthumb,
+              "openssl x509 -in %s -outform DER | openssl dgst "
+              "-sha256 -binary | base64 -w0 | tr '+/' '-_' | tr -d "
+              "'='",
+              P("transport.pem")),
+      0);
   chomp(tthumb);
   {
     char x5t[64], *h, *f;
@@ -973,8 +963,8 @@ static void load_refusals(void **state) {
                    DDAS_ERR_ARG);
   assert_string_equal(err, "the signing key is not RSA");
   /* the chain must be end-entity first, each certified by the next */
-  assert_int_equal(sh(NULL, "cat %s %s > %s", P("signing.pem"), P("root.pem"),
-                      P("gap-chain.pem")),
+  assert_int_equal(tu_runf(NULL, "cat %s %s > %s", P("signing.pem"),
+                           P("root.pem"), P("gap-chain.pem")),
                    0);
   assert_int_equal(ddas_signer_load(P("signing.key"), NULL, P("gap-chain.pem"),
                                     NULL, &s, err, sizeof(err)),
@@ -993,7 +983,7 @@ static void load_refusals(void **state) {
                                     sizeof(err)),
                    DDAS_ERR_ARG);
   assert_string_equal(err, "cannot open the file of the signing key");
-  write_file(P("empty.pem"), "", 0);
+  tu_write_file(P("empty.pem"), "", 0);
   assert_int_equal(ddas_signer_load(P("signing.key"), NULL, P("empty.pem"),
                                     NULL, &s, err, sizeof(err)),
                    DDAS_ERR_ARG);
@@ -1006,7 +996,7 @@ static void load_refusals(void **state) {
   {
     static const char broken[] =
         "-----BEGIN CERTIFICATE-----\nAAAA!!\n-----END CERTIFICATE-----\n";
-    write_file(P("broken.pem"), broken, strlen(broken));
+    tu_write_file(P("broken.pem"), broken, strlen(broken));
   }
   assert_int_equal(ddas_signer_load(P("signing.key"), NULL, P("broken.pem"),
                                     NULL, &s, err, sizeof(err)),

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,4 +173,21 @@ int tu_make_pki(const char *dir, const char *passphrase) {
            "'%s/tests/pki/make-pki' '%s/pki' >'%s/pki.log' 2>&1",
            dir, passphrase, SOURCE_DIR, dir, dir);
   return system(cmd) == 0 ? 0 : -1;
+}
+
+int tu_runf(char **out, const char *fmt, ...) {
+  char cmd[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof(cmd), fmt, ap);
+  va_end(ap);
+  return tu_run(cmd, out);
+}
+
+void tu_write_file(const char *path, const void *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  if(!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+    fprintf(stderr, "cannot write %s\n", path);
+    abort();
+  }
 }

@@ -24,6 +24,15 @@ int tu_run(const char *cmd, char **out);
  * malloc'ed; returns the count (at most cap). */
 size_t tu_collect_pd(const char *buf, size_t len, char **vals, size_t cap);
 
+/* tu_run with a printf-style command. */
+int tu_runf(char **out, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Writes len bytes to path; aborts the test program when it cannot. */
+void tu_write_file(const char *path, const void *data, size_t len);
+
 /* Generates the throw-away test PKI (tests/pki/make-pki) into DIR/pki, with
  * `passphrase` for the encrypted signing key; 0 on success. */
 int tu_make_pki(const char *dir, const char *passphrase);
