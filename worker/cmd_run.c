@@ -224,6 +224,16 @@ static void pause_all(run_ctx *c, int pause) {
   rd_kafka_topic_partition_list_destroy(a);
 }
 
+/* Produces an event built by a core builder (`built` is the builder's
+ * result) and releases it: 0, or -1 when it was not built or not queued. */
+static int publish(run_ctx *c, const char *topic, ddas_result built,
+                   ddas_event *ev) {
+  int rc =
+      built == DDAS_OK && wk_produce_event(&c->prod, topic, ev) == 0 ? 0 : -1;
+  ddas_event_clear(ev);
+  return rc;
+}
+
 /* ---- batches ----------------------------------------------------------- */
 
 static int park(run_ctx *c, delivery *d, const ddas_batch *b,
@@ -253,11 +263,7 @@ static int park(run_ctx *c, delivery *d, const ddas_batch *b,
   in.nsources = d->nmsgs;
   in.body = b->body;
   in.body_len = b->len;
-  rc = ddas_event_parked(&in, &ev) == DDAS_OK &&
-               wk_produce_event(&c->prod, c->cfg->topic_failed, &ev) == 0
-           ? 0
-           : -1;
-  ddas_event_clear(&ev);
+  rc = publish(c, c->cfg->topic_failed, ddas_event_parked(&in, &ev), &ev);
   free(src);
   if(!rc) {
     c->parked++;
@@ -287,11 +293,7 @@ static int receipt_forwarded(run_ctx *c, delivery *d, const ddas_batch *b,
   in.attempts = r->attempts ? r->attempts : 1;
   in.sources = src;
   in.nsources = d->nmsgs;
-  rc = ddas_event_forwarded(&in, &ev) == DDAS_OK &&
-               wk_produce_event(&c->prod, c->cfg->topic_receipts, &ev) == 0
-           ? 0
-           : -1;
-  ddas_event_clear(&ev);
+  rc = publish(c, c->cfg->topic_receipts, ddas_event_forwarded(&in, &ev), &ev);
   free(src);
   return rc;
 }
@@ -410,11 +412,8 @@ static int publish_rejections(run_ctx *c, delivery *d,
     in.levering_teller = -1;
     in.findings = g[i].findings;
     in.nfindings = g[i].nfindings;
-    rc = ddas_event_rejection(&in, &ev) == DDAS_OK &&
-                 wk_produce_event(&c->prod, c->cfg->topic_rejections, &ev) == 0
-             ? 0
-             : -1;
-    ddas_event_clear(&ev);
+    rc = publish(c, c->cfg->topic_rejections, ddas_event_rejection(&in, &ev),
+                 &ev);
     c->rejection_events++;
   }
   ddas_rejection_groups_free(g, n);
@@ -451,11 +450,8 @@ static int publish_worker_rejection(run_ctx *c, delivery *d, const msgref *m,
   in.levering_teller = -1;
   in.findings = &f;
   in.nfindings = 1;
-  rc = ddas_event_rejection(&in, &ev) == DDAS_OK &&
-               wk_produce_event(&c->prod, c->cfg->topic_rejections, &ev) == 0
-           ? 0
-           : -1;
-  ddas_event_clear(&ev);
+  rc =
+      publish(c, c->cfg->topic_rejections, ddas_event_rejection(&in, &ev), &ev);
   c->rejection_events++;
   return rc;
 }
@@ -513,11 +509,9 @@ static int finish(run_ctx *c, delivery *d, const char *status) {
   in.nrejected_by_rule = nrc;
   in.batch_ids = (const char *const *)d->batch_ids;
   in.nbatch_ids = d->nbatch_ids;
-  r = ddas_event_processed(&in, &ev) == DDAS_OK &&
-              wk_produce_event(&c->prod, c->cfg->topic_receipts, &ev) == 0
-          ? RUN_OK
-          : RUN_FATAL;
-  ddas_event_clear(&ev);
+  r = publish(c, c->cfg->topic_receipts, ddas_event_processed(&in, &ev), &ev)
+          ? RUN_FATAL
+          : RUN_OK;
   free(src);
   if(r || (r = flush(c)))
     return r;
