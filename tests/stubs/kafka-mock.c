@@ -9,6 +9,11 @@
  *   up BROKER_ID          bring it back
  *   leader TOPIC PARTITION BROKER_ID   move a partition's leader
  *   coordinator group GROUP BROKER_ID  move a group's coordinator
+ *   produce-errors COUNT [ERROR]       the next COUNT Produce requests (to
+ *                         any broker) fail with ERROR: a name such as
+ *                         KAFKA_STORAGE_ERROR (the default: a broker's disk
+ *                         full or failing) or NOT_ENOUGH_REPLICAS, or a
+ *                         numeric Kafka error code
  *   quit                  stop (also on end of input and SIGTERM)
  */
 #include <librdkafka/rdkafka.h>
@@ -30,7 +35,41 @@ static void usage(FILE *out) {
           "[--bootstrap-file FILE]\n"
           "Starts librdkafka's mock cluster on loopback, prints the bootstrap\n"
           "servers, then obeys commands on standard input: down ID, up ID,\n"
-          "leader TOPIC PARTITION ID, coordinator group GROUP ID, quit.\n");
+          "leader TOPIC PARTITION ID, coordinator group GROUP ID,\n"
+          "produce-errors COUNT [ERROR], quit.\n");
+}
+
+/* A Kafka error code by name ("KAFKA_STORAGE_ERROR", with or without the
+ * RD_KAFKA_RESP_ERR_ prefix) or number; -1 when unknown. */
+static int error_code(const char *name) {
+  const struct rd_kafka_err_desc *d;
+  size_t n, i;
+  char *end;
+  long v = strtol(name, &end, 10);
+  if(*name && !*end)
+    return v > 0 && v < 1000 ? (int)v : -1;
+  if(!strncmp(name, "RD_KAFKA_RESP_ERR_", 18))
+    name += 18;
+  rd_kafka_get_err_descs(&d, &n);
+  for(i = 0; i < n; i++)
+    if(d[i].code > 0 && d[i].name && !strcmp(d[i].name, name))
+      return d[i].code;
+  return -1;
+}
+
+/* produce-errors COUNT [ERROR]: 0, or -1 on a bad count or error. */
+static int produce_errors(rd_kafka_mock_cluster_t *mc, const char *count,
+                          const char *name) {
+  rd_kafka_resp_err_t errs[1000];
+  char *end;
+  long n = strtol(count, &end, 10), i;
+  int code = error_code(name ? name : "KAFKA_STORAGE_ERROR");
+  if(*end || n < 1 || n > 1000 || code < 0)
+    return -1;
+  for(i = 0; i < n; i++)
+    errs[i] = (rd_kafka_resp_err_t)code;
+  rd_kafka_mock_push_request_errors_array(mc, 0 /* Produce */, (size_t)n, errs);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -121,6 +160,8 @@ int main(int argc, char **argv) {
       rc = rd_kafka_mock_partition_set_leader(mc, b, part, id);
     else if(sscanf(line, "coordinator group %255s %d", b, &id) == 2)
       rc = rd_kafka_mock_coordinator_set(mc, "group", b, id);
+    else if(n >= 2 && !strcmp(a, "produce-errors"))
+      rc = produce_errors(mc, b, n >= 3 ? c : NULL);
     printf(rc == 0 ? "ok\n" : "error: unknown command or id\n");
     fflush(stdout);
   }

@@ -1,0 +1,794 @@
+/* fault-matrix: the pipeline under one fault at a time, reconciled.
+ *
+ * Each scenario starts kafka-mock, the CBS stub and `ddas-worker run`
+ * processes (tests/support/pipeline_fixture.h), publishes the standard mix
+ * of generated deliveries with `ddas-worker submit`, injects its fault while
+ * the workers are busy, waits for every delivery's receipt, runs `ddas-worker
+ * replay` once the fault is over, and reconciles every record: forwarded
+ * (in a batch CBS holds), rejected (named by a rejection event), parked (in
+ * a parked batch CBS does not hold) or lost. It prints one table row per
+ * fault. Exit status 0 only when every row has lost = 0, no record reached
+ * CBS under two different Idempotency-Keys, no worker crashed and every
+ * other reconciliation check passed; 1 otherwise (the failing rows are
+ * named); 2 on a usage error. See tests/fault/README.md. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pipeline_fixture.h"
+#include "testutil.h"
+
+typedef struct fm fm;
+
+typedef struct {
+  const char *name;      /* for --only */
+  const char *title;     /* the table's first column */
+  const char *mechanism; /* one paragraph for --markdown */
+  void (*run)(fm *);
+} fault;
+
+struct fm {
+  const fault *f;
+  size_t n; /* deliveries */
+  scen s;
+  dataset ds;
+  watch w;
+  int watching, have_scen, have_ds;
+  pid_t ours[FX_MAX_WORKERS]; /* workers we killed on purpose */
+  int nours;
+  int crashes, exits, timeout, stop_failures;
+  char notes[600];
+  char replay[200];
+  recon r;
+  double t0, secs;
+  int error;
+  char errmsg[600];
+  long lost;
+  int ok;
+};
+
+static jmp_buf on_error;
+static fm *current;
+
+static void fixture_failed(const char *msg) {
+  if(current) {
+    snprintf(current->errmsg, sizeof(current->errmsg), "%s", msg);
+    longjmp(on_error, 1);
+  }
+}
+
+static void note(fm *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void note(fm *m, const char *fmt, ...) {
+  size_t n = strlen(m->notes);
+  va_list ap;
+  if(n && n + 2 < sizeof(m->notes)) {
+    memcpy(m->notes + n, "; ", 3);
+    n += 2;
+  }
+  va_start(ap, fmt);
+  vsnprintf(m->notes + n, sizeof(m->notes) - n, fmt, ap);
+  va_end(ap);
+}
+
+static void say(const fm *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say(const fm *m, const char *fmt, ...) {
+  va_list ap;
+  printf("  [%s %5.1f s] ", m->f->name, now_s() - m->t0);
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  putchar('\n');
+  fflush(stdout);
+}
+
+/* ---- scenario steps ----------------------------------------------------- */
+
+/* Starts the cluster, the stub (o), nworkers workers, publishes the
+ * deliveries and starts watching the receipts. */
+static void begin(fm *m, const stub_opts *o, const char *extra, int nworkers) {
+  int i;
+  scen_start_opts(&m->s, m->f->name, o, extra);
+  m->have_scen = 1;
+  dataset_mix(&m->ds, m->s.sdir, m->n, 0);
+  m->have_ds = 1;
+  for(i = 0; i < nworkers; i++)
+    worker_start(&m->s);
+  submit_range(&m->s, &m->ds, 0, m->ds.n);
+  check_chunking(&m->ds);
+  say(m, "%zu deliveries, %zu records submitted; %d workers", m->ds.n,
+      m->ds.nrec, nworkers);
+  watch_start(&m->w, m->s.km.bootstrap, &m->ds);
+  m->watching = 1;
+}
+
+static void begin_plan(fm *m, const char *plan, const char *extra,
+                       int nworkers) {
+  stub_opts o;
+  memset(&o, 0, sizeof(o));
+  o.plan = plan;
+  begin(m, &o, extra, nworkers);
+}
+
+static int is_ours(const fm *m, pid_t pid) {
+  int i;
+  for(i = 0; i < m->nours; i++)
+    if(m->ours[i] == pid)
+      return 1;
+  return 0;
+}
+
+/* A worker that ended on its own is noted and replaced (as a container
+ * runtime would restart it); one ended by a signal we did not send is a
+ * crash. */
+static void supervise(fm *m) {
+  int i;
+  for(i = 0; i < m->s.nworkers; i++) {
+    int rc;
+    if(m->s.worker[i] <= 0 || is_ours(m, m->s.worker[i]))
+      continue;
+    rc = poll_exit(m->s.worker[i]);
+    if(rc == -2)
+      continue;
+    m->s.worker[i] = 0;
+    if(rc >= 128) {
+      m->crashes++;
+      note(m, "CRASH: worker %d killed by signal %d (see %s/worker-%d.log)",
+           i + 1, rc - 128, m->s.sdir, i + 1);
+    } else {
+      m->exits++;
+      note(m, "worker %d exited with %d (see %s/worker-%d.log), restarted",
+           i + 1, rc, m->s.sdir, i + 1);
+    }
+    say(m, "worker %d ended on its own (status %d); starting another", i + 1,
+        rc);
+    worker_start(&m->s);
+  }
+}
+
+/* Waits until `target` deliveries have a receipt; 0, or -1 on timeout. */
+static int wait_receipts(fm *m, size_t target, int timeout_s) {
+  double until = now_s() + timeout_s;
+  while(m->w.count < target) {
+    if(now_s() > until)
+      return -1;
+    watch_poll(&m->w, 200);
+    supervise(m);
+  }
+  return 0;
+}
+
+/* Waits for a fraction of the receipts (the moment to inject). */
+static void wait_part(fm *m, size_t num, size_t den) {
+  size_t target = m->ds.n * num / den;
+  if(wait_receipts(m, target, 300))
+    note(m, "only %zu of %zu receipts before the injection", m->w.count,
+         target);
+  say(m, "%zu receipts", m->w.count);
+}
+
+/* Polls the receipts for ms while a fault lasts. */
+static void hold(fm *m, int ms) {
+  double until = now_s() + ms / 1000.0;
+  while(now_s() < until) {
+    watch_poll(&m->w, 200);
+    supervise(m);
+  }
+}
+
+/* SIGKILL to worker i (0-based), reaped. */
+static void kill_worker(fm *m, int i) {
+  pid_t pid = m->s.worker[i];
+  FX_CHECK(pid > 0);
+  m->ours[m->nours++] = pid;
+  kill(pid, SIGKILL);
+  FX_CHECK(wait_exit(pid, 10000) == 128 + SIGKILL);
+  m->s.worker[i] = 0;
+}
+
+static void set_plan(fm *m, const char *plan) {
+  json_decref(stub_call(&m->s.cbs, "/_plan", plan));
+}
+
+/* n copies of step, as a JSON array's members (no brackets). */
+static void steps(sbuf *b, const char *step, int n) {
+  int i;
+  for(i = 0; i < n; i++)
+    sb_printf(b, "%s%s", b->n && b->b[b->n - 1] != '[' ? "," : "", step);
+}
+
+/* Every receipt, the workers stopped, the stub back to normal, one replay,
+ * and the reconciliation. */
+static void finish(fm *m) {
+  char *out = NULL, *p;
+  int rc;
+  if(wait_receipts(m, m->ds.n, 300)) {
+    m->timeout = 1;
+    note(m, "only %zu of %zu deliveries had a receipt after 300 s", m->w.count,
+         m->ds.n);
+  }
+  say(m, "%zu of %zu receipts; stopping the workers", m->w.count, m->ds.n);
+  watch_stop(&m->w);
+  m->watching = 0;
+  m->stop_failures = workers_stop_count(&m->s);
+  if(m->stop_failures)
+    note(m, "%d workers did not exit 0 after SIGTERM", m->stop_failures);
+  set_plan(m, "[]");
+  rc = run_replay(&m->s, &out);
+  p = out ? strstr(out, "parked batches selected:") : NULL;
+  if(rc || !p)
+    note(m, "replay exited with %d", rc);
+  if(p) {
+    snprintf(m->replay, sizeof(m->replay), "%.*s", (int)strcspn(p, "\n"), p);
+    say(m, "replay: %s", m->replay);
+  }
+  free(out);
+  fx_reconcile(&m->s, &m->ds, &m->r, FX_RECON_REJECTIONS);
+}
+
+/* ---- the faults --------------------------------------------------------- */
+
+static void f_5xx(fm *m) {
+  sbuf plan = {NULL, 0, 0};
+  int i;
+  /* 150 batch requests in a row get 500/502/503/504; 3 attempts per batch:
+   * the first ~50 batches are parked, then CBS recovers */
+  sb_printf(&plan, "[");
+  for(i = 0; i < 150; i++)
+    sb_printf(&plan, "%s{\"status\":%d}", i ? "," : "",
+              (int[]){500, 502, 503, 504}[i % 4]);
+  sb_printf(&plan, "]");
+  begin_plan(m, plan.b, "retry.max_attempts = 3\n", 3);
+  free(plan.b);
+  finish(m);
+}
+
+static void f_429(fm *m) {
+  sbuf plan = {NULL, 0, 0};
+  sb_printf(&plan, "[");
+  steps(&plan, "{\"status\":429,\"retry_after\":\"1\"}", 60);
+  sb_printf(&plan, "]");
+  begin_plan(m, plan.b, "retry.max_attempts = 4\n", 3);
+  free(plan.b);
+  finish(m);
+  note(m, "CBS answered %ld planned faults",
+       stub_stat(&m->s.cbs, "planned_faults"));
+}
+
+static void f_slow(fm *m) {
+  sbuf plan = {NULL, 0, 0};
+  int i;
+  /* every batch answered after 400 ms, every 8th after 3 s: beyond the
+   * worker's 2-s timeout, so it gives up and sends the batch again, while
+   * CBS has recorded it */
+  sb_printf(&plan, "[");
+  for(i = 0; i < 240; i++)
+    sb_printf(&plan, "%s{\"delay_ms\":%d}", i ? "," : "",
+              i % 8 == 3 ? 3000 : 400);
+  sb_printf(&plan, "]");
+  begin_plan(m, plan.b, "cbs.timeout_ms = 2000\nretry.max_attempts = 6\n", 3);
+  free(plan.b);
+  finish(m);
+}
+
+static void restart_stub(fm *m, const char *cert, const char *key,
+                         const char *client_ca) {
+  stub_opts o;
+  int port = m->s.cbs.port;
+  memset(&o, 0, sizeof(o));
+  o.cert = cert;
+  o.key = key;
+  o.client_ca = client_ca;
+  o.port = port;
+  stub_stop(&m->s.cbs);
+  stub_start_opts(&m->s.cbs, m->s.sdir, &o);
+}
+
+static void f_tls(fm *m) {
+  begin_plan(m, NULL, "retry.max_attempts = 4\n", 3);
+  wait_part(m, 1, 4);
+  /* a server the workers must refuse (certificate under an unknown root) */
+  restart_stub(m, "rogue-server-chain.pem", "rogue-server.key", NULL);
+  say(m, "CBS restarted with a rogue server certificate");
+  hold(m, 6000);
+  /* a server that refuses the workers' client certificate */
+  restart_stub(m, NULL, NULL, "rogue-root.pem");
+  say(m, "CBS restarted refusing the client certificate");
+  hold(m, 6000);
+  restart_stub(m, NULL, NULL, NULL);
+  say(m, "CBS back to normal (%zu receipts)", m->w.count);
+  finish(m);
+}
+
+static void f_token(fm *m) {
+  sbuf plan = {NULL, 0, 0};
+  begin_plan(m, NULL, "retry.max_attempts = 4\n", 3);
+  wait_part(m, 1, 4);
+  /* every token expires now; the next 60 token requests fail */
+  sb_printf(&plan, "{\"batch\":[{\"expire_tokens\":true}],\"token\":[");
+  steps(&plan, "{\"status\":503}", 30);
+  steps(&plan, "{\"status\":500}", 30);
+  sb_printf(&plan, "]}");
+  set_plan(m, plan.b);
+  free(plan.b);
+  say(m, "token endpoint down for the next 60 token requests");
+  finish(m);
+}
+
+static void f_broker(fm *m) {
+  begin_plan(m, NULL, NULL, 3);
+  wait_part(m, 1, 4);
+  mock_cmd(&m->s.km, "down 1");
+  say(m, "broker 1 down");
+  hold(m, 5000);
+  mock_cmd(&m->s.km, "up 1");
+  wait_part(m, 1, 2);
+  mock_cmd(&m->s.km, "down 2");
+  say(m, "broker 1 up; broker 2 down");
+  hold(m, 5000);
+  mock_cmd(&m->s.km, "up 2");
+  say(m, "broker 2 up");
+  finish(m);
+}
+
+static void move_leaders(fm *m, int shift) {
+  static const struct {
+    const char *topic;
+    int parts;
+  } t[] = {{"ddas.deliveries", 6},
+           {"ddas.rejections", 3},
+           {"ddas.receipts", 3},
+           {"ddas.failed", 3}};
+  size_t i;
+  int p;
+  for(i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+    for(p = 0; p < t[i].parts; p++) {
+      char cmd[128];
+      snprintf(cmd, sizeof(cmd), "leader %s %d %d", t[i].topic, p,
+               (p + shift) % 3 + 1);
+      mock_cmd(&m->s.km, cmd);
+    }
+}
+
+static void f_leader(fm *m) {
+  begin_plan(m, NULL, NULL, 3);
+  wait_part(m, 1, 4);
+  move_leaders(m, 1);
+  say(m, "every partition's leader moved");
+  wait_part(m, 1, 2);
+  move_leaders(m, 2);
+  say(m, "every partition's leader moved again");
+  finish(m);
+}
+
+static void f_coordinator(fm *m) {
+  begin_plan(m, NULL, NULL, 3);
+  wait_part(m, 1, 4);
+  mock_cmd(&m->s.km, "coordinator group ddas-worker 2");
+  say(m, "group coordinator moved to broker 2");
+  wait_part(m, 1, 2);
+  mock_cmd(&m->s.km, "coordinator group ddas-worker 3");
+  say(m, "group coordinator moved to broker 3");
+  wait_part(m, 3, 4);
+  mock_cmd(&m->s.km, "coordinator group ddas-worker 1");
+  say(m, "group coordinator moved to broker 1");
+  finish(m);
+}
+
+/* Every batch request answered after ms: a worker is nearly always in the
+ * middle of one. */
+static char *slow_plan(int ms, int n) {
+  sbuf plan = {NULL, 0, 0};
+  char step[64];
+  snprintf(step, sizeof(step), "{\"delay_ms\":%d}", ms);
+  sb_printf(&plan, "[");
+  steps(&plan, step, n);
+  sb_printf(&plan, "]");
+  return plan.b;
+}
+
+static void f_kill(fm *m) {
+  char *plan = slow_plan(300, 2000);
+  long before;
+  /* offsets are committed on revocation and shutdown; a long auto-commit
+   * interval leaves the killed worker's work uncommitted, to be redone */
+  begin_plan(m, plan, "kafka.auto.commit.interval.ms = 60000\n", 3);
+  free(plan);
+  wait_part(m, 1, 4);
+  before = stub_stat(&m->s.cbs, "requests");
+  kill_worker(m, 0);
+  say(m,
+      "worker 1 killed (SIGKILL) with CBS at %ld batch requests; "
+      "starting worker %d",
+      before, m->s.nworkers + 1);
+  worker_start(&m->s);
+  wait_part(m, 1, 2);
+  kill_worker(m, 1);
+  say(m, "worker 2 killed (SIGKILL); starting worker %d", m->s.nworkers + 1);
+  worker_start(&m->s);
+  finish(m);
+  note(m, "%zu deliveries redone, %zu batch re-sends", m->r.processed_again,
+       m->r.cbs_resends);
+}
+
+static void f_rebalance(fm *m) {
+  char *plan = slow_plan(300, 2000);
+  int rc;
+  begin_plan(m, plan, NULL, 2);
+  free(plan);
+  wait_part(m, 1, 4);
+  worker_start(&m->s);
+  say(m, "worker 3 added");
+  wait_part(m, 1, 2);
+  worker_start(&m->s);
+  say(m, "worker 4 added");
+  wait_part(m, 3, 4);
+  kill(m->s.worker[0], SIGTERM);
+  rc = wait_exit(m->s.worker[0], 60000);
+  m->s.worker[0] = 0;
+  say(m, "worker 1 left the group (SIGTERM), exit status %d", rc);
+  if(rc)
+    note(m, "worker 1 exited with %d after SIGTERM", rc);
+  m->stop_failures += rc != 0;
+  finish(m);
+  note(m, "%zu deliveries redone, %zu batch re-sends", m->r.processed_again,
+       m->r.cbs_resends);
+}
+
+static void f_produce(fm *m) {
+  begin_plan(m, NULL, NULL, 3);
+  wait_part(m, 1, 4);
+  mock_cmd(&m->s.km, "produce-errors 40 KAFKA_STORAGE_ERROR");
+  say(m, "the next 40 Produce requests fail with KAFKA_STORAGE_ERROR");
+  wait_part(m, 1, 2);
+  mock_cmd(&m->s.km, "produce-errors 20 NOT_ENOUGH_REPLICAS_AFTER_APPEND");
+  say(m, "the next 20 Produce requests fail with "
+         "NOT_ENOUGH_REPLICAS_AFTER_APPEND");
+  finish(m);
+}
+
+static const fault faults[] = {
+    {"cbs-5xx", "CBS 5xx storm",
+     "The CBS stub starts with a fault plan that answers the first 150 batch "
+     "requests with 500, 502, 503 and 504 in turn; the workers make 3 "
+     "attempts per batch (`retry.max_attempts = 3`), so the batches of the "
+     "storm are parked on `ddas.failed` after their third failure and later "
+     "ones go through. After the receipts, `ddas-worker replay` re-sends the "
+     "parked batches to the recovered stub.",
+     f_5xx},
+    {"cbs-429", "CBS 429 + Retry-After",
+     "The first 60 batch requests get `429 Too Many Requests` with "
+     "`Retry-After: 1`; the worker must wait at least that long before the "
+     "next attempt (4 attempts per batch). Batches that run out of attempts "
+     "are parked and replayed afterwards.",
+     f_429},
+    {"cbs-slow", "slow CBS",
+     "Every batch request is answered after 400 ms, every 8th after 3 s, "
+     "longer than the worker's `cbs.timeout_ms = 2000`: the worker gives up "
+     "on the request and sends the batch again, while the stub has already "
+     "recorded it, so CBS sees the same Idempotency-Key twice (the "
+     "duplicates-same-key column) and answers the re-send with 200 "
+     "duplicate.",
+     f_slow},
+    {"tls-failure", "TLS failure",
+     "After a quarter of the receipts the stub is restarted on the same port "
+     "with `rogue-server-chain.pem` (a server certificate under an unknown "
+     "root, which the workers must refuse) for 6 s, then with "
+     "`--client-ca rogue-root.pem` (it refuses the workers' client "
+     "certificate in the handshake) for 6 s, then normally again, on the "
+     "same record directory. Batches in flight retry, stall the worker as a "
+     "configuration fault, or are parked; the replay step re-sends parked "
+     "ones.",
+     f_tls},
+    {"token-down", "token endpoint down",
+     "After a quarter of the receipts a plan posted to `/_plan` expires "
+     "every issued token (the next batch request gets 401 "
+     "`ERROR_CODE_ACCESS_TOKEN_EXPIRED`) and makes the next 60 requests to "
+     "`/token` fail with 503 and then 500. The workers cannot get a token "
+     "for a while: they retry, park, and recover when the token endpoint "
+     "does; the replay step re-sends parked batches.",
+     f_token},
+    {"broker-down", "broker down",
+     "kafka-mock's `down 1` makes broker 1 refuse connections for 5 s after "
+     "a quarter of the receipts (`up 1` brings it back), and `down 2` does "
+     "the same to broker 2 at half. Partition leaders and possibly the group "
+     "coordinator are on those brokers: consumers, producers and the group "
+     "must ride it out.",
+     f_broker},
+    {"leader-change", "leader change",
+     "kafka-mock's `leader TOPIC PARTITION ID` moves the leader of every "
+     "partition of the four topics to another broker, after a quarter and "
+     "again after half of the receipts, while the workers consume and "
+     "produce.",
+     f_leader},
+    {"coordinator-change", "coordinator change",
+     "kafka-mock's `coordinator group ddas-worker ID` moves the consumer "
+     "group's coordinator to broker 2, 3 and back to 1, at a quarter, half "
+     "and three quarters of the receipts: offset commits and heartbeats "
+     "must find the new coordinator.",
+     f_coordinator},
+    {"worker-kill", "worker SIGKILL mid-batch",
+     "Every batch request is answered after 300 ms, so a busy worker is "
+     "nearly always waiting for CBS. With a long auto-commit interval, "
+     "worker 1 is killed with SIGKILL after a quarter of the receipts and "
+     "worker 2 at half; a new worker starts each time. Their uncommitted "
+     "deliveries are redone by the next owner with the same batches and "
+     "Idempotency-Keys (re-sends show as duplicates under the same key).",
+     f_kill},
+    {"rebalance", "rebalance mid-batch",
+     "Every batch request is answered after 300 ms. Two workers start; a "
+     "third joins after a quarter of the receipts and a fourth at half, and "
+     "worker 1 leaves (SIGTERM) at three quarters: each time the group "
+     "rebalances while workers are in the middle of a batch, which must be "
+     "finished or abandoned before the partition moves.",
+     f_rebalance},
+    {"produce-errors", "disk-full produce errors",
+     "kafka-mock's `produce-errors COUNT ERROR` "
+     "(`rd_kafka_mock_push_request_errors`) makes the next 40 Produce "
+     "requests fail with `KAFKA_STORAGE_ERROR` (a broker's log directory "
+     "full or failing) after a quarter of the receipts, and the next 20 "
+     "with `NOT_ENOUGH_REPLICAS_AFTER_APPEND` at half. The workers' "
+     "idempotent producers must retry; an event that is not acknowledged "
+     "must not let the offset move.",
+     f_produce},
+};
+#define NFAULTS (sizeof(faults) / sizeof(faults[0]))
+
+/* ---- running and reporting ---------------------------------------------- */
+
+static void run_one(fm *m) {
+  current = m;
+  m->t0 = now_s();
+  printf("== %s: %s\n", m->f->name, m->f->title);
+  fflush(stdout);
+  if(setjmp(on_error) == 0) {
+    m->f->run(m);
+  } else {
+    m->error = 1;
+    printf("  error: %s\n", m->errmsg);
+  }
+  current = NULL;
+  children_kill_all();
+  if(m->watching)
+    watch_stop(&m->w);
+  m->watching = 0;
+  if(m->have_ds)
+    dataset_free(&m->ds);
+  m->secs = now_s() - m->t0;
+  m->lost = (long)m->r.records - (long)m->r.rec_forwarded -
+            (long)m->r.rec_rejected - (long)m->r.rec_parked;
+  if(m->r.failures)
+    note(m, "%zu reconciliation checks failed (above)", m->r.failures);
+  if(m->r.key_conflicts)
+    note(m, "%ld Idempotency-Key conflicts", m->r.key_conflicts);
+  if(m->r.bad_signature || m->r.schema_invalid)
+    note(m, "CBS refused %ld signatures, %ld schemas", m->r.bad_signature,
+         m->r.schema_invalid);
+  if(m->r.extra || m->r.foreign)
+    note(m, "%zu invalid records forwarded or parked, %zu unknown ones",
+         m->r.extra, m->r.foreign);
+  if(m->r.rejection_unresolved)
+    note(m, "%zu rejection events name no record", m->r.rejection_unresolved);
+  if(m->replay[0] && !strstr(m->replay, "sent: 0;"))
+    note(m, "replay: %s", m->replay + strlen("parked batches "));
+  m->ok = !m->error && m->lost == 0 && m->r.rec_dup_other_key == 0 &&
+          !m->crashes && !m->r.failures && !m->r.key_conflicts &&
+          !m->r.bad_signature && !m->r.schema_invalid && !m->r.extra &&
+          !m->r.foreign && !m->timeout && !m->stop_failures;
+  printf("  %s in %.1f s: in %zu, forwarded %zu, rejected %zu, parked %zu, "
+         "lost %ld, duplicates same key %zu, other key %zu%s%s\n",
+         m->ok ? "PASS" : "FAIL", m->secs, m->r.records, m->r.rec_forwarded,
+         m->r.rec_rejected, m->r.rec_parked, m->lost, m->r.rec_resent_same_key,
+         m->r.rec_dup_other_key, m->notes[0] ? "; " : "", m->notes);
+  fflush(stdout);
+}
+
+static void print_table(FILE *out, fm *rows, size_t n, int markdown) {
+  size_t i;
+  if(markdown)
+    fprintf(out, "| fault | in | forwarded | rejected | parked | lost | "
+                 "dup-same | dup-other | time s | result |\n"
+                 "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+  else
+    fprintf(out, "%-26s %6s %9s %8s %6s %5s %8s %9s %6s  %s\n", "fault", "in",
+            "forwarded", "rejected", "parked", "lost", "dup-same", "dup-other",
+            "time s", "result");
+  for(i = 0; i < n; i++) {
+    const fm *r = &rows[i];
+    char result[700];
+    snprintf(result, sizeof(result), "%s%s%s", r->ok ? "ok" : "FAIL",
+             r->error ? ": " : "", r->error ? r->errmsg : "");
+    if(markdown)
+      fprintf(out,
+              "| %s | %zu | %zu | %zu | %zu | %ld | %zu | %zu | %.0f | "
+              "%s |\n",
+              r->f->title, r->r.records, r->r.rec_forwarded, r->r.rec_rejected,
+              r->r.rec_parked, r->lost, r->r.rec_resent_same_key,
+              r->r.rec_dup_other_key, r->secs, result);
+    else
+      fprintf(out, "%-26s %6zu %9zu %8zu %6zu %5ld %8zu %9zu %6.0f  %s\n",
+              r->f->title, r->r.records, r->r.rec_forwarded, r->r.rec_rejected,
+              r->r.rec_parked, r->lost, r->r.rec_resent_same_key,
+              r->r.rec_dup_other_key, r->secs, result);
+  }
+}
+
+static const char columns_md[] =
+    "- **in**: records submitted (every traject of every generated "
+    "delivery, valid or not; the generator writes SHV deliveries only, so "
+    "no vroegsignalen).\n"
+    "- **forwarded**: distinct records in the batches the CBS stub "
+    "acknowledged and recorded (its record directory), whatever their "
+    "Idempotency-Key.\n"
+    "- **rejected**: distinct records named by a rejection event on "
+    "`ddas.rejections` (its pointer resolved in the source message; a "
+    "document-scope event of a message that is not JSON names every record "
+    "id in it).\n"
+    "- **parked**: distinct records in parked batches (`ddas.failed`) that "
+    "CBS does not hold at the end, after the scenario's replay step.\n"
+    "- **lost** = in - forwarded - rejected - parked; must be 0.\n"
+    "- **dup-same**: record copies CBS received again under the same "
+    "Idempotency-Key (re-sends of a batch, which CBS deduplicates: "
+    "receipts - 1 per batch, times its records). Acceptable.\n"
+    "- **dup-other**: records CBS holds under two different "
+    "Idempotency-Keys. Never acceptable; must be 0.\n"
+    "- **time s**: wall time of the scenario.\n"
+    "- **result**: `ok`, or `FAIL` when lost or dup-other is not 0, a worker "
+    "crashed, a worker did not exit 0 after SIGTERM, not every delivery got "
+    "its receipt, or another reconciliation check failed (a receipt with "
+    "the wrong counts, a batch a receipt names that CBS lacks, an "
+    "Idempotency-Key conflict, a bad signature or schema at CBS, an invalid "
+    "record forwarded); the notes in the output say which.\n";
+
+static int write_markdown(const char *path, fm *rows, size_t n,
+                          size_t deliveries) {
+  FILE *f = fopen(path, "w");
+  size_t i;
+  if(!f) {
+    perror(path);
+    return -1;
+  }
+  fprintf(f,
+          "## Fault matrix\n\n"
+          "`tests/fault/fault-matrix --deliveries %zu`: each fault on its own "
+          "pipeline (kafka-mock with 3 brokers, the CBS stub over HTTPS with "
+          "mutual TLS and OAuth2, `ddas-worker run` processes), %zu "
+          "generated deliveries each.\n\n",
+          deliveries, deliveries);
+  print_table(f, rows, n, 1);
+  fprintf(f, "\n### Columns\n\n%s\n### Faults\n\n", columns_md);
+  for(i = 0; i < n; i++) {
+    fprintf(f, "- **%s** (`%s`): %s", rows[i].f->title, rows[i].f->name,
+            rows[i].f->mechanism);
+    if(rows[i].notes[0])
+      fprintf(f, " This run: %s.", rows[i].notes);
+    fprintf(f, "\n");
+  }
+  return fclose(f) ? -1 : 0;
+}
+
+static void usage(FILE *out) {
+  size_t i;
+  fprintf(out,
+          "usage: fault-matrix [--only FAULT[,FAULT]...] [--deliveries N] "
+          "[--markdown FILE]\n"
+          "Runs the pipeline (kafka-mock, cbs-stub, ddas-worker run) under "
+          "each fault\nand prints a table: records in, forwarded, rejected, "
+          "parked, lost,\nduplicates under the same and under another "
+          "Idempotency-Key.\nExit status 0 when every row passes (lost 0, "
+          "no duplicate under another key,\nno crash, every check passed), "
+          "1 otherwise, 2 on a usage error.\n"
+          "  --only LIST      run these faults only (comma-separated)\n"
+          "  --deliveries N   deliveries per fault (default 300)\n"
+          "  --markdown FILE  also write the table and descriptions as "
+          "Markdown\n"
+          "DDAS_KEEP_TMP=1 keeps the temporary directory (logs, data).\n"
+          "faults:\n");
+  for(i = 0; i < NFAULTS; i++)
+    fprintf(out, "  %-20s %s\n", faults[i].name, faults[i].title);
+}
+
+static int selected(const char *only, const char *name) {
+  size_t n = strlen(name);
+  const char *p = only;
+  if(!only)
+    return 1;
+  while((p = strstr(p, name))) {
+    if((p == only || p[-1] == ',') && (p[n] == ',' || !p[n]))
+      return 1;
+    p += n;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *only = NULL, *markdown = NULL;
+  size_t deliveries = 300, i, nrows = 0, failed = 0;
+  fm *rows;
+  double t0 = now_s();
+  int a;
+  for(a = 1; a < argc; a++) {
+    if(!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+      usage(stdout);
+      return 0;
+    } else if(!strcmp(argv[a], "--only") && a + 1 < argc) {
+      only = argv[++a];
+    } else if(!strcmp(argv[a], "--deliveries") && a + 1 < argc) {
+      char *end;
+      long v = strtol(argv[++a], &end, 10);
+      if(*end || v < 10 || v > 5000) {
+        fprintf(stderr, "fault-matrix: --deliveries takes 10 to 5000\n");
+        return 2;
+      }
+      deliveries = (size_t)v;
+    } else if(!strcmp(argv[a], "--markdown") && a + 1 < argc) {
+      markdown = argv[++a];
+    } else {
+      fprintf(stderr, "fault-matrix: unknown or incomplete option '%s'\n",
+              argv[a]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if(only) {
+    /* every name must be known */
+    char *copy = strdup(only), *tok, *save = NULL;
+    for(tok = strtok_r(copy, ",", &save); tok;
+        tok = strtok_r(NULL, ",", &save)) {
+      for(i = 0; i < NFAULTS && strcmp(faults[i].name, tok); i++) {
+      }
+      if(i == NFAULTS) {
+        fprintf(stderr,
+                "fault-matrix: unknown fault '%s' (--help lists "
+                "them)\n",
+                tok);
+        free(copy);
+        return 2;
+      }
+    }
+    free(copy);
+  }
+  rows = calloc(NFAULTS, sizeof(*rows));
+  if(!rows)
+    return 1;
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  fx_fail_hook = fixture_failed;
+  if(fx_setup("/tmp/ddas-fault-XXXXXX")) {
+    fprintf(stderr, "fault-matrix: cannot make the test PKI\n");
+    return 1;
+  }
+  for(i = 0; i < NFAULTS; i++) {
+    if(!selected(only, faults[i].name))
+      continue;
+    rows[nrows].f = &faults[i];
+    rows[nrows].n = deliveries;
+    printf("[%zu] ", nrows + 1);
+    run_one(&rows[nrows]);
+    if(!rows[nrows].ok)
+      failed++;
+    nrows++;
+  }
+  printf("\nfault matrix: %zu deliveries per fault, %.0f s in all\n\n",
+         deliveries, now_s() - t0);
+  print_table(stdout, rows, nrows, 0);
+  if(markdown && write_markdown(markdown, rows, nrows, deliveries))
+    failed++;
+  if(failed) {
+    printf("\nFAILED:");
+    for(i = 0; i < nrows; i++)
+      if(!rows[i].ok)
+        printf(" %s", rows[i].f->name);
+    printf("\n");
+  } else {
+    printf("\nevery row: lost 0, no duplicate under another key\n");
+  }
+  fx_teardown();
+  free(rows);
+  return failed ? 1 : 0;
+}
