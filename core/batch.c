@@ -641,23 +641,30 @@ static ddas_result close_batch(ddas_batcher *b) {
   return DDAS_OK;
 }
 
-static void open_levering(ddas_batcher *b, const src *s, const ddas_json *lev,
-                          const ddas_json *gemeente) {
+/* The output levering being written: what (re)opening it in the next batch
+ * needs. */
+typedef struct {
+  const src *s;         /* input of org and gem (number lexemes) */
+  const ddas_json *org; /* aanleverende_organisatie, or NULL */
+  const ddas_json *gem; /* VS: the levering's gemeentecode, or NULL */
+  vs_part *vp;          /* VS: the source levering, else NULL */
+} lev_out;
+
+static void open_levering(ddas_batcher *b, const lev_out *lo) {
   wbuf *w = &b->body;
   int first = 1;
-  const ddas_json *org = ddas_json_get(lev, "aanleverende_organisatie");
   if(b->leveringen)
     w_raw(w, ",", 1);
   w_raw(w, "{", 1);
   w_key(w, &first, "teller", 6);
   w_uint(w, ++b->leveringen);
-  if(b->kind == DDAS_KIND_VS && gemeente) {
+  if(b->kind == DDAS_KIND_VS && lo->gem) {
     w_key(w, &first, "gemeentecode", 12);
-    emit(s, w, gemeente);
+    emit(lo->s, w, lo->gem);
   }
-  if(org) {
+  if(lo->org) {
     w_key(w, &first, "aanleverende_organisatie", 24);
-    emit(s, w, org);
+    emit(lo->s, w, lo->org);
   }
   w_key(w, &first, list_name(b->kind), strlen(list_name(b->kind)));
   w_raw(w, "[", 1);
@@ -683,64 +690,258 @@ static int same_str(const ddas_json *a, const ddas_json *b) {
          a->n == b->n && memcmp(a->u.str, b->u.str, a->n) == 0;
 }
 
-/* Writes the accepted records of one source levering whose gemeentecode
- * equals `group` (all of them when group is NULL), as one output levering
- * that is cut across batches when full. */
-static ddas_result write_group(ddas_batcher *b, rctx *rc,
-                               const ddas_validate_result *res, size_t li,
-                               const ddas_json *lev, const ddas_json *group,
-                               int by_group) {
-  const ddas_json *recs = ddas_json_get(lev, list_name(b->kind));
-  const ddas_json *gem = ddas_json_get(lev, "gemeentecode");
+/* Appends the record serialised in b->scratch (record j of its source
+ * levering) to the output levering `lo`, cutting the batch before it when
+ * it does not fit. */
+static ddas_result append_record(ddas_batcher *b, lev_out *lo, size_t j) {
+  wbuf *sc = &b->scratch;
+  size_t need;
+  ddas_result r;
+  if(sc->nomem)
+    return DDAS_ERR_NOMEM;
+  need = sc->len + 1 + CLOSE_RESERVE + (b->lev_open ? 0 : 512);
+  if(b->open &&
+     (b->cur.b.records >= max_records(b) ||
+      (b->cur.b.records > 0 && b->body.len + need > b->opt.max_bytes))) {
+    if(lo->vp)
+      lo->vp->to = j;
+    close_levering(b, lo->s, lo->vp);
+    if((r = close_batch(b)))
+      return r;
+  }
+  if(!b->open)
+    start_batch(b);
+  if(!b->lev_open) {
+    open_levering(b, lo);
+    if(lo->vp)
+      lo->vp->from = j;
+  }
+  if(b->lev_records++)
+    w_raw(&b->body, ",", 1);
+  w_raw(&b->body, sc->p, sc->len);
+  b->cur.b.records++;
+  return b->body.nomem ? DDAS_ERR_NOMEM : DDAS_OK;
+}
+
+/* VS: the accepted signals of one source levering as one output levering,
+ * cut across batches when full, each part with the zaken whose signals are
+ * all in it. Reads the tree. */
+static ddas_result write_vs_levering(ddas_batcher *b, const src *s,
+                                     const ddas_validate_result *res, size_t li,
+                                     const ddas_json *lev) {
+  const ddas_json *recs = ddas_json_get(lev, "vroegsignalen");
   vs_part vp;
+  lev_out lo;
   size_t j;
   ddas_result r;
   vp.lev = lev;
   vp.res = res;
   vp.lev_index = li;
-  vp.from = 0;
-  vp.to = 0;
+  vp.from = vp.to = 0;
+  lo.s = s;
+  lo.org = ddas_json_get(lev, "aanleverende_organisatie");
+  lo.gem = ddas_json_get(lev, "gemeentecode");
+  lo.vp = &vp;
   for(j = 0; recs && j < recs->n; j++) {
-    const ddas_json *rec = &recs->u.items[j];
-    wbuf *sc = &b->scratch;
-    size_t need;
     if(!ddas_record_accepted(res, li, j))
       continue;
-    if(by_group && !same_str(ddas_json_get(rec, "gemeentecode"), group))
-      continue;
-    sc->len = 0;
-    if(b->kind == DDAS_KIND_SHV)
-      emit_traject(rc, sc, rec);
-    else
-      emit(rc->s, sc, rec);
-    if(sc->nomem)
-      return DDAS_ERR_NOMEM;
-    /* cut before this record when it does not fit */
-    need = sc->len + 1 + CLOSE_RESERVE + (b->lev_open ? 0 : 512);
-    if(b->open &&
-       (b->cur.b.records >= max_records(b) ||
-        (b->cur.b.records > 0 && b->body.len + need > b->opt.max_bytes))) {
-      vp.to = j;
-      close_levering(b, rc->s, &vp);
-      if((r = close_batch(b)))
-        return r;
-    }
-    if(!b->open)
-      start_batch(b);
-    if(!b->lev_open) {
-      open_levering(b, rc->s, lev, gem);
-      vp.from = j;
-    }
-    if(b->lev_records++)
-      w_raw(&b->body, ",", 1);
-    w_raw(&b->body, sc->p, sc->len);
-    b->cur.b.records++;
-    if(b->body.nomem)
-      return DDAS_ERR_NOMEM;
+    b->scratch.len = 0;
+    emit(s, &b->scratch, &recs->u.items[j]);
+    if((r = append_record(b, &lo, j)))
+      return r;
   }
   vp.to = recs ? recs->n : 0;
-  close_levering(b, rc->s, &vp);
+  close_levering(b, s, &vp);
   return DDAS_OK;
+}
+
+/* ---- SHV: a plan of spans, so that the tree can go before the body ----- */
+
+/* A value the SHV writer needs: its tree node and its bytes in the input.
+ * Once the tree is released only the span is used: the bytes are parsed
+ * again and N1/N2 applied again, which gives the same normalised value
+ * (N1/N2 change values, never spans). */
+typedef struct {
+  const ddas_json *node;
+  uint32_t start, end;
+} vref;
+
+/* One output levering: the accepted records of a source levering (with N6:
+ * those of one gemeentecode), recs[from..to) of the plan. */
+typedef struct {
+  vref org; /* node NULL: the levering has no aanleverende_organisatie */
+  size_t from, to;
+  int split; /* N6 made this an extra output levering */
+} shv_group;
+
+typedef struct {
+  shv_group *groups;
+  size_t ngroups, capgroups;
+  vref *recs;
+  size_t nrecs, caprecs;
+} shv_plan;
+
+static void shv_plan_free(shv_plan *p) {
+  ddas_free(p->groups);
+  ddas_free(p->recs);
+}
+
+static vref vref_of(const ddas_json *v) {
+  vref r;
+  r.node = v;
+  r.start = v ? v->start : 0;
+  r.end = v ? v->end : 0;
+  return r;
+}
+
+static ddas_result plan_group(shv_plan *p, const ddas_json *org, int split) {
+  shv_group *g;
+  if(p->ngroups == p->capgroups) {
+    size_t cap = p->capgroups ? p->capgroups * 2 : 8;
+    shv_group *n = ddas_realloc(p->groups, cap * sizeof(*n));
+    if(!n)
+      return DDAS_ERR_NOMEM;
+    p->groups = n;
+    p->capgroups = cap;
+  }
+  g = &p->groups[p->ngroups++];
+  g->org = vref_of(org);
+  g->from = g->to = p->nrecs;
+  g->split = split;
+  return DDAS_OK;
+}
+
+static ddas_result plan_record(shv_plan *p, const ddas_json *rec) {
+  if(p->nrecs == p->caprecs) {
+    size_t cap = p->caprecs ? p->caprecs * 2 : 256;
+    vref *n = ddas_realloc(p->recs, cap * sizeof(*n));
+    if(!n)
+      return DDAS_ERR_NOMEM;
+    p->recs = n;
+    p->caprecs = cap;
+  }
+  p->recs[p->nrecs++] = vref_of(rec);
+  p->groups[p->ngroups - 1].to = p->nrecs;
+  return DDAS_OK;
+}
+
+/* The output leveringen of one accepted source levering, in order. N6: one
+ * per gemeentecode, in order of first appearance; records keep their input
+ * order within a group. The distinct codes of a levering are few
+ * (municipalities). */
+static ddas_result plan_levering(shv_plan *p, const ddas_validate_result *res,
+                                 size_t li, const ddas_json *lev,
+                                 const ddas_json *recs, int n6) {
+  const ddas_json *org = ddas_json_get(lev, "aanleverende_organisatie");
+  const ddas_json **seen = NULL;
+  size_t j, k, groups = 0;
+  ddas_result r = DDAS_OK;
+  if(!n6) {
+    if((r = plan_group(p, org, 0)))
+      return r;
+    for(j = 0; j < recs->n && !r; j++)
+      if(ddas_record_accepted(res, li, j))
+        r = plan_record(p, &recs->u.items[j]);
+    return r;
+  }
+  for(j = 0; j < recs->n; j++) {
+    const ddas_json *g = ddas_json_get(&recs->u.items[j], "gemeentecode");
+    int known = 0;
+    if(!ddas_record_accepted(res, li, j))
+      continue;
+    for(k = 0; k < groups && !known; k++)
+      known = same_str(seen[k], g);
+    if(known)
+      continue;
+    if(groups % 16 == 0) {
+      const ddas_json **n =
+          ddas_realloc((void *)seen, (groups + 16) * sizeof(*seen));
+      if(!n) {
+        ddas_free((void *)seen);
+        return DDAS_ERR_NOMEM;
+      }
+      seen = n;
+    }
+    seen[groups++] = g;
+  }
+  for(k = 0; k < groups && !r; k++) {
+    r = plan_group(p, org, k > 0);
+    for(j = 0; j < recs->n && !r; j++)
+      if(ddas_record_accepted(res, li, j) &&
+         same_str(ddas_json_get(&recs->u.items[j], "gemeentecode"), seen[k]))
+        r = plan_record(p, &recs->u.items[j]);
+  }
+  ddas_free((void *)seen);
+  return r;
+}
+
+/* What reading a plan value needs once the tree is gone. */
+typedef struct {
+  const char *input; /* the whole input */
+  int reparse;       /* 1: the tree was released */
+  unsigned norms;    /* the N1/N2 bits the tree had */
+  unsigned max_depth;
+} vsource;
+
+/* The value `v` as a tree node with the src its number lexemes come from;
+ * *tmp (free it after use) holds a re-parsed value. */
+static ddas_result value_of(const vsource *vs, const vref *v,
+                            ddas_json_doc **tmp, src *s,
+                            const ddas_json **out) {
+  ddas_json_options o;
+  ddas_json_error e;
+  ddas_norm_counts scratch;
+  ddas_result r;
+  *tmp = NULL;
+  if(!vs->reparse) {
+    s->input = vs->input;
+    *out = v->node;
+    return DDAS_OK;
+  }
+  memset(&o, 0, sizeof(o));
+  o.max_depth = vs->max_depth;
+  r = ddas_json_parse(vs->input + v->start, v->end - v->start, &o, tmp, &e);
+  if(r) /* checked bytes parse again unless memory runs out */
+    return r == DDAS_ERR_NOMEM ? r : DDAS_ERR_ARG;
+  memset(&scratch, 0, sizeof(scratch));
+  if(vs->norms && (r = ddas_normalize_values(*tmp, vs->norms, &scratch)))
+    return r;
+  s->input = vs->input + v->start;
+  *out = ddas_json_root(*tmp);
+  return DDAS_OK;
+}
+
+static ddas_result write_shv_group(ddas_batcher *b, rctx *rc, const vsource *vs,
+                                   const shv_plan *p, const shv_group *g) {
+  ddas_json_doc *orgdoc = NULL;
+  src orgsrc, recsrc;
+  lev_out lo;
+  size_t i;
+  ddas_result r = DDAS_OK;
+  lo.s = &orgsrc;
+  lo.org = NULL;
+  lo.gem = NULL;
+  lo.vp = NULL;
+  orgsrc.input = vs->input;
+  if(g->split)
+    b->counts.n[5]++;
+  if(g->org.node && (r = value_of(vs, &g->org, &orgdoc, &orgsrc, &lo.org)))
+    return r;
+  for(i = g->from; i < g->to && !r; i++) {
+    ddas_json_doc *recdoc = NULL;
+    const ddas_json *rec;
+    if(!(r = value_of(vs, &p->recs[i], &recdoc, &recsrc, &rec))) {
+      rc->s = &recsrc;
+      b->scratch.len = 0;
+      emit_traject(rc, &b->scratch, rec);
+      r = append_record(b, &lo, i);
+    }
+    ddas_json_doc_free(recdoc);
+  }
+  if(!r)
+    close_levering(b, lo.s, NULL);
+  ddas_json_doc_free(orgdoc);
+  return r;
 }
 
 static ddas_result set_envelope(ddas_batcher *b,
@@ -769,22 +970,31 @@ static ddas_result set_envelope(ddas_batcher *b,
   return DDAS_OK;
 }
 
-ddas_result ddas_batcher_add(ddas_batcher *b, const ddas_validate_result *res) {
+/* `release` is NULL, or &res->doc: then the document is freed (and the
+ * pointer set to NULL) as soon as it is no longer needed: for SHV after
+ * the plan, before the first record is written. */
+static ddas_result batcher_add(ddas_batcher *b, const ddas_validate_result *res,
+                               ddas_json_doc **release) {
   const ddas_json *root, *levs;
   src s;
   rctx rc;
+  vsource vs;
+  shv_plan plan;
   size_t i;
-  ddas_result r;
+  ddas_result r = DDAS_OK;
   if(b->failed)
     return DDAS_ERR_ARG;
   if(!res || !res->doc)
     return DDAS_ERR_ARG;
   root = ddas_json_root(res->doc);
   b->nchunks++;
+  memset(&plan, 0, sizeof(plan));
   if(res->document_rejected || res->accepted == 0)
-    return DDAS_OK;
-  if((r = set_envelope(b, res, root)))
-    return r;
+    goto out;
+  if((r = set_envelope(b, res, root))) {
+    r = r == DDAS_ERR_NOMEM ? r : DDAS_ERR_ARG;
+    goto refused; /* another kind or period: refused, the batcher lives on */
+  }
   s.input = ddas_json_input(res->doc);
   memset(&rc, 0, sizeof(rc));
   rc.s = &s;
@@ -795,55 +1005,48 @@ ddas_result ddas_batcher_add(ddas_batcher *b, const ddas_validate_result *res) {
     rc.from_v010 = strcmp(res->detection.version, "0.10") == 0;
   }
   levs = ddas_json_get(root, "leveringen");
-  for(i = 0; levs && i < levs->n && i < res->nverdicts; i++) {
+  for(i = 0; levs && i < levs->n && i < res->nverdicts && !r; i++) {
     const ddas_json *lev = &levs->u.items[i];
     const ddas_json *recs = ddas_json_get(lev, list_name(b->kind));
     if(res->verdicts[i].rejected || !recs)
       continue;
-    if(b->kind == DDAS_KIND_SHV && (b->opt.norm_mask & DDAS_N6)) {
-      /* N6: one output levering per gemeentecode, in order of first
-       * appearance; records keep their input order within a group. The
-       * distinct codes of a levering are few (municipalities). */
-      const ddas_json **seen = NULL;
-      size_t j, k, groups = 0;
-      for(j = 0; j < recs->n; j++) {
-        const ddas_json *g = ddas_json_get(&recs->u.items[j], "gemeentecode");
-        int known = 0;
-        if(!ddas_record_accepted(res, i, j))
-          continue;
-        for(k = 0; k < groups && !known; k++)
-          known = same_str(seen[k], g);
-        if(known)
-          continue;
-        if(groups % 16 == 0) {
-          const ddas_json **n =
-              ddas_realloc((void *)seen, (groups + 16) * sizeof(*seen));
-          if(!n) {
-            ddas_free((void *)seen);
-            r = DDAS_ERR_NOMEM;
-            goto fail;
-          }
-          seen = n;
-        }
-        seen[groups++] = g;
-      }
-      for(k = 0; k < groups; k++) {
-        if(k)
-          b->counts.n[5]++;
-        if((r = write_group(b, &rc, res, i, lev, seen[k], 1))) {
-          ddas_free((void *)seen);
-          goto fail;
-        }
-      }
-      ddas_free((void *)seen);
-    } else if((r = write_group(b, &rc, res, i, lev, NULL, 0))) {
-      goto fail;
-    }
+    if(b->kind == DDAS_KIND_VS)
+      r = write_vs_levering(b, &s, res, i, lev);
+    else
+      r = plan_levering(&plan, res, i, lev, recs,
+                        (b->opt.norm_mask & DDAS_N6) != 0);
   }
-  return DDAS_OK;
-fail:
-  b->failed = 1;
+  if(r || b->kind == DDAS_KIND_VS)
+    goto out;
+  vs.input = s.input;
+  vs.reparse = release != NULL;
+  vs.norms = res->doc_norms;
+  vs.max_depth = res->doc_max_depth;
+  if(release) { /* the tree and the body never coexist */
+    ddas_json_doc_free(*release);
+    *release = NULL;
+  }
+  for(i = 0; i < plan.ngroups && !r; i++)
+    r = write_shv_group(b, &rc, &vs, &plan, &plan.groups[i]);
+out:
+  if(r)
+    b->failed = 1; /* a batch may be half written */
+refused:
+  shv_plan_free(&plan);
+  if(release) {
+    ddas_json_doc_free(*release);
+    *release = NULL;
+  }
   return r;
+}
+
+ddas_result ddas_batcher_add(ddas_batcher *b, const ddas_validate_result *res) {
+  return batcher_add(b, res, NULL);
+}
+
+ddas_result ddas_batcher_add_release(ddas_batcher *b,
+                                     ddas_validate_result *res) {
+  return batcher_add(b, res, res ? &res->doc : NULL);
 }
 
 ddas_result ddas_batcher_finish(ddas_batcher *b) {

@@ -278,6 +278,8 @@ out:
   tally(res);
   if(!r && opt && opt->keep_document) {
     res->doc = doc;
+    res->doc_norms = generic ? 0 : opt->norm_mask & (DDAS_N1 | DDAS_N2);
+    res->doc_max_depth = opt->max_depth;
     doc = NULL;
   }
   ddas_json_doc_free(doc);

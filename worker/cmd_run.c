@@ -631,7 +631,7 @@ static int process_chunk(run_ctx *c, delivery *d, rd_kafka_message_t *m,
         goto out;
       }
     }
-    if(ddas_batcher_add(d->batcher, &res) != DDAS_OK) {
+    if(ddas_batcher_add_release(d->batcher, &res) != DDAS_OK) {
       /* a chunk of another kind or period than the first: its records
        * cannot share the delivery's batches */
       if(publish_worker_rejection(c, d, &ref, "delivery.chunks",

@@ -130,7 +130,7 @@ int wk_cmd_send(int argc, char **argv) {
   bo.max_records = (size_t)cfg.max_records;
   bo.max_bytes = (size_t)cfg.max_batch_bytes;
   bo.norm_mask = mask;
-  if(ddas_batcher_new(&bo, &bt) || ddas_batcher_add(bt, &res) ||
+  if(ddas_batcher_new(&bo, &bt) || ddas_batcher_add_release(bt, &res) ||
      ddas_batcher_finish(bt)) {
     fprintf(stderr, "ddas-worker send: cannot build batches\n");
     status = 2;

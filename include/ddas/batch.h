@@ -64,6 +64,17 @@ void ddas_batcher_free(ddas_batcher *b);
  * wait in the batcher until taken with ddas_batcher_next(). */
 ddas_result ddas_batcher_add(ddas_batcher *b,
                              const ddas_validate_result *chunk);
+/* As ddas_batcher_add(), and releases the chunk's document: chunk->doc is
+ * freed and NULL on return (also on failure). For SHV it is freed before
+ * the first record is written; the records are then read back from the
+ * input bytes one at a time (parsed again, N1/N2 applied again), so the
+ * tree and the batch body never coexist: the peak is input + max(tree,
+ * body) instead of input + tree + body. The same bytes come out as from
+ * ddas_batcher_add(). The input buffer must stay alive for the call. VS
+ * keeps the tree while writing (zaken refer to signals anywhere in their
+ * levering). */
+ddas_result ddas_batcher_add_release(ddas_batcher *b,
+                                     ddas_validate_result *chunk);
 /* Closes the last, partly filled batch. */
 ddas_result ddas_batcher_finish(ddas_batcher *b);
 /* Moves the oldest completed batch into *out (which the caller clears);

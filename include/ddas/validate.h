@@ -66,7 +66,9 @@ typedef struct {
   size_t accepted, rejected, warned; /* records */
   ddas_levering_verdict *verdicts;   /* one per levering, or NULL */
   size_t nverdicts;
-  ddas_json_doc *doc; /* with keep_document: owned, else NULL */
+  ddas_json_doc *doc;     /* with keep_document: owned, else NULL */
+  unsigned doc_norms;     /* the N1/N2 bits applied to doc */
+  unsigned doc_max_depth; /* the max_depth doc was parsed with (0 = 64) */
   /* errors and warnings per rule (index in ddas_rule_table(); the last slot
    * counts rules outside the table, such as "detect"), stored or not */
   size_t rule_errors[DDAS_MAX_RULES + 1];

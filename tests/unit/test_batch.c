@@ -303,11 +303,151 @@ static void vs_batches(void **state) {
   free(buf);
 }
 
+/* Batches of one validated chunk, built with ddas_batcher_add() or (release)
+ * ddas_batcher_add_release(), whose SHV path writes from re-parsed spans
+ * after freeing the tree. */
+static size_t build_with(const char *buf, size_t len, unsigned mask,
+                         ddas_profile p, size_t max_records, size_t max_bytes,
+                         int release, ddas_batch *out, size_t cap,
+                         ddas_norm_counts *counts) {
+  ddas_validate_options vo;
+  ddas_validate_result res;
+  ddas_ruleset rs;
+  ddas_batch_options bo;
+  ddas_batcher *bt;
+  char err[300];
+  size_t n = 0;
+  ddas_result r;
+  memset(&vo, 0, sizeof(vo));
+  ddas_ruleset_init(&rs, p);
+  vo.rules = &rs;
+  vo.norm_mask = mask;
+  vo.keep_document = 1;
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
+      DDAS_OK);
+  memset(&bo, 0, sizeof(bo));
+  bo.delivery_id = "same-bytes";
+  bo.sent_at = "2025-01-16T08:00:00Z";
+  bo.max_records = max_records;
+  bo.max_bytes = max_bytes;
+  bo.norm_mask = mask;
+  assert_int_equal(ddas_batcher_new(&bo, &bt), DDAS_OK);
+  if(!res.doc) { /* not parsed: nothing to batch either way */
+    ddas_batcher_free(bt);
+    ddas_validate_result_clear(&res);
+    return 0;
+  }
+  r = release ? ddas_batcher_add_release(bt, &res) : ddas_batcher_add(bt, &res);
+  if(release)
+    assert_null(res.doc);
+  if(r == DDAS_OK)
+    assert_int_equal(ddas_batcher_finish(bt), DDAS_OK);
+  while(n < cap && ddas_batcher_next(bt, &out[n]))
+    n++;
+  *counts = *ddas_batcher_normalised(bt);
+  ddas_batcher_free(bt);
+  ddas_validate_result_clear(&res);
+  assert_int_equal(r, DDAS_OK); /* an accepted chunk always batches */
+  return n;
+}
+
+/* Builds `buf` both ways in both profiles, with all, no and some
+ * normalisations, with and without small caps, and checks that releasing
+ * the tree changes nothing in what is written (bodies, ids, indexes,
+ * counts). Returns the number of batches compared. */
+static size_t compare_release(const char *label, const char *buf, size_t len) {
+  static const unsigned masks[] = {DDAS_N_ALL, 0, DDAS_N1 | DDAS_N2 | DDAS_N6};
+  size_t m, v, seen = 0;
+  for(m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
+    for(v = 0; v < 4; v++) {
+      ddas_batch a[64], b[64];
+      ddas_norm_counts ca, cb;
+      size_t na, nb, i, k;
+      ddas_profile p = v & 1 ? DDAS_PROFILE_SPEC : DDAS_PROFILE_STRICT;
+      size_t recs = v & 2 ? 1 : 0, bytes = v & 2 ? 700 : 0;
+      na = build_with(buf, len, masks[m], p, recs, bytes, 0, a, 64, &ca);
+      nb = build_with(buf, len, masks[m], p, recs, bytes, 1, b, 64, &cb);
+      if(na != nb)
+        printf("%s: mask %u variant %zu: %zu vs %zu batches\n", label, masks[m],
+               v, na, nb);
+      assert_int_equal(na, nb);
+      for(i = 0; i < na; i++) {
+        if(a[i].len != b[i].len || memcmp(a[i].body, b[i].body, a[i].len))
+          printf("%s: mask %u variant %zu: batch %zu differs\n", label,
+                 masks[m], v, i);
+        assert_int_equal(a[i].len, b[i].len);
+        assert_memory_equal(a[i].body, b[i].body, a[i].len);
+        assert_string_equal(a[i].id, b[i].id);
+        assert_int_equal(a[i].records, b[i].records);
+        assert_int_equal(a[i].leveringen, b[i].leveringen);
+        ddas_batch_clear(&a[i]);
+        ddas_batch_clear(&b[i]);
+        seen++;
+      }
+      for(k = 0; k < 6; k++)
+        assert_int_equal(ca.n[k], cb.n[k]);
+    }
+  }
+  return seen;
+}
+
+/* Every example and test case, and a delivery that every normalisation
+ * changes (nulls, padded strings, a spaced lower-case postcode, escapes,
+ * number lexemes, two gemeenten in one levering, v0.10). */
+static void release_writes_the_same_bytes(void **state) {
+  static const char *const dirs[] = {
+      SHARED_DIR "/examples", SOURCE_DIR "/tests/cases/rules",
+      SOURCE_DIR "/tests/cases/schema",
+      SOURCE_DIR "/tests/cases/fuzz-regressions"};
+  static const char normalised[] =
+      "{\"startdatumLevering\":\"2024-01-01\",\"einddatumLevering\":"
+      "\"2024-12-31\",\"aanleverdatumEnTijd\":\"2025-01-15T10:00:00Z\","
+      "\"codeGegevensleverancier\":\" Test \\u0031.0 \",\"leveringen\":[{"
+      "\"teller\":1,\"aanleverende_organisatie\":{\"(Statutaire) Naam\":"
+      "\" Org\\t\",\"KvK-nummer\":\"12345678\",\"x\":null},"
+      "\"schuldhulptrajecten\":[{\"gemeentecode\":\"GM0363\",\"startdatum\":"
+      "\"2024-02-01\",\"einddatum\":null,\"totaalSchuldbedragBijAanvangSchuld"
+      "\":1.50e3,\"client\":[{\"Burgerservicenummer\":\"111222333\","
+      "\"Geboortedatum\":\"1980-01-01\",\"Geslachtsaanduiding\":\" Vrouw\","
+      "\"Postcode\":\" 1234 ab \",\"Huisnummer\":\"1\"}],\"schulden\":[{"
+      "\"bedrag\":-0.0,\"schuldsoort\":\"Zorg\",\"schuldeiser\":{\"naam\":"
+      "\"Ei\\\"ser \"}}]},{\"gemeentecode\":\"GM0599 \",\"startdatum\":"
+      "\"2024-03-01\",\"client\":[{\"Burgerservicenummer\":\"123456782\","
+      "\"Postcode\":\"9999zz\"}],\"schulden\":[]},{\"gemeentecode\":"
+      "\"GM0363\",\"startdatum\":\"2024-04-01\",\"client\":[{"
+      "\"Burgerservicenummer\":\"111222333\"}]}]}]}";
+  size_t d, f, files_seen = 0, batches_seen = 0, n;
+  (void)state;
+  for(d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+    char **files = tu_list(dirs[d], ".json");
+    for(f = 0; files[f]; f++) {
+      char path[1024];
+      size_t len;
+      char *buf;
+      snprintf(path, sizeof(path), "%s/%s", dirs[d], files[f]);
+      buf = tu_read(path, &len);
+      batches_seen += compare_release(path, buf, len);
+      files_seen++;
+      free(buf);
+    }
+    tu_free_list(files);
+  }
+  n = compare_release("normalised", normalised, sizeof(normalised) - 1);
+  assert_true(n >= 8); /* accepted with N1/N2 at least */
+  printf("release: %zu files and the normalised delivery, %zu batches "
+         "byte-identical\n",
+         files_seen, batches_seen + n);
+  assert_true(batches_seen > 1000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(cuts_at_25000_trajecten),
       cmocka_unit_test(cuts_at_the_byte_cap),
       cmocka_unit_test(batch_id_depends_on_each_input),
-      cmocka_unit_test(partial_acceptance), cmocka_unit_test(vs_batches)};
+      cmocka_unit_test(partial_acceptance),
+      cmocka_unit_test(vs_batches),
+      cmocka_unit_test(release_writes_the_same_bytes)};
   return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);
 }
