@@ -470,6 +470,8 @@ ddas_result ddas_batcher_new(const ddas_batch_options *opt,
   }
   if(!b->opt.max_bytes)
     b->opt.max_bytes = DDAS_BATCH_DEFAULT_MAX_BYTES;
+  if(!b->opt.reparse_min)
+    b->opt.reparse_min = DDAS_BATCH_DEFAULT_REPARSE_MIN;
   *out = b;
   return DDAS_OK;
 }
@@ -1019,10 +1021,10 @@ static ddas_result batcher_add(ddas_batcher *b, const ddas_validate_result *res,
   if(r || b->kind == DDAS_KIND_VS)
     goto out;
   vs.input = s.input;
-  vs.reparse = release != NULL;
+  vs.reparse = release && root->end >= b->opt.reparse_min;
   vs.norms = res->doc_norms;
   vs.max_depth = res->doc_max_depth;
-  if(release) { /* the tree and the body never coexist */
+  if(vs.reparse) { /* the tree and the body never coexist */
     ddas_json_doc_free(*release);
     *release = NULL;
   }

@@ -332,6 +332,7 @@ static char *run_batcher(ddas_validate_result *res, size_t max_records,
   bo.max_records = max_records;
   bo.max_bytes = max_bytes;
   bo.norm_mask = DDAS_N_ALL;
+  bo.reparse_min = 1; /* always re-read, to compare */
   if(ddas_batcher_new(&bo, &bt) != DDAS_OK)
     fz_fail("fuzz_validate", "ddas_batcher_new failed");
   r = release ? ddas_batcher_add_release(bt, res) : ddas_batcher_add(bt, res);

@@ -28,6 +28,7 @@
 #define DDAS_BATCH_MAX_TRAJECTEN 25000u
 #define DDAS_BATCH_MAX_VROEGSIGNALEN 50000u
 #define DDAS_BATCH_DEFAULT_MAX_BYTES (64u << 20)
+#define DDAS_BATCH_DEFAULT_REPARSE_MIN ((size_t)4 << 20)
 
 typedef struct {
   const char *delivery_id; /* required */
@@ -38,6 +39,9 @@ typedef struct {
   size_t max_records;                   /* 0: 25,000 (SHV) or 50,000 (VS) */
   size_t max_bytes;                     /* 0: 64 MiB */
   unsigned norm_mask;                   /* DDAS_N3..DDAS_N6 are applied here */
+  size_t reparse_min; /* ddas_batcher_add_release() re-reads the records of
+                         an SHV chunk of at least this many bytes (0: 4 MiB,
+                         1: always) */
 } ddas_batch_options;
 
 typedef struct {
@@ -65,14 +69,16 @@ void ddas_batcher_free(ddas_batcher *b);
 ddas_result ddas_batcher_add(ddas_batcher *b,
                              const ddas_validate_result *chunk);
 /* As ddas_batcher_add(), and releases the chunk's document: chunk->doc is
- * freed and NULL on return (also on failure). For SHV it is freed before
- * the first record is written; the records are then read back from the
- * input bytes one at a time (parsed again, N1/N2 applied again), so the
- * tree and the batch body never coexist: the peak is input + max(tree,
- * body) instead of input + tree + body. The same bytes come out as from
- * ddas_batcher_add(). The input buffer must stay alive for the call. VS
- * keeps the tree while writing (zaken refer to signals anywhere in their
- * levering). */
+ * freed and NULL on return (also on failure). For an SHV chunk of at least
+ * reparse_min bytes it is freed before the first record is written; the
+ * records are then read back from the input bytes one at a time (parsed
+ * again, N1/N2 applied again), so the tree and the batch body never
+ * coexist: the peak is input + max(tree, body) instead of input + tree +
+ * body, for the price of a second parse of the records. Smaller chunks (the
+ * worker's Kafka messages) keep the tree while writing: their tree is small
+ * and the second parse would cost throughput. The same bytes come out
+ * either way. The input buffer must stay alive for the call. VS keeps the
+ * tree while writing (zaken refer to signals anywhere in their levering). */
 ddas_result ddas_batcher_add_release(ddas_batcher *b,
                                      ddas_validate_result *chunk);
 /* Closes the last, partly filled batch. */

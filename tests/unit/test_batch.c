@@ -332,6 +332,7 @@ static size_t build_with(const char *buf, size_t len, unsigned mask,
   bo.max_records = max_records;
   bo.max_bytes = max_bytes;
   bo.norm_mask = mask;
+  bo.reparse_min = 1; /* always, for the comparison */
   assert_int_equal(ddas_batcher_new(&bo, &bt), DDAS_OK);
   if(!res.doc) { /* not parsed: nothing to batch either way */
     ddas_batcher_free(bt);
