@@ -74,11 +74,29 @@ static void w_str(wbuf *w, const char *s, size_t n) {
   w_raw(w, "\"", 1);
 }
 
+/* A member name that needs no escaping: a literal of this file, or a name
+ * that had no escapes in the input (the parser refused quotes, backslashes
+ * and control characters there). */
 static void w_key(wbuf *w, int *first, const char *k, size_t n) {
+  w_reserve(w, n + 4);
   if(!*first)
     w_raw(w, ",", 1);
   *first = 0;
-  w_str(w, k, n);
+  w_raw(w, "\"", 1);
+  w_raw(w, k, n);
+  w_raw(w, "\":", 2);
+}
+
+/* The name of a member of the input, escaped again when it had escapes. */
+static void w_mkey(wbuf *w, int *first, const ddas_json_member *m) {
+  if(!(m->key_flags & DDAS_JSON_F_ESCAPED)) {
+    w_key(w, first, m->key, m->key_len);
+    return;
+  }
+  if(!*first)
+    w_raw(w, ",", 1);
+  *first = 0;
+  w_str(w, m->key, m->key_len);
   w_raw(w, ":", 1);
 }
 
@@ -132,7 +150,7 @@ static void emit(const src *s, wbuf *w, const ddas_json *v) {
     int first = 1;
     w_raw(w, "{", 1);
     for(i = 0; i < v->n; i++) {
-      w_key(w, &first, v->u.members[i].key, v->u.members[i].key_len);
+      w_mkey(w, &first, &v->u.members[i]);
       emit(s, w, &v->u.members[i].value);
     }
     w_raw(w, "}", 1);
@@ -186,10 +204,10 @@ static void emit_schuld(rctx *c, wbuf *w, const ddas_json *d, int rename) {
                       *b = str_member(se, "Naam");
       int f2 = 1;
       size_t j;
-      w_key(w, &first, m->key, m->key_len);
+      w_mkey(w, &first, m);
       w_raw(w, "{", 1);
       for(j = 0; j < se->n; j++) {
-        w_key(w, &f2, se->u.members[j].key, se->u.members[j].key_len);
+        w_mkey(w, &f2, &se->u.members[j]);
         emit(c->s, w, &se->u.members[j].value);
       }
       if(a && !b) {
@@ -203,7 +221,7 @@ static void emit_schuld(rctx *c, wbuf *w, const ddas_json *d, int rename) {
       }
       w_raw(w, "}", 1);
     } else {
-      w_key(w, &first, m->key, m->key_len);
+      w_mkey(w, &first, m);
       emit(c->s, w, &m->value);
     }
   }
@@ -251,7 +269,7 @@ static void emit_intake(rctx *c, wbuf *w, const ddas_json *in) {
     if(beeind &&
        (key_is(m, "beschikkingssoort") || key_is(m, "beschikkingsdatum")))
       continue; /* moved to uitstroom by emit_uitstroom */
-    w_key(w, &first, m->key, m->key_len);
+    w_mkey(w, &first, m);
     emit(c->s, w, &m->value);
   }
   if((c->mask & DDAS_N4) && bdatum && !str_member(in, "einddatum")) {
@@ -284,7 +302,7 @@ static void emit_uitstroom(rctx *c, wbuf *w, const ddas_json *tr,
   const ddas_json *ref = end_reference(c, tr);
   w_raw(w, "{", 1);
   for(i = 0; uit && i < uit->n; i++) {
-    w_key(w, &first, uit->u.members[i].key, uit->u.members[i].key_len);
+    w_mkey(w, &first, &uit->u.members[i]);
     emit(c->s, w, &uit->u.members[i].value);
   }
   if(moved && !str_member(uit, "datumBeeindigingsbeschikking")) {
@@ -348,7 +366,7 @@ static void emit_clients_v09(rctx *c, wbuf *w, const ddas_json *clients) {
       if(key_is(&cl->u.members[j], "leefsituatie"))
         continue; /* its debts move to the traject; v1.0 has no place for
                      the rest (datumGeldigVanaf/Tot) */
-      w_key(w, &first, cl->u.members[j].key, cl->u.members[j].key_len);
+      w_mkey(w, &first, &cl->u.members[j]);
       emit(c->s, w, &cl->u.members[j].value);
     }
     w_raw(w, "}", 1);
@@ -369,7 +387,7 @@ static void emit_traject(rctx *c, wbuf *w, const ddas_json *tr) {
   w_raw(w, "{", 1);
   for(i = 0; i < tr->n; i++) {
     const ddas_json_member *m = &tr->u.members[i];
-    w_key(w, &first, m->key, m->key_len);
+    w_mkey(w, &first, m);
     if(key_is(m, "intake") && m->value.type == DDAS_JSON_OBJECT)
       emit_intake(c, w, &m->value);
     else if(key_is(m, "uitstroom") && m->value.type == DDAS_JSON_OBJECT)

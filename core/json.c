@@ -740,7 +740,7 @@ static int parse_object(parser *ps, ddas_json *v) {
         return 0;
       m->key = key;
       m->key_len = klen;
-      m->spare = 0;
+      m->key_flags = esc ? DDAS_JSON_F_ESCAPED : 0;
       {
         ddas_json child;
         size_t idx = (size_t)(m - ps->mems);
@@ -947,9 +947,12 @@ const ddas_json *ddas_json_get(const ddas_json *obj, const char *key) {
   if(!obj || obj->type != DDAS_JSON_OBJECT)
     return NULL;
   n = strlen(key);
+  /* the first byte first: most members of a DDAS object differ there, and
+   * this is the rules' and the batcher's hottest lookup */
   for(i = 0; i < obj->n; i++) {
     const ddas_json_member *m = &obj->u.members[i];
-    if(m->key_len == n && memcmp(m->key, key, n) == 0)
+    if(m->key_len == n &&
+       (n == 0 || (m->key[0] == key[0] && memcmp(m->key, key, n) == 0)))
       return &m->value;
   }
   return NULL;

@@ -59,7 +59,9 @@ struct ddas_json {
 struct ddas_json_member {
   const char *key; /* UTF-8, key_len bytes, not NUL-terminated */
   uint32_t key_len;
-  uint32_t spare;
+  uint32_t key_flags; /* DDAS_JSON_F_ESCAPED: the name had escapes; without
+                         it, key holds the input's bytes, which need no
+                         escaping when written out again */
   ddas_json value;
 };
 

@@ -1,5 +1,6 @@
 /* Batches: cuts at 25,000 trajecten and at a byte cap, every batch valid SHV
  * v1.0, tellers 1..n, stable ids; partial acceptance by scope. */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -413,7 +414,7 @@ static void release_writes_the_same_bytes(void **state) {
       "\"Geboortedatum\":\"1980-01-01\",\"Geslachtsaanduiding\":\" Vrouw\","
       "\"Postcode\":\" 1234 ab \",\"Huisnummer\":\"1\"}],\"schulden\":[{"
       "\"bedrag\":-0.0,\"schuldsoort\":\"Zorg\",\"schuldeiser\":{\"naam\":"
-      "\"Ei\\\"ser \"}}]},{\"gemeentecode\":\"GM0599 \",\"startdatum\":"
+      "\"Ei\\\"ser \"}}]},{\"gemeente\\u0063ode\":\"GM0599 \",\"startdatum\":"
       "\"2024-03-01\",\"client\":[{\"Burgerservicenummer\":\"123456782\","
       "\"Postcode\":\"9999zz\"}],\"schulden\":[]},{\"gemeentecode\":"
       "\"GM0363\",\"startdatum\":\"2024-04-01\",\"client\":[{"
@@ -435,6 +436,17 @@ static void release_writes_the_same_bytes(void **state) {
     tu_free_list(files);
   }
   n = compare_release("normalised", normalised, sizeof(normalised) - 1);
+  { /* a member name with escapes goes out decoded and valid */
+    ddas_batch one[4];
+    ddas_norm_counts c;
+    size_t k, got = build_with(normalised, sizeof(normalised) - 1, DDAS_N_ALL,
+                               DDAS_PROFILE_SPEC, 0, 0, 0, one, 4, &c);
+    assert_int_equal(got, 1);
+    assert_non_null(
+        memmem(one[0].body, one[0].len, "{\"gemeentecode\":\"GM0599\",", 24));
+    for(k = 0; k < got; k++)
+      ddas_batch_clear(&one[k]);
+  }
   assert_true(n >= 8); /* accepted with N1/N2 at least */
   printf("release: %zu files and the normalised delivery, %zu batches "
          "byte-identical\n",
