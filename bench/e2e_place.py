@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """e2e_place.py: spread deliveries evenly over the partitions of kafka-mock.
 
-Usage: e2e_place.py PARTITIONS OUTDIR FILE...
+Usage: e2e_place.py [--hash] PARTITIONS OUTDIR FILE...
 
 librdkafka's mock cluster keeps about 5 MiB per partition: when a message
 set is appended and the partition holds more than 5 MiB with it, the oldest
@@ -16,6 +16,9 @@ of the link (`submit`'s default: the file name with characters outside
 [A-Za-z0-9_-] replaced by '_' and the '.json' suffix dropped, '-', then the
 first 6 bytes of the SHA-256 of the content in hex) hashes to that
 partition. The content is untouched.
+
+--hash links every file under its own name and reports the partition the
+default partitioner will choose (no spreading: to show what retention does).
 
 Prints one line per link: LINK DELIVERY_ID PARTITION BYTES. bench/run-e2e
 checks the placement afterwards with kcat (partition and key of every
@@ -37,13 +40,18 @@ def default_id(name, content_sha):
 
 
 def main():
-    if len(sys.argv) < 4:
+    args = sys.argv[1:]
+    spread = True
+    if args and args[0] == "--hash":
+        spread = False
+        args = args[1:]
+    if len(args) < 3:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
-    parts = int(sys.argv[1])
-    outdir = sys.argv[2]
+    parts = int(args[0])
+    outdir = args[1]
     os.makedirs(outdir, exist_ok=True)
-    for i, path in enumerate(sys.argv[3:]):
+    for i, path in enumerate(args[2:]):
         h = hashlib.sha256()
         size = 0
         with open(path, "rb") as f:
@@ -54,6 +62,15 @@ def main():
         stem = os.path.basename(path)
         if stem.endswith(".json"):
             stem = stem[:-5]
+        if not spread:
+            name = os.path.basename(path)
+            did = default_id(name, sha)
+            link = os.path.join(outdir, name)
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(os.path.abspath(path), link)
+            print("%s %s %d %d" % (link, did, zlib.crc32(did.encode()) % parts, size))
+            continue
         want = i % parts
         for j in range(1000000):
             name = "%s-s%d.json" % (stem, j)
