@@ -41,7 +41,7 @@ struct fm {
   int watching, have_scen, have_ds;
   pid_t ours[FX_MAX_WORKERS]; /* workers we killed on purpose */
   int nours;
-  int crashes, exits, timeout, stop_failures;
+  int crashes, exits, timeout, stop_failures, not_exercised;
   char notes[600];
   char replay[200];
   recon r;
@@ -234,6 +234,18 @@ static void finish(fm *m) {
 
 /* ---- the faults --------------------------------------------------------- */
 
+/* Every batch request answered after ms: a worker is nearly always in the
+ * middle of one. */
+static char *slow_plan(int ms, int n) {
+  sbuf plan = {NULL, 0, 0};
+  char step[64];
+  snprintf(step, sizeof(step), "{\"delay_ms\":%d}", ms);
+  sb_printf(&plan, "[");
+  steps(&plan, step, n);
+  sb_printf(&plan, "]");
+  return plan.b;
+}
+
 static void f_5xx(fm *m) {
   sbuf plan = {NULL, 0, 0};
   int i;
@@ -252,7 +264,7 @@ static void f_5xx(fm *m) {
 static void f_429(fm *m) {
   sbuf plan = {NULL, 0, 0};
   sb_printf(&plan, "[");
-  steps(&plan, "{\"status\":429,\"retry_after\":\"1\"}", 60);
+  steps(&plan, "{\"status\":429,\"retry_after\":\"1\"}", 30);
   sb_printf(&plan, "]");
   begin_plan(m, plan.b, "retry.max_attempts = 4\n", 3);
   free(plan.b);
@@ -264,15 +276,15 @@ static void f_429(fm *m) {
 static void f_slow(fm *m) {
   sbuf plan = {NULL, 0, 0};
   int i;
-  /* every batch answered after 400 ms, every 8th after 3 s: beyond the
-   * worker's 2-s timeout, so it gives up and sends the batch again, while
-   * CBS has recorded it */
+  /* the first 120 batch requests are answered after 200 ms, every 10th
+   * after 2.5 s: beyond the worker's 1.5-s timeout, so it gives up and
+   * sends the batch again, while CBS has recorded it */
   sb_printf(&plan, "[");
-  for(i = 0; i < 240; i++)
+  for(i = 0; i < 120; i++)
     sb_printf(&plan, "%s{\"delay_ms\":%d}", i ? "," : "",
-              i % 8 == 3 ? 3000 : 400);
+              i % 10 == 3 ? 2500 : 200);
   sb_printf(&plan, "]");
-  begin_plan(m, plan.b, "cbs.timeout_ms = 2000\nretry.max_attempts = 6\n", 3);
+  begin_plan(m, plan.b, "cbs.timeout_ms = 1500\nretry.max_attempts = 6\n", 3);
   free(plan.b);
   finish(m);
 }
@@ -321,20 +333,30 @@ static void f_token(fm *m) {
   finish(m);
 }
 
+/* The Kafka-side faults: CBS answers every batch after 40 ms, which
+ * stretches the run so that the faults fall in the middle of it. */
+static void begin_kafka(fm *m) {
+  char *plan = slow_plan(40, 2000);
+  begin_plan(m, plan, NULL, 3);
+  free(plan);
+  wait_part(m, 1, 10);
+}
+
 static void f_broker(fm *m) {
-  begin_plan(m, NULL, NULL, 3);
-  wait_part(m, 1, 4);
+  begin_kafka(m);
   mock_cmd(&m->s.km, "down 1");
   say(m, "broker 1 down");
   hold(m, 5000);
   mock_cmd(&m->s.km, "up 1");
-  wait_part(m, 1, 2);
+  say(m, "broker 1 up (%zu receipts)", m->w.count);
+  hold(m, 2000);
   mock_cmd(&m->s.km, "down 2");
-  say(m, "broker 1 up; broker 2 down");
+  say(m, "broker 2 down (%zu receipts)", m->w.count);
   hold(m, 5000);
   mock_cmd(&m->s.km, "up 2");
-  say(m, "broker 2 up");
+  say(m, "broker 2 up (%zu receipts)", m->w.count);
   finish(m);
+  note(m, "%zu deliveries redone", m->r.processed_again);
 }
 
 static void move_leaders(fm *m, int shift) {
@@ -357,44 +379,34 @@ static void move_leaders(fm *m, int shift) {
 }
 
 static void f_leader(fm *m) {
-  begin_plan(m, NULL, NULL, 3);
-  wait_part(m, 1, 4);
+  begin_kafka(m);
   move_leaders(m, 1);
   say(m, "every partition's leader moved");
-  wait_part(m, 1, 2);
+  hold(m, 2500);
   move_leaders(m, 2);
-  say(m, "every partition's leader moved again");
+  say(m, "every partition's leader moved again (%zu receipts)", m->w.count);
+  hold(m, 2500);
+  move_leaders(m, 0);
+  say(m, "every partition's leader moved back (%zu receipts)", m->w.count);
   finish(m);
 }
 
 static void f_coordinator(fm *m) {
-  begin_plan(m, NULL, NULL, 3);
-  wait_part(m, 1, 4);
-  mock_cmd(&m->s.km, "coordinator group ddas-worker 2");
-  say(m, "group coordinator moved to broker 2");
-  wait_part(m, 1, 2);
-  mock_cmd(&m->s.km, "coordinator group ddas-worker 3");
-  say(m, "group coordinator moved to broker 3");
-  wait_part(m, 3, 4);
-  mock_cmd(&m->s.km, "coordinator group ddas-worker 1");
-  say(m, "group coordinator moved to broker 1");
+  static const int to[] = {2, 3, 1};
+  size_t i;
+  begin_kafka(m);
+  for(i = 0; i < 3; i++) {
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "coordinator group ddas-worker %d", to[i]);
+    mock_cmd(&m->s.km, cmd);
+    say(m, "%s (%zu receipts)", cmd + 12, m->w.count);
+    hold(m, 2500);
+  }
   finish(m);
 }
 
-/* Every batch request answered after ms: a worker is nearly always in the
- * middle of one. */
-static char *slow_plan(int ms, int n) {
-  sbuf plan = {NULL, 0, 0};
-  char step[64];
-  snprintf(step, sizeof(step), "{\"delay_ms\":%d}", ms);
-  sb_printf(&plan, "[");
-  steps(&plan, step, n);
-  sb_printf(&plan, "]");
-  return plan.b;
-}
-
 static void f_kill(fm *m) {
-  char *plan = slow_plan(300, 2000);
+  char *plan = slow_plan(150, 2000);
   long before;
   /* offsets are committed on revocation and shutdown; a long auto-commit
    * interval leaves the killed worker's work uncommitted, to be redone */
@@ -418,7 +430,7 @@ static void f_kill(fm *m) {
 }
 
 static void f_rebalance(fm *m) {
-  char *plan = slow_plan(300, 2000);
+  char *plan = slow_plan(150, 2000);
   int rc;
   begin_plan(m, plan, NULL, 2);
   free(plan);
@@ -441,40 +453,56 @@ static void f_rebalance(fm *m) {
        m->r.cbs_resends);
 }
 
+static long produce_errors_left(fm *m) {
+  char answer[64];
+  mock_query(&m->s.km, "produce-errors-left", answer, sizeof(answer));
+  return strtol(answer, NULL, 10);
+}
+
 static void f_produce(fm *m) {
-  begin_plan(m, NULL, NULL, 3);
-  wait_part(m, 1, 4);
-  mock_cmd(&m->s.km, "produce-errors 40 KAFKA_STORAGE_ERROR");
-  say(m, "the next 40 Produce requests fail with KAFKA_STORAGE_ERROR");
-  wait_part(m, 1, 2);
-  mock_cmd(&m->s.km, "produce-errors 20 NOT_ENOUGH_REPLICAS_AFTER_APPEND");
-  say(m, "the next 20 Produce requests fail with "
+  long left;
+  begin_kafka(m);
+  mock_cmd(&m->s.km, "produce-errors 10 KAFKA_STORAGE_ERROR");
+  say(m, "each broker's next 10 Produce requests fail with "
+         "KAFKA_STORAGE_ERROR");
+  hold(m, 3000);
+  say(m, "%ld of those errors left (%zu receipts)", produce_errors_left(m),
+      m->w.count);
+  mock_cmd(&m->s.km, "produce-errors 5 NOT_ENOUGH_REPLICAS_AFTER_APPEND");
+  say(m, "each broker's next 5 Produce requests fail with "
          "NOT_ENOUGH_REPLICAS_AFTER_APPEND");
+  hold(m, 3000);
   finish(m);
+  left = produce_errors_left(m);
+  note(m, "%ld of 45 produce errors served", 45 - left);
+  if(left == 45) {
+    m->not_exercised = 1;
+    note(m, "no produce error reached a worker");
+  }
 }
 
 static const fault faults[] = {
     {"cbs-5xx", "CBS 5xx storm",
      "The CBS stub starts with a fault plan that answers the first 150 batch "
      "requests with 500, 502, 503 and 504 in turn; the workers make 3 "
-     "attempts per batch (`retry.max_attempts = 3`), so the batches of the "
-     "storm are parked on `ddas.failed` after their third failure and later "
-     "ones go through. After the receipts, `ddas-worker replay` re-sends the "
-     "parked batches to the recovered stub.",
+     "attempts per batch (`retry.max_attempts = 3`), so the batches caught "
+     "in the storm are parked on `ddas.failed` after their third failure "
+     "and later ones go through. After the receipts, `ddas-worker replay` "
+     "re-sends the parked batches to the recovered stub.",
      f_5xx},
     {"cbs-429", "CBS 429 + Retry-After",
-     "The first 60 batch requests get `429 Too Many Requests` with "
-     "`Retry-After: 1`; the worker must wait at least that long before the "
-     "next attempt (4 attempts per batch). Batches that run out of attempts "
-     "are parked and replayed afterwards.",
+     "The first 30 batch requests get `429 Too Many Requests` with "
+     "`Retry-After: 1`; the worker waits before the next attempt (4 "
+     "attempts per batch). Batches that run out of attempts are parked and "
+     "replayed afterwards.",
      f_429},
     {"cbs-slow", "slow CBS",
-     "Every batch request is answered after 400 ms, every 8th after 3 s, "
-     "longer than the worker's `cbs.timeout_ms = 2000`: the worker gives up "
-     "on the request and sends the batch again, while the stub has already "
-     "recorded it, so CBS sees the same Idempotency-Key twice (the "
-     "duplicates-same-key column) and answers the re-send with 200 "
-     "duplicate.",
+     "The first 120 batch requests are answered after 200 ms, every 10th "
+     "after 2.5 s, longer than the worker's `cbs.timeout_ms = 1500`: the "
+     "worker gives up on the request and sends the batch again, while the "
+     "stub has already recorded it, so CBS receives the same "
+     "Idempotency-Key twice (the dup-same column) and answers the re-send "
+     "with 200 duplicate.",
      f_slow},
     {"tls-failure", "TLS failure",
      "After a quarter of the receipts the stub is restarted on the same port "
@@ -482,9 +510,8 @@ static const fault faults[] = {
      "root, which the workers must refuse) for 6 s, then with "
      "`--client-ca rogue-root.pem` (it refuses the workers' client "
      "certificate in the handshake) for 6 s, then normally again, on the "
-     "same record directory. Batches in flight retry, stall the worker as a "
-     "configuration fault, or are parked; the replay step re-sends parked "
-     "ones.",
+     "same record directory. Batches in flight are retried and, when their "
+     "attempts run out, parked; the replay step re-sends them.",
      f_tls},
     {"token-down", "token endpoint down",
      "After a quarter of the receipts a plan posted to `/_plan` expires "
@@ -495,47 +522,53 @@ static const fault faults[] = {
      "does; the replay step re-sends parked batches.",
      f_token},
     {"broker-down", "broker down",
-     "kafka-mock's `down 1` makes broker 1 refuse connections for 5 s after "
-     "a quarter of the receipts (`up 1` brings it back), and `down 2` does "
-     "the same to broker 2 at half. Partition leaders and possibly the group "
-     "coordinator are on those brokers: consumers, producers and the group "
-     "must ride it out.",
+     "CBS answers every batch after 40 ms to stretch the run. After a tenth "
+     "of the receipts kafka-mock's `down 1` makes broker 1 refuse and drop "
+     "connections for 5 s (`up 1` brings it back); 2 s later `down 2` does "
+     "the same to broker 2. Partition leaders and the group coordinator are "
+     "on those brokers: consumers, producers and the group must ride it "
+     "out.",
      f_broker},
     {"leader-change", "leader change",
-     "kafka-mock's `leader TOPIC PARTITION ID` moves the leader of every "
-     "partition of the four topics to another broker, after a quarter and "
-     "again after half of the receipts, while the workers consume and "
-     "produce.",
+     "CBS answers every batch after 40 ms to stretch the run. After a tenth "
+     "of the receipts kafka-mock's `leader TOPIC PARTITION ID` moves the "
+     "leader of every partition of the four topics to another broker, "
+     "again 2.5 s later, and back 2.5 s after that, while the workers "
+     "consume and produce.",
      f_leader},
     {"coordinator-change", "coordinator change",
-     "kafka-mock's `coordinator group ddas-worker ID` moves the consumer "
-     "group's coordinator to broker 2, 3 and back to 1, at a quarter, half "
-     "and three quarters of the receipts: offset commits and heartbeats "
-     "must find the new coordinator.",
+     "CBS answers every batch after 40 ms to stretch the run. After a tenth "
+     "of the receipts kafka-mock's `coordinator group ddas-worker ID` moves "
+     "the consumer group's coordinator to broker 2, then (2.5 s apart) to 3 "
+     "and to 1: heartbeats and offset commits must find the new "
+     "coordinator.",
      f_coordinator},
     {"worker-kill", "worker SIGKILL mid-batch",
-     "Every batch request is answered after 300 ms, so a busy worker is "
+     "Every batch request is answered after 150 ms, so a busy worker is "
      "nearly always waiting for CBS. With a long auto-commit interval, "
      "worker 1 is killed with SIGKILL after a quarter of the receipts and "
      "worker 2 at half; a new worker starts each time. Their uncommitted "
      "deliveries are redone by the next owner with the same batches and "
-     "Idempotency-Keys (re-sends show as duplicates under the same key).",
+     "Idempotency-Keys (re-sends show in dup-same).",
      f_kill},
     {"rebalance", "rebalance mid-batch",
-     "Every batch request is answered after 300 ms. Two workers start; a "
+     "Every batch request is answered after 150 ms. Two workers start; a "
      "third joins after a quarter of the receipts and a fourth at half, and "
-     "worker 1 leaves (SIGTERM) at three quarters: each time the group "
-     "rebalances while workers are in the middle of a batch, which must be "
-     "finished or abandoned before the partition moves.",
+     "worker 1 leaves (SIGTERM, it must exit 0) at three quarters: each "
+     "time the group rebalances while workers are in the middle of a "
+     "batch, which must be finished or abandoned before the partition "
+     "moves.",
      f_rebalance},
     {"produce-errors", "disk-full produce errors",
-     "kafka-mock's `produce-errors COUNT ERROR` "
-     "(`rd_kafka_mock_push_request_errors`) makes the next 40 Produce "
-     "requests fail with `KAFKA_STORAGE_ERROR` (a broker's log directory "
-     "full or failing) after a quarter of the receipts, and the next 20 "
-     "with `NOT_ENOUGH_REPLICAS_AFTER_APPEND` at half. The workers' "
-     "idempotent producers must retry; an event that is not acknowledged "
-     "must not let the offset move.",
+     "CBS answers every batch after 40 ms to stretch the run. After a tenth "
+     "of the receipts kafka-mock's `produce-errors 10 KAFKA_STORAGE_ERROR` "
+     "(`rd_kafka_mock_broker_push_request_error_rtts` on Produce) makes "
+     "each broker's next 10 Produce requests fail as a broker with a full "
+     "or failing log directory does; 3 s later each broker's next 5 fail "
+     "with `NOT_ENOUGH_REPLICAS_AFTER_APPEND`. The workers' idempotent "
+     "producers must retry, and an event that is not acknowledged must not "
+     "let an offset move. The row fails when no error was served "
+     "(`produce-errors-left`).",
      f_produce},
 };
 #define NFAULTS (sizeof(faults) / sizeof(faults[0]))
@@ -580,7 +613,8 @@ static void run_one(fm *m) {
   m->ok = !m->error && m->lost == 0 && m->r.rec_dup_other_key == 0 &&
           !m->crashes && !m->r.failures && !m->r.key_conflicts &&
           !m->r.bad_signature && !m->r.schema_invalid && !m->r.extra &&
-          !m->r.foreign && !m->timeout && !m->stop_failures;
+          !m->r.foreign && !m->timeout && !m->stop_failures &&
+          !m->not_exercised;
   printf("  %s in %.1f s: in %zu, forwarded %zu, rejected %zu, parked %zu, "
          "lost %ld, duplicates same key %zu, other key %zu%s%s\n",
          m->ok ? "PASS" : "FAIL", m->secs, m->r.records, m->r.rec_forwarded,

@@ -9,11 +9,12 @@
  *   up BROKER_ID          bring it back
  *   leader TOPIC PARTITION BROKER_ID   move a partition's leader
  *   coordinator group GROUP BROKER_ID  move a group's coordinator
- *   produce-errors COUNT [ERROR]       the next COUNT Produce requests (to
- *                         any broker) fail with ERROR: a name such as
+ *   produce-errors COUNT [ERROR]       each broker's next COUNT Produce
+ *                         requests fail with ERROR: a name such as
  *                         KAFKA_STORAGE_ERROR (the default: a broker's disk
  *                         full or failing) or NOT_ENOUGH_REPLICAS, or a
  *                         numeric Kafka error code
+ *   produce-errors-left   answers "ok N": the errors not consumed yet
  *   quit                  stop (also on end of input and SIGTERM)
  */
 #include <librdkafka/rdkafka.h>
@@ -36,7 +37,7 @@ static void usage(FILE *out) {
           "Starts librdkafka's mock cluster on loopback, prints the bootstrap\n"
           "servers, then obeys commands on standard input: down ID, up ID,\n"
           "leader TOPIC PARTITION ID, coordinator group GROUP ID,\n"
-          "produce-errors COUNT [ERROR], quit.\n");
+          "produce-errors COUNT [ERROR], produce-errors-left, quit.\n");
 }
 
 /* A Kafka error code by name ("KAFKA_STORAGE_ERROR", with or without the
@@ -57,19 +58,36 @@ static int error_code(const char *name) {
   return -1;
 }
 
-/* produce-errors COUNT [ERROR]: 0, or -1 on a bad count or error. */
-static int produce_errors(rd_kafka_mock_cluster_t *mc, const char *count,
-                          const char *name) {
-  rd_kafka_resp_err_t errs[1000];
+#define PRODUCE 0 /* the Produce request's ApiKey */
+
+/* produce-errors COUNT [ERROR] on brokers 1..brokers: 0, or -1 on a bad
+ * count or error. */
+static int produce_errors(rd_kafka_mock_cluster_t *mc, int brokers,
+                          const char *count, const char *name) {
   char *end;
   long n = strtol(count, &end, 10), i;
-  int code = error_code(name ? name : "KAFKA_STORAGE_ERROR");
+  int code = error_code(name ? name : "KAFKA_STORAGE_ERROR"), b;
   if(*end || n < 1 || n > 1000 || code < 0)
     return -1;
-  for(i = 0; i < n; i++)
-    errs[i] = (rd_kafka_resp_err_t)code;
-  rd_kafka_mock_push_request_errors_array(mc, 0 /* Produce */, (size_t)n, errs);
+  for(b = 1; b <= brokers; b++)
+    for(i = 0; i < n; i++)
+      if(rd_kafka_mock_broker_push_request_error_rtts(
+             mc, b, PRODUCE, 1, (rd_kafka_resp_err_t)code, 0))
+        return -1;
   return 0;
+}
+
+/* The produce errors still on the brokers' stacks, or -1. */
+static long produce_errors_left(rd_kafka_mock_cluster_t *mc, int brokers) {
+  long left = 0;
+  int b;
+  for(b = 1; b <= brokers; b++) {
+    size_t cnt = 0;
+    if(rd_kafka_mock_broker_error_stack_cnt(mc, b, PRODUCE, &cnt))
+      return -1;
+    left += (long)cnt;
+  }
+  return left;
 }
 
 int main(int argc, char **argv) {
@@ -161,7 +179,15 @@ int main(int argc, char **argv) {
     else if(sscanf(line, "coordinator group %255s %d", b, &id) == 2)
       rc = rd_kafka_mock_coordinator_set(mc, "group", b, id);
     else if(n >= 2 && !strcmp(a, "produce-errors"))
-      rc = produce_errors(mc, b, n >= 3 ? c : NULL);
+      rc = produce_errors(mc, brokers, b, n >= 3 ? c : NULL);
+    else if(n == 1 && !strcmp(a, "produce-errors-left")) {
+      long left = produce_errors_left(mc, brokers);
+      if(left >= 0) {
+        printf("ok %ld\n", left);
+        fflush(stdout);
+        continue;
+      }
+    }
     printf(rc == 0 ? "ok\n" : "error: unknown command or id\n");
     fflush(stdout);
   }

@@ -189,8 +189,7 @@ static size_t count_answers(const char *log, char *last, size_t cap) {
   return n;
 }
 
-/* Sends one command ("down 2") and waits for its "ok". */
-void mock_cmd(mock *m, const char *cmd) {
+void mock_query(mock *m, const char *cmd, char *answer, size_t cap) {
   char line[256], last[512] = "";
   size_t before = count_answers(m->log, last, sizeof(last));
   int i, n = snprintf(line, sizeof(line), "%s\n", cmd);
@@ -202,6 +201,13 @@ void mock_cmd(mock *m, const char *cmd) {
   }
   if(strncmp(last, "ok", 2))
     fx_fail("kafka-mock: '%s' answered '%s'", cmd, last);
+  last[strcspn(last, "\r\n")] = '\0';
+  snprintf(answer, cap, "%s", last[2] == ' ' ? last + 3 : "");
+}
+
+void mock_cmd(mock *m, const char *cmd) {
+  char answer[64];
+  mock_query(m, cmd, answer, sizeof(answer));
 }
 
 void mock_stop(mock *m) {

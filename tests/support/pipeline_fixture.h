@@ -82,6 +82,8 @@ typedef struct {
 void mock_start(mock *m, const char *sdir);
 /* Sends one command ("down 2") and waits for its "ok". */
 void mock_cmd(mock *m, const char *cmd);
+/* The same for a command that answers "ok VALUE": VALUE into answer. */
+void mock_query(mock *m, const char *cmd, char *answer, size_t cap);
 void mock_stop(mock *m);
 
 /* ---- the CBS stub ------------------------------------------------------- */
