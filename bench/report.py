@@ -425,7 +425,10 @@ def main():
                    "run).**" % a.faults_status, ""]
         if os.path.exists(a.faults) and os.path.getsize(a.faults):
             text = open(a.faults).read().rstrip("\n").splitlines()
-            # its own top-level heading becomes a sub-section here
+            # its own top-level heading is this section's; other headings
+            # go one level down
+            if text and text[0].startswith("# "):
+                text = text[1:]
             md += [("#" + l) if l.startswith("#") else l for l in text]
         else:
             md += ["fault-matrix wrote no section."]
