@@ -335,13 +335,22 @@ def chart(by, files, e2e, rb, png):
     ax.set_title("Peak RSS per worker")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8); ax.grid(True, which="both", alpha=0.3)
-    from matplotlib.ticker import FuncFormatter
-    plain = FuncFormatter(lambda v, _: "{:,g}".format(v))
-    for ax in axes:
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+    plain = FuncFormatter(lambda v, _: "{:,g}".format(round(v, 1)))
+    # ticks at the measured sizes
+    xticks = [sorted({round(next(iter(by[f].values()))["bytes"] / 1e6) for f in files}),
+              [r["trajecten"] for r in e2e], [round(r["bytes"] / 1e6, 1) for r in e2e]]
+    for ax, ticks in zip(axes, xticks):
         for axis in (ax.xaxis, ax.yaxis):
             if axis.get_scale() == "log":
                 axis.set_major_formatter(plain)
                 axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        if ticks and ax.xaxis.get_scale() == "log":
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
+            ax.xaxis.set_minor_locator(NullLocator())
+    for x in rb:
+        lo, hi = axes[2].get_ylim()
+        axes[2].set_ylim(0, max(hi, 3.3 * x["body_bytes"] / 1048576))
     fig.tight_layout()
     fig.savefig(png, dpi=100)
 
