@@ -196,11 +196,25 @@ static void set_plan(fm *m, const char *plan) {
   json_decref(stub_call(&m->s.cbs, "/_plan", plan));
 }
 
-/* n copies of step, as a JSON array's members (no brackets). */
-static void steps(sbuf *b, const char *step, int n) {
+/* A plan queue: a JSON array of n steps, step i being cycle[i % ncycle]. */
+static char *plan_array(int n, const char *const *cycle, size_t ncycle) {
+  sbuf b = {NULL, 0, 0};
   int i;
+  sb_printf(&b, "[");
   for(i = 0; i < n; i++)
-    sb_printf(b, "%s%s", b->n && b->b[b->n - 1] != '[' ? "," : "", step);
+    sb_printf(&b, "%s%s", i ? "," : "", cycle[(size_t)i % ncycle]);
+  sb_printf(&b, "]");
+  return b.b;
+}
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Starts with a batch plan of n steps cycling through cycle. */
+static void begin_cycle(fm *m, int n, const char *const *cycle, size_t ncycle,
+                        const char *extra, int nworkers) {
+  char *plan = plan_array(n, cycle, ncycle);
+  begin_plan(m, plan, extra, nworkers);
+  free(plan);
 }
 
 /* Every receipt, the workers stopped, the stub back to normal, one replay,
@@ -234,58 +248,43 @@ static void finish(fm *m) {
 
 /* ---- the faults --------------------------------------------------------- */
 
-/* Every batch request answered after ms: a worker is nearly always in the
- * middle of one. */
-static char *slow_plan(int ms, int n) {
-  sbuf plan = {NULL, 0, 0};
+/* The first n batch requests answered after ms each. */
+static void begin_slow(fm *m, int ms, int n, const char *extra, int nworkers) {
   char step[64];
+  const char *cycle[1];
   snprintf(step, sizeof(step), "{\"delay_ms\":%d}", ms);
-  sb_printf(&plan, "[");
-  steps(&plan, step, n);
-  sb_printf(&plan, "]");
-  return plan.b;
+  cycle[0] = step;
+  begin_cycle(m, n, cycle, 1, extra, nworkers);
 }
 
 static void f_5xx(fm *m) {
-  sbuf plan = {NULL, 0, 0};
-  int i;
   /* 150 batch requests in a row get 500/502/503/504; 3 attempts per batch:
-   * the first ~50 batches are parked, then CBS recovers */
-  sb_printf(&plan, "[");
-  for(i = 0; i < 150; i++)
-    sb_printf(&plan, "%s{\"status\":%d}", i ? "," : "",
-              (int[]){500, 502, 503, 504}[i % 4]);
-  sb_printf(&plan, "]");
-  begin_plan(m, plan.b, "retry.max_attempts = 3\n", 3);
-  free(plan.b);
+   * the batches caught in it are parked, then CBS recovers */
+  static const char *const cycle[] = {"{\"status\":500}", "{\"status\":502}",
+                                      "{\"status\":503}", "{\"status\":504}"};
+  begin_cycle(m, 150, cycle, NELEM(cycle), "retry.max_attempts = 3\n", 3);
   finish(m);
 }
 
 static void f_429(fm *m) {
-  sbuf plan = {NULL, 0, 0};
-  sb_printf(&plan, "[");
-  steps(&plan, "{\"status\":429,\"retry_after\":\"1\"}", 30);
-  sb_printf(&plan, "]");
-  begin_plan(m, plan.b, "retry.max_attempts = 4\n", 3);
-  free(plan.b);
+  static const char *const cycle[] = {"{\"status\":429,\"retry_after\":\"1\"}"};
+  begin_cycle(m, 30, cycle, NELEM(cycle), "retry.max_attempts = 4\n", 3);
   finish(m);
   note(m, "CBS answered %ld planned faults",
        stub_stat(&m->s.cbs, "planned_faults"));
 }
 
 static void f_slow(fm *m) {
-  sbuf plan = {NULL, 0, 0};
-  int i;
   /* the first 120 batch requests are answered after 200 ms, every 10th
    * after 2.5 s: beyond the worker's 1.5-s timeout, so it gives up and
    * sends the batch again, while CBS has recorded it */
-  sb_printf(&plan, "[");
-  for(i = 0; i < 120; i++)
-    sb_printf(&plan, "%s{\"delay_ms\":%d}", i ? "," : "",
-              i % 10 == 3 ? 2500 : 200);
-  sb_printf(&plan, "]");
-  begin_plan(m, plan.b, "cbs.timeout_ms = 1500\nretry.max_attempts = 6\n", 3);
-  free(plan.b);
+#define D200 "{\"delay_ms\":200}"
+  static const char *const cycle[] = {D200, D200, D200, "{\"delay_ms\":2500}",
+                                      D200, D200, D200, D200,
+                                      D200, D200};
+#undef D200
+  begin_cycle(m, 120, cycle, NELEM(cycle),
+              "cbs.timeout_ms = 1500\nretry.max_attempts = 6\n", 3);
   finish(m);
 }
 
@@ -319,16 +318,17 @@ static void f_tls(fm *m) {
 }
 
 static void f_token(fm *m) {
+  static const char *const cycle[] = {"{\"status\":503}", "{\"status\":500}"};
+  char *token = plan_array(60, cycle, NELEM(cycle));
   sbuf plan = {NULL, 0, 0};
   begin_plan(m, NULL, "retry.max_attempts = 4\n", 3);
   wait_part(m, 1, 4);
   /* every token expires now; the next 60 token requests fail */
-  sb_printf(&plan, "{\"batch\":[{\"expire_tokens\":true}],\"token\":[");
-  steps(&plan, "{\"status\":503}", 30);
-  steps(&plan, "{\"status\":500}", 30);
-  sb_printf(&plan, "]}");
+  sb_printf(&plan, "{\"batch\":[{\"expire_tokens\":true}],\"token\":%s}",
+            token);
   set_plan(m, plan.b);
   free(plan.b);
+  free(token);
   say(m, "token endpoint down for the next 60 token requests");
   finish(m);
 }
@@ -336,9 +336,7 @@ static void f_token(fm *m) {
 /* The Kafka-side faults: CBS answers every batch after 40 ms, which
  * stretches the run so that the faults fall in the middle of it. */
 static void begin_kafka(fm *m) {
-  char *plan = slow_plan(40, 2000);
-  begin_plan(m, plan, NULL, 3);
-  free(plan);
+  begin_slow(m, 40, 2000, NULL, 3);
   wait_part(m, 1, 10);
 }
 
@@ -406,12 +404,10 @@ static void f_coordinator(fm *m) {
 }
 
 static void f_kill(fm *m) {
-  char *plan = slow_plan(150, 2000);
   long before;
   /* offsets are committed on revocation and shutdown; a long auto-commit
    * interval leaves the killed worker's work uncommitted, to be redone */
-  begin_plan(m, plan, "kafka.auto.commit.interval.ms = 60000\n", 3);
-  free(plan);
+  begin_slow(m, 150, 2000, "kafka.auto.commit.interval.ms = 60000\n", 3);
   wait_part(m, 1, 4);
   before = stub_stat(&m->s.cbs, "requests");
   kill_worker(m, 0);
@@ -430,10 +426,8 @@ static void f_kill(fm *m) {
 }
 
 static void f_rebalance(fm *m) {
-  char *plan = slow_plan(150, 2000);
   int rc;
-  begin_plan(m, plan, NULL, 2);
-  free(plan);
+  begin_slow(m, 150, 2000, NULL, 2);
   wait_part(m, 1, 4);
   worker_start(&m->s);
   say(m, "worker 3 added");
@@ -517,7 +511,7 @@ static const fault faults[] = {
      "After a quarter of the receipts a plan posted to `/_plan` expires "
      "every issued token (the next batch request gets 401 "
      "`ERROR_CODE_ACCESS_TOKEN_EXPIRED`) and makes the next 60 requests to "
-     "`/token` fail with 503 and then 500. The workers cannot get a token "
+     "`/token` fail with 503 and 500 in turn. The workers cannot get a token "
      "for a while: they retry, park, and recover when the token endpoint "
      "does; the replay step re-sends parked batches.",
      f_token},
