@@ -973,6 +973,14 @@ static ddas_result set_envelope(ddas_batcher *b,
   if(!s || !e)
     return DDAS_ERR_ARG;
   if(!b->period_start) {
+    const ddas_json *t = str_member(root, "aanleverdatumEnTijd");
+    if(b->opt.time_from_delivery && t) {
+      char *own = ddas_strndup(t->u.str, t->n);
+      if(!own)
+        return DDAS_ERR_NOMEM;
+      ddas_free(b->sent_at);
+      b->sent_at = own;
+    }
     b->kind = res->detection.kind;
     b->version = res->detection.version;
     b->period_start = ddas_strndup(s->u.str, s->n);

@@ -104,12 +104,14 @@ static void now_rfc3339(char *buf, size_t cap) {
   strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* aanleverdatumEnTijd of a delivery's batches: the Kafka timestamp of its
- * first message, not the clock, so that a delivery redone after a crash or
- * a rebalance yields byte-identical batches. CBS refuses a known
- * Idempotency-Key with another body (409), so a batch that reached CBS
- * before the crash would otherwise be parked as refused when redone. The
- * clock only when the message has no timestamp. */
+/* aanleverdatumEnTijd of a delivery's batches when the delivery has none
+ * of its own (SHV v0.9; otherwise the batcher takes the delivery's, see
+ * time_from_delivery): the Kafka timestamp of its first message, not the
+ * clock, so that a delivery redone after a crash or a rebalance yields
+ * byte-identical batches. CBS refuses a known Idempotency-Key with another
+ * body (409), so a batch that reached CBS before the crash would otherwise
+ * be parked as refused when redone. The clock only when the message has no
+ * timestamp. */
 static void sent_time(const delivery *d, char *buf, size_t cap) {
   time_t t;
   struct tm tm;
@@ -620,6 +622,7 @@ static int process_chunk(run_ctx *c, delivery *d, rd_kafka_message_t *m,
       memset(&bo, 0, sizeof(bo));
       bo.delivery_id = d->id;
       bo.sent_at = sent;
+      bo.time_from_delivery = 1;
       bo.code_gegevensleverancier = *c->cfg->code_gegevensleverancier
                                         ? c->cfg->code_gegevensleverancier
                                         : NULL;

@@ -124,7 +124,8 @@ int wk_cmd_send(int argc, char **argv) {
   now_rfc3339(sent_at, sizeof(sent_at));
   memset(&bo, 0, sizeof(bo));
   bo.delivery_id = delivery_id;
-  bo.sent_at = sent_at;
+  bo.sent_at = sent_at; /* only when the delivery has no time of its own */
+  bo.time_from_delivery = 1;
   bo.code_gegevensleverancier =
       *cfg.code_gegevensleverancier ? cfg.code_gegevensleverancier : NULL;
   bo.max_records = (size_t)cfg.max_records;

@@ -100,18 +100,13 @@ static int normalise(const ddas_validate_result *res, unsigned mask, FILE *out,
   ddas_batch_options bo;
   ddas_batcher *b = NULL;
   ddas_batch batch;
-  const ddas_json *t;
-  char sent[64] = "1970-01-01T00:00:00Z";
   int rc = -1;
   size_t k;
   memset(&bo, 0, sizeof(bo));
-  t = ddas_json_get(ddas_json_root(res->doc), "aanleverdatumEnTijd");
-  if(t && t->type == DDAS_JSON_STRING && t->n < sizeof(sent)) {
-    memcpy(sent, t->u.str, t->n);
-    sent[t->n] = '\0';
-  }
   bo.delivery_id = "validate";
-  bo.sent_at = sent; /* the delivery's own time: validate sends nothing */
+  /* the delivery's own time, as the worker writes it */
+  bo.sent_at = "1970-01-01T00:00:00Z";
+  bo.time_from_delivery = 1;
   bo.max_records = SIZE_MAX;
   bo.max_bytes = SIZE_MAX;
   bo.norm_mask = mask;

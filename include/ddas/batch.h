@@ -34,6 +34,13 @@ typedef struct {
   const char *delivery_id; /* required */
   const char *sent_at;     /* aanleverdatumEnTijd of every batch (RFC 3339,
                               UTC); the caller's clock, required */
+  int time_from_delivery;  /* 1: aanleverdatumEnTijd is the delivery's own
+                              (its first chunk's envelope) when it has one,
+                              sent_at only otherwise: the same delivery then
+                              always yields the same bytes, so a delivery
+                              submitted again is a harmless repeat at CBS
+                              (same Idempotency-Key, same body) instead of
+                              a conflict (409) */
   const char *code_gegevensleverancier; /* NULL: the delivery's own, else
                                            "ddas-worker" */
   size_t max_records;                   /* 0: 25,000 (SHV) or 50,000 (VS) */

@@ -211,6 +211,39 @@ static void batch_id_depends_on_each_input(void **state) {
   assert_string_not_equal(a, e);
 }
 
+/* time_from_delivery: the envelope's aanleverdatumEnTijd is the delivery's
+ * own (the same delivery, the same bytes); without it, sent_at. */
+static void envelope_time(void **state) {
+  size_t len;
+  char *buf = make_delivery(3, 1, &len);
+  ddas_validate_result res;
+  ddas_batch_options bo;
+  ddas_batcher *bt;
+  ddas_batch b;
+  int own;
+  (void)state;
+  check(buf, len, DDAS_PROFILE_STRICT, &res);
+  for(own = 0; own < 2; own++) {
+    memset(&bo, 0, sizeof(bo));
+    bo.delivery_id = "d";
+    bo.sent_at = "2025-01-16T08:00:00Z";
+    bo.time_from_delivery = own;
+    assert_int_equal(ddas_batcher_new(&bo, &bt), DDAS_OK);
+    assert_int_equal(ddas_batcher_add(bt, &res), DDAS_OK);
+    assert_int_equal(ddas_batcher_finish(bt), DDAS_OK);
+    assert_int_equal(ddas_batcher_next(bt, &b), 1);
+    assert_non_null(
+        memmem(b.body, b.len,
+               own ? "\"aanleverdatumEnTijd\":\"2025-01-15T10:00:00Z\""
+                   : "\"aanleverdatumEnTijd\":\"2025-01-16T08:00:00Z\"",
+               44));
+    ddas_batch_clear(&b);
+    ddas_batcher_free(bt);
+  }
+  ddas_validate_result_clear(&res);
+  free(buf);
+}
+
 /* RULES.md scopes: a traject error rejects that traject, a levering error
  * its levering, a document error everything. */
 static void partial_acceptance(void **state) {
@@ -460,6 +493,7 @@ int main(void) {
       cmocka_unit_test(cuts_at_the_byte_cap),
       cmocka_unit_test(batch_id_depends_on_each_input),
       cmocka_unit_test(partial_acceptance),
+      cmocka_unit_test(envelope_time),
       cmocka_unit_test(vs_batches),
       cmocka_unit_test(release_writes_the_same_bytes)};
   return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);

@@ -207,6 +207,28 @@ static void ok_2xx_forwarded(void **state) {
   row(NULL, 0, "forwarded, HTTP 20", 1, 1);
 }
 
+/* The same file sent twice, a second apart: the batch carries the
+ * delivery's own aanleverdatumEnTijd, so the repeat is the same body under
+ * the same Idempotency-Key, which CBS counts once; not a 409 conflict. */
+static void same_delivery_twice_is_a_repeat(void **state) {
+  stub s;
+  char *out1, *out2;
+  (void)state;
+  stub_start(&s, NULL, NULL);
+  assert_int_equal(send_file(conf(&s, NULL), DELIVERY, &out1, NULL), 0);
+  sleep(1); /* the clock moved on: it must not be in the body */
+  assert_int_equal(send_file(conf(&s, NULL), DELIVERY, &out2, NULL), 0);
+  if(!strstr(out2, "forwarded, HTTP 20"))
+    printf("second send:\n%s\n", out2);
+  assert_non_null(strstr(out2, "forwarded, HTTP 20"));
+  assert_int_equal(recorded(&s), 1);
+  assert_int_equal(stat_of(&s, "key_conflicts"), 0);
+  assert_int_equal(stat_of(&s, "requests"), 2);
+  free(out1);
+  free(out2);
+  stub_stop(&s);
+}
+
 static void refused_400_422(void **state) {
   (void)state;
   row("{\"batch\":[{\"status\":400,\"problem\":{\"type\":\"about:blank\","
@@ -388,6 +410,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ok_2xx_forwarded),
+      cmocka_unit_test(same_delivery_twice_is_a_repeat),
       cmocka_unit_test(refused_400_422),
       cmocka_unit_test(config_faults_403_404_405),
       cmocka_unit_test(transient_rows_retried),
