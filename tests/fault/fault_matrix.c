@@ -246,6 +246,34 @@ static void finish(fm *m) {
   fx_reconcile(&m->s, &m->ds, &m->r, FX_RECON_REJECTIONS);
 }
 
+/* How many lines of the workers' logs have event `what`. */
+static long log_events(const fm *m, const char *what) {
+  char *out = NULL;
+  long n = 0;
+  if(tu_runf(&out, "cat '%s'/worker-*.log | grep -c '\"event\":\"%s'",
+             m->s.sdir, what) <= 1 &&
+     out)
+    n = strtol(out, NULL, 10);
+  free(out);
+  return n;
+}
+
+/* Notes how hard CBS-side faults hit the workers. */
+static void note_attempts(fm *m) {
+  note(m, "%ld failed batch attempts, %ld batches parked",
+       log_events(m, "batch attempt failed"), log_events(m, "batch parked"));
+}
+
+/* Notes what a crash or a rebalance left behind. */
+static void note_redone(fm *m) {
+  note(m,
+       "%zu deliveries redone, %zu batch re-sends; %ld partition "
+       "revocations, %ld deliveries abandoned on revocation",
+       m->r.processed_again, m->r.cbs_resends,
+       log_events(m, "partitions revoked"),
+       log_events(m, "delivery abandoned"));
+}
+
 /* ---- the faults --------------------------------------------------------- */
 
 /* The first n batch requests answered after ms each. */
@@ -264,12 +292,14 @@ static void f_5xx(fm *m) {
                                       "{\"status\":503}", "{\"status\":504}"};
   begin_cycle(m, 150, cycle, NELEM(cycle), "retry.max_attempts = 3\n", 3);
   finish(m);
+  note_attempts(m);
 }
 
 static void f_429(fm *m) {
   static const char *const cycle[] = {"{\"status\":429,\"retry_after\":\"1\"}"};
   begin_cycle(m, 30, cycle, NELEM(cycle), "retry.max_attempts = 4\n", 3);
   finish(m);
+  note_attempts(m);
   note(m, "CBS answered %ld planned faults",
        stub_stat(&m->s.cbs, "planned_faults"));
 }
@@ -286,6 +316,7 @@ static void f_slow(fm *m) {
   begin_cycle(m, 120, cycle, NELEM(cycle),
               "cbs.timeout_ms = 1500\nretry.max_attempts = 6\n", 3);
   finish(m);
+  note_attempts(m);
 }
 
 static void restart_stub(fm *m, const char *cert, const char *key,
@@ -315,6 +346,7 @@ static void f_tls(fm *m) {
   restart_stub(m, NULL, NULL, NULL);
   say(m, "CBS back to normal (%zu receipts)", m->w.count);
   finish(m);
+  note_attempts(m);
 }
 
 static void f_token(fm *m) {
@@ -331,6 +363,7 @@ static void f_token(fm *m) {
   free(token);
   say(m, "token endpoint down for the next 60 token requests");
   finish(m);
+  note_attempts(m);
 }
 
 /* The Kafka-side faults: CBS answers every batch after 40 ms, which
@@ -354,7 +387,7 @@ static void f_broker(fm *m) {
   mock_cmd(&m->s.km, "up 2");
   say(m, "broker 2 up (%zu receipts)", m->w.count);
   finish(m);
-  note(m, "%zu deliveries redone", m->r.processed_again);
+  note_redone(m);
 }
 
 static void move_leaders(fm *m, int shift) {
@@ -421,8 +454,7 @@ static void f_kill(fm *m) {
   say(m, "worker 2 killed (SIGKILL); starting worker %d", m->s.nworkers + 1);
   worker_start(&m->s);
   finish(m);
-  note(m, "%zu deliveries redone, %zu batch re-sends", m->r.processed_again,
-       m->r.cbs_resends);
+  note_redone(m);
 }
 
 static void f_rebalance(fm *m) {
@@ -443,8 +475,7 @@ static void f_rebalance(fm *m) {
     note(m, "worker 1 exited with %d after SIGTERM", rc);
   m->stop_failures += rc != 0;
   finish(m);
-  note(m, "%zu deliveries redone, %zu batch re-sends", m->r.processed_again,
-       m->r.cbs_resends);
+  note_redone(m);
 }
 
 static long produce_errors_left(fm *m) {
