@@ -42,6 +42,7 @@ struct fm {
   pid_t ours[FX_MAX_WORKERS]; /* workers we killed on purpose */
   int nours;
   int crashes, exits, timeout, stop_failures, not_exercised;
+  char first_exit[64];
   char notes[600];
   char replay[200];
   recon r;
@@ -142,9 +143,9 @@ static void supervise(fm *m) {
       note(m, "CRASH: worker %d killed by signal %d (see %s/worker-%d.log)",
            i + 1, rc - 128, m->s.sdir, i + 1);
     } else {
-      m->exits++;
-      note(m, "worker %d exited with %d (see %s/worker-%d.log), restarted",
-           i + 1, rc, m->s.sdir, i + 1);
+      if(!m->exits++)
+        snprintf(m->first_exit, sizeof(m->first_exit),
+                 "worker %d with status %d", i + 1, rc);
     }
     say(m, "worker %d ended on its own (status %d); starting another", i + 1,
         rc);
@@ -506,6 +507,24 @@ static void f_produce(fm *m) {
   }
 }
 
+static void f_produce_refused(fm *m) {
+  long left;
+  begin_kafka(m);
+  mock_cmd(&m->s.km, "produce-errors 1 MSG_SIZE_TOO_LARGE");
+  say(m, "each broker refuses its next Produce request with "
+         "MSG_SIZE_TOO_LARGE (not retriable)");
+  hold(m, 3000);
+  mock_cmd(&m->s.km, "produce-errors 1 INVALID_RECORD");
+  say(m, "each broker refuses its next Produce request with INVALID_RECORD");
+  finish(m);
+  left = produce_errors_left(m);
+  note(m, "%ld of 6 produce errors served", 6 - left);
+  if(left == 6) {
+    m->not_exercised = 1;
+    note(m, "no produce error reached a worker");
+  }
+}
+
 static const fault faults[] = {
     {"cbs-5xx", "CBS 5xx storm",
      "The CBS stub starts with a fault plan that answers the first 150 batch "
@@ -595,6 +614,15 @@ static const fault faults[] = {
      "let an offset move. The row fails when no error was served "
      "(`produce-errors-left`).",
      f_produce},
+    {"produce-refused", "produce requests refused",
+     "CBS answers every batch after 40 ms. After a tenth of the receipts "
+     "each broker refuses its next Produce request with "
+     "`MSG_SIZE_TOO_LARGE`, 3 s later its next one with `INVALID_RECORD`: "
+     "errors the producer does not retry, so an event (receipt, rejection "
+     "or parked batch) is not written. The worker must not commit the "
+     "offsets it covers: it stops with an error and a restarted worker "
+     "(the matrix restarts workers that exit) redoes the deliveries.",
+     f_produce_refused},
 };
 #define NFAULTS (sizeof(faults) / sizeof(faults[0]))
 
@@ -621,6 +649,9 @@ static void run_one(fm *m) {
   m->secs = now_s() - m->t0;
   m->lost = (long)m->r.records - (long)m->r.rec_forwarded -
             (long)m->r.rec_rejected - (long)m->r.rec_parked;
+  if(m->exits)
+    note(m, "%d workers exited on their own and were restarted (the first: %s)",
+         m->exits, m->first_exit);
   if(m->r.failures)
     note(m, "%zu reconciliation checks failed (above)", m->r.failures);
   if(m->r.key_conflicts)
