@@ -355,8 +355,10 @@ def chart(by, files, e2e, rb, png):
     fig.savefig(png, dpi=100)
 
 
-def fuzz_section(path, md):
+def fuzz_section(path, md, note=None):
     md += ["## Fuzzing (`scripts/fuzz-smoke`)", ""]
+    if note:
+        md += ["Results %s." % note, ""]
     text = open(path, errors="replace").read()
     lines = [l for l in text.splitlines() if re.match(r"^fuzz_\w+: ", l)]
     summary = lines[-len(set(l.split(":")[0] for l in lines)):] if lines else []
@@ -365,6 +367,10 @@ def fuzz_section(path, md):
         m = re.match(r"^(fuzz_\w+): (\S+) executions \((\S+)/s\): (.*)$", l)
         if m:
             rows.append([m.group(1), m.group(2), m.group(3), m.group(4)])
+    secs = re.findall(r"^== fuzz-smoke summary \((\d+) s per target\)", text, re.M)
+    if secs:
+        md += ["Each target ran for %s s (libFuzzer `-max_total_time`), ASan+UBSan, "
+               "`-rss_limit_mb=2048 -timeout=10`." % secs[-1], ""]
     if rows:
         md += md_table(["target", "executions", "per second", "result"], rows)
     else:
@@ -389,6 +395,7 @@ def main():
     ap.add_argument("--validate")
     ap.add_argument("--e2e")
     ap.add_argument("--fuzz")
+    ap.add_argument("--fuzz-note")
     ap.add_argument("--diff")
     ap.add_argument("--faults")
     ap.add_argument("--faults-status", type=int)
@@ -424,7 +431,7 @@ def main():
     md += ["", "## Commands", "", "```sh"] + open(a.commands).read().rstrip("\n").splitlines() + ["```", ""]
     md += body
     if a.fuzz:
-        fuzz_section(a.fuzz, md)
+        fuzz_section(a.fuzz, md, a.fuzz_note)
     if a.diff:
         diff_section(a.diff, md)
     if a.faults:
