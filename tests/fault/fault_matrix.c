@@ -261,8 +261,13 @@ static long log_events(const fm *m, const char *what) {
 
 /* Notes how hard CBS-side faults hit the workers. */
 static void note_attempts(fm *m) {
-  note(m, "%ld failed batch attempts, %ld batches parked",
-       log_events(m, "batch attempt failed"), log_events(m, "batch parked"));
+  long failed = log_events(m, "batch attempt failed");
+  long parked = log_events(m, "batch parked");
+  note(m, "%ld failed batch attempts, %ld batches parked", failed, parked);
+  if(!failed && !parked) {
+    m->not_exercised = 1;
+    note(m, "the fault did not reach a worker");
+  }
 }
 
 /* Notes what a crash or a rebalance left behind. */
@@ -333,9 +338,16 @@ static void restart_stub(fm *m, const char *cert, const char *key,
   stub_start_opts(&m->s.cbs, m->s.sdir, &o);
 }
 
+/* Faults injected while the workers are busy: CBS answers every batch
+ * after 40 ms, which stretches the run so that the fault falls in the middle
+ * of it, and the fault starts after a tenth of the receipts. */
+static void begin_stretched(fm *m) {
+  begin_slow(m, 40, 2000, NULL, 3);
+  wait_part(m, 1, 10);
+}
+
 static void f_tls(fm *m) {
-  begin_plan(m, NULL, "retry.max_attempts = 4\n", 3);
-  wait_part(m, 1, 4);
+  begin_stretched(m);
   /* a server the workers must refuse (certificate under an unknown root) */
   restart_stub(m, "rogue-server-chain.pem", "rogue-server.key", NULL);
   say(m, "CBS restarted with a rogue server certificate");
@@ -354,8 +366,7 @@ static void f_token(fm *m) {
   static const char *const cycle[] = {"{\"status\":503}", "{\"status\":500}"};
   char *token = plan_array(60, cycle, NELEM(cycle));
   sbuf plan = {NULL, 0, 0};
-  begin_plan(m, NULL, "retry.max_attempts = 4\n", 3);
-  wait_part(m, 1, 4);
+  begin_stretched(m);
   /* every token expires now; the next 60 token requests fail */
   sb_printf(&plan, "{\"batch\":[{\"expire_tokens\":true}],\"token\":%s}",
             token);
@@ -367,15 +378,8 @@ static void f_token(fm *m) {
   note_attempts(m);
 }
 
-/* The Kafka-side faults: CBS answers every batch after 40 ms, which
- * stretches the run so that the faults fall in the middle of it. */
-static void begin_kafka(fm *m) {
-  begin_slow(m, 40, 2000, NULL, 3);
-  wait_part(m, 1, 10);
-}
-
 static void f_broker(fm *m) {
-  begin_kafka(m);
+  begin_stretched(m);
   mock_cmd(&m->s.km, "down 1");
   say(m, "broker 1 down");
   hold(m, 5000);
@@ -411,7 +415,7 @@ static void move_leaders(fm *m, int shift) {
 }
 
 static void f_leader(fm *m) {
-  begin_kafka(m);
+  begin_stretched(m);
   move_leaders(m, 1);
   say(m, "every partition's leader moved");
   hold(m, 2500);
@@ -426,7 +430,7 @@ static void f_leader(fm *m) {
 static void f_coordinator(fm *m) {
   static const int to[] = {2, 3, 1};
   size_t i;
-  begin_kafka(m);
+  begin_stretched(m);
   for(i = 0; i < 3; i++) {
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "coordinator group ddas-worker %d", to[i]);
@@ -485,44 +489,42 @@ static long produce_errors_left(fm *m) {
   return strtol(answer, NULL, 10);
 }
 
-static void f_produce(fm *m) {
-  long left;
-  begin_kafka(m);
-  mock_cmd(&m->s.km, "produce-errors 10 KAFKA_STORAGE_ERROR");
-  say(m, "each broker's next 10 Produce requests fail with "
-         "KAFKA_STORAGE_ERROR");
-  hold(m, 3000);
-  say(m, "%ld of those errors left (%zu receipts)", produce_errors_left(m),
-      m->w.count);
-  mock_cmd(&m->s.km, "produce-errors 5 NOT_ENOUGH_REPLICAS_AFTER_APPEND");
-  say(m, "each broker's next 5 Produce requests fail with "
-         "NOT_ENOUGH_REPLICAS_AFTER_APPEND");
-  hold(m, 3000);
+/* Two bursts of produce errors 3 s apart ("COUNT ERROR" per broker, as
+ * kafka-mock's produce-errors takes them); the row fails when none was
+ * served. */
+static void produce_bursts(fm *m, const char *first, const char *second) {
+  const char *burst[2];
+  long pushed = 0, left;
+  int i;
+  burst[0] = first;
+  burst[1] = second;
+  begin_stretched(m);
+  for(i = 0; i < 2; i++) {
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "produce-errors %s", burst[i]);
+    mock_cmd(&m->s.km, cmd);
+    pushed += 3 * strtol(burst[i], NULL, 10);
+    say(m, "%s: each broker's next Produce requests fail (%zu receipts)", cmd,
+        m->w.count);
+    hold(m, 3000);
+    say(m, "%ld produce errors left", produce_errors_left(m));
+  }
   finish(m);
   left = produce_errors_left(m);
-  note(m, "%ld of 45 produce errors served", 45 - left);
-  if(left == 45) {
+  note(m, "%ld of %ld produce errors served", pushed - left, pushed);
+  if(left == pushed) {
     m->not_exercised = 1;
     note(m, "no produce error reached a worker");
   }
 }
 
+static void f_produce(fm *m) {
+  produce_bursts(m, "10 KAFKA_STORAGE_ERROR",
+                 "5 NOT_ENOUGH_REPLICAS_AFTER_APPEND");
+}
+
 static void f_produce_refused(fm *m) {
-  long left;
-  begin_kafka(m);
-  mock_cmd(&m->s.km, "produce-errors 1 MSG_SIZE_TOO_LARGE");
-  say(m, "each broker refuses its next Produce request with "
-         "MSG_SIZE_TOO_LARGE (not retriable)");
-  hold(m, 3000);
-  mock_cmd(&m->s.km, "produce-errors 1 INVALID_RECORD");
-  say(m, "each broker refuses its next Produce request with INVALID_RECORD");
-  finish(m);
-  left = produce_errors_left(m);
-  note(m, "%ld of 6 produce errors served", 6 - left);
-  if(left == 6) {
-    m->not_exercised = 1;
-    note(m, "no produce error reached a worker");
-  }
+  produce_bursts(m, "1 MSG_SIZE_TOO_LARGE", "1 INVALID_RECORD");
 }
 
 static const fault faults[] = {
@@ -549,7 +551,8 @@ static const fault faults[] = {
      "with 200 duplicate.",
      f_slow},
     {"tls-failure", "TLS failure",
-     "After a quarter of the receipts the stub is restarted on the same port "
+     "CBS answers every batch after 40 ms to stretch the run. After a tenth "
+     "of the receipts the stub is restarted on the same port "
      "with `rogue-server-chain.pem` (a server certificate under an unknown "
      "root, which the workers must refuse) for 6 s, then with "
      "`--client-ca rogue-root.pem` (it refuses the workers' client "
@@ -558,7 +561,8 @@ static const fault faults[] = {
      "attempts run out, parked; the replay step re-sends them.",
      f_tls},
     {"token-down", "token endpoint down",
-     "After a quarter of the receipts a plan posted to `/_plan` expires "
+     "CBS answers every batch after 40 ms to stretch the run. After a tenth "
+     "of the receipts a plan posted to `/_plan` expires "
      "every issued token (the next batch request gets 401 "
      "`ERROR_CODE_ACCESS_TOKEN_EXPIRED`) and makes the next 60 requests to "
      "`/token` fail with 503 and 500 in turn. The workers cannot get a token "
@@ -731,7 +735,8 @@ static const char columns_md[] =
     "- **time s**: wall time of the scenario.\n"
     "- **result**: `ok`, or `FAIL` when lost or dup-other is not 0, a worker "
     "crashed, a worker did not exit 0 after SIGTERM, not every delivery got "
-    "its receipt, or another reconciliation check failed (a receipt with "
+    "its receipt, the fault did not reach a worker, or another "
+    "reconciliation check failed (a receipt with "
     "the wrong counts, a batch a receipt names that CBS lacks, an "
     "Idempotency-Key conflict, a bad signature or schema at CBS, an invalid "
     "record forwarded); the notes in the output say which.\n";
