@@ -445,7 +445,7 @@ static void f_kill(fm *m) {
   long before;
   /* offsets are committed on revocation and shutdown; a long auto-commit
    * interval leaves the killed worker's work uncommitted, to be redone */
-  begin_slow(m, 150, 2000, "kafka.auto.commit.interval.ms = 60000\n", 3);
+  begin_slow(m, 100, 2000, "kafka.auto.commit.interval.ms = 60000\n", 3);
   wait_part(m, 1, 4);
   before = stub_stat(&m->s.cbs, "requests");
   kill_worker(m, 0);
@@ -464,7 +464,7 @@ static void f_kill(fm *m) {
 
 static void f_rebalance(fm *m) {
   int rc;
-  begin_slow(m, 150, 2000, NULL, 2);
+  begin_slow(m, 100, 2000, NULL, 2);
   wait_part(m, 1, 4);
   worker_start(&m->s);
   say(m, "worker 3 added");
@@ -592,7 +592,7 @@ static const fault faults[] = {
      "coordinator.",
      f_coordinator},
     {"worker-kill", "worker SIGKILL mid-batch",
-     "Every batch request is answered after 150 ms, so a busy worker is "
+     "Every batch request is answered after 100 ms, so a busy worker is "
      "nearly always waiting for CBS. With a long auto-commit interval, "
      "worker 1 is killed with SIGKILL after a quarter of the receipts and "
      "worker 2 at half; a new worker starts each time. Their uncommitted "
@@ -600,7 +600,7 @@ static const fault faults[] = {
      "Idempotency-Keys (re-sends show in dup-same).",
      f_kill},
     {"rebalance", "rebalance mid-batch",
-     "Every batch request is answered after 150 ms. Two workers start; a "
+     "Every batch request is answered after 100 ms. Two workers start; a "
      "third joins after a quarter of the receipts and a fourth at half, and "
      "worker 1 leaves (SIGTERM, it must exit 0) at three quarters: each "
      "time the group rebalances while workers are in the middle of a "

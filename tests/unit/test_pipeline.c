@@ -4,7 +4,9 @@
  * (mutual TLS, OAuth2, signatures and schema checked), fed by `ddas-worker
  * submit`, and reconciled exactly afterwards.
  *
- * The deliveries are generated here. Every traject carries a unique record
+ * The processes, the generated deliveries, the topic readers and the
+ * reconciliation live in tests/support/pipeline_fixture.{h,c}, shared with
+ * the fault matrix (tests/fault/). Every traject carries a unique record
  * id "r-<delivery>-<n>" in its free-text `omschrijving`, so each record can
  * be followed from the input to the batch bodies that reached CBS (the stub's
  * record directory) or were parked (ddas.failed). The generator knows, per
