@@ -300,9 +300,25 @@ static int receipt_forwarded(run_ctx *c, delivery *d, const ddas_batch *b,
   return rc;
 }
 
+/* Consumption again after a stall: CBS answered a batch. */
+static void resume_after_stall(run_ctx *c) {
+  atomic_store(&c->metrics.cbs_failing, 0);
+  atomic_store(&c->metrics.stalled, 0);
+  atomic_store(&c->metrics.paused_partitions, 0);
+  if(!c->ready) {
+    c->ready = 1;
+    pause_all(c, 0);
+    wk_log(WK_INFO, "CBS answers batches again; consuming resumed", NULL);
+  }
+}
+
 /* Forwards one batch until it has an outcome: forwarded, or parked. A
  * configuration fault past the threshold stalls the worker (partitions
- * paused, not ready) and probes with the same batch until CBS takes it. */
+ * paused, not ready) and probes with the same batch until CBS answers it.
+ * While stalled, a transient failure of the probe is probed again, not
+ * parked: the partitions are paused, so no later batch would ever resume
+ * them. A refusal of the probe (CBS judged its content) parks it and
+ * resumes. */
 static int forward_batch(run_ctx *c, delivery *d, const ddas_batch *b) {
   for(;;) {
     wk_send_result r;
@@ -327,18 +343,12 @@ static int forward_batch(run_ctx *c, delivery *d, const ddas_batch *b) {
       c->forwarded++;
       atomic_fetch_add(&c->metrics.batches_forwarded, 1);
       atomic_store(&c->metrics.last_forward_unix, (long long)time(NULL));
-      atomic_store(&c->metrics.cbs_failing, 0);
-      atomic_store(&c->metrics.stalled, 0);
-      atomic_store(&c->metrics.paused_partitions, 0);
-      if(!c->ready) {
-        c->ready = 1;
-        pause_all(c, 0);
-        wk_log(WK_INFO, "CBS accepts batches again; consuming resumed", NULL);
-      }
+      resume_after_stall(c);
       return RUN_OK;
     }
-    if(rc == 0 && r.outcome == DDAS_OUT_CONFIG_FAULT &&
-       !wk_forwarder_healthy(c->fw)) {
+    if(rc == 0 &&
+       ((r.outcome == DDAS_OUT_CONFIG_FAULT && !wk_forwarder_healthy(c->fw)) ||
+        (r.outcome == DDAS_OUT_TRANSIENT && !c->ready))) {
       uint64_t until;
       if(c->ready) {
         rd_kafka_topic_partition_list_t *a = NULL;
@@ -366,6 +376,8 @@ static int forward_batch(run_ctx *c, delivery *d, const ddas_batch *b) {
     }
     if(rc != 0 && r.outcome != DDAS_OUT_TRANSIENT)
       r.outcome = DDAS_OUT_TRANSIENT;
+    if(rc == 0 && r.outcome == DDAS_OUT_REFUSED)
+      resume_after_stall(c);
     rc = park(c, d, b, &r);
     wk_send_result_clear(&r);
     return rc ? RUN_FATAL : RUN_OK;
@@ -797,8 +809,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     return;
   }
   /* revoked (or lost): what is durable is committed, the rest is redone by
-   * the next owner */
-  rd_kafka_commit(rk, NULL, 0);
+   * the next owner. A failed commit loses nothing (the stored offsets are
+   * only ever behind durable outcomes) but makes the next owner redo
+   * finished work: said, so that many re-sends have an explanation. */
+  {
+    rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, 0);
+    if(ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
+      wk_log(WK_WARN,
+             "offsets not committed at revocation; the next owner redoes "
+             "the deliveries since the last commit",
+             "error", rd_kafka_err2name(ce), NULL);
+  }
   for(i = 0; i < parts->cnt; i++) {
     int32_t p = parts->elems[i].partition;
     abandon_partition(c, p);

@@ -61,6 +61,8 @@ typedef struct {
   int status;         /* HTTP status, 0 when there was no response */
   int from_token;     /* the token endpoint failed; the batch was not sent */
   long retry_after_s; /* -1: none */
+  int cert_fault;     /* no response: a certificate was refused (ours, or
+                         the server's by our trust anchors) */
   char error[256];    /* short reason, empty on success */
 } wk_try;
 
@@ -665,6 +667,24 @@ static int setup_handle(wk_forwarder *f, CURL *h, const wk_config *cfg) {
   return rc == CURLE_OK ? 0 : -1;
 }
 
+/* A certificate that verification refused, or a CA, certificate or CRL file
+ * that cannot be used: retrying will not fix it, so it is a configuration
+ * fault (stall and probe) rather than a transient one (retry, then park).
+ * A handshake that merely breaks off (CURLE_SSL_CONNECT_ERROR, also what a
+ * server refusing our client certificate looks like) stays transient: a
+ * network fault looks the same. */
+static int is_cert_fault(CURLcode rc) {
+  switch(rc) {
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_CRL_BADFILE: return 1;
+  default: return 0;
+  }
+}
+
 /* A short reason for a transfer that got no HTTP response. */
 static void transport_error(CURLcode rc, const char *errbuf, char *out,
                             size_t cap) {
@@ -714,6 +734,7 @@ static int perform(wk_forwarder *f, CURL *h, wk_try *t) {
   }
   if(rc != CURLE_OK) {
     transport_error(rc, f->errbuf, t->error, sizeof(t->error));
+    t->cert_fault = is_cert_fault(rc);
     return 0;
   }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -908,7 +929,7 @@ static int fetch_token(wk_forwarder *f, wk_try *t) {
     char why[sizeof(t->error)];
     snprintf(why, sizeof(why), "%s", t->error);
     snprintf(t->error, sizeof(t->error), "token endpoint: %.200s", why);
-    t->outcome = DDAS_OUT_TRANSIENT;
+    t->outcome = t->cert_fault ? DDAS_OUT_CONFIG_FAULT : DDAS_OUT_TRANSIENT;
   } else if(status < 200 || status >= 300) {
     t->outcome = ddas_classify(status);
     /* a refused token request is the configuration's fault, not the
@@ -1021,6 +1042,8 @@ static int try_http(wk_forwarder *f, const char *batch_id, const void *body,
   }
   t->status = status;
   t->outcome = ddas_classify(status);
+  if(!status && t->cert_fault)
+    t->outcome = DDAS_OUT_CONFIG_FAULT;
   take_retry_after(f, t);
   if(status && t->outcome != DDAS_OUT_FORWARDED)
     http_error(f, "", status, t->error, sizeof(t->error));
