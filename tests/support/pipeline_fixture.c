@@ -235,7 +235,6 @@ void stub_start(stub *s, const char *sdir, const char *plan) {
 void stub_start_opts(stub *s, const char *sdir, const stub_opts *o) {
   char portfile[400], planfile[400], pki[300], cert[400], key[400], ca[400],
       cca[400], listen[64], lifetime[32];
-  int i;
   const char *argv[40];
   int n = 0;
   snprintf(pki, sizeof(pki), "%s/pki", fx_dir);
@@ -285,16 +284,9 @@ void stub_start_opts(stub *s, const char *sdir, const stub_opts *o) {
   argv[n] = NULL;
   unlink(portfile);
   s->pid = spawn(argv, s->log, -1);
-  for(i = 0; i < 200; i++) {
-    FILE *f = fopen(portfile, "r");
-    if(f) {
-      int ok = fscanf(f, "%d", &s->port) == 1;
-      fclose(f);
-      if(ok && s->port > 0)
-        return;
-    }
-    usleep(50000);
-  }
+  s->port = tu_wait_port_file(portfile, 10000);
+  if(s->port > 0)
+    return;
   fx_fail("the CBS stub did not start (see %s)", s->log);
 }
 

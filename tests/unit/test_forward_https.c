@@ -42,7 +42,6 @@ typedef struct {
  * options; waits for its port (at most 10 s). */
 static void stub_start(stub *s, const char *plan, const char *extra) {
   char planfile[200], portfile[200], cmd[8192], pki[200];
-  int i;
   static int n;
   snprintf(pki, sizeof(pki), "%s/pki", dir);
   snprintf(s->records, sizeof(s->records), "%s/records-%d", dir, ++n);
@@ -68,16 +67,9 @@ static void stub_start(stub *s, const char *plan, const char *extra) {
     execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
     _exit(127);
   }
-  for(i = 0; i < 200; i++) {
-    FILE *f = fopen(portfile, "r");
-    if(f) {
-      int ok = fscanf(f, "%d", &s->port) == 1;
-      fclose(f);
-      if(ok && s->port > 0)
-        return;
-    }
-    usleep(50000);
-  }
+  s->port = tu_wait_port_file(portfile, 10000);
+  if(s->port > 0)
+    return;
   fail_msg("the CBS stub did not start (see %s/stub-%d.log)", dir, n);
 }
 

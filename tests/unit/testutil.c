@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 char *tu_read(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -190,4 +191,19 @@ void tu_write_file(const char *path, const void *data, size_t len) {
     fprintf(stderr, "cannot write %s\n", path);
     abort();
   }
+}
+
+int tu_wait_port_file(const char *path, int ms) {
+  int waited;
+  for(waited = 0; waited <= ms; waited += 50) {
+    FILE *f = fopen(path, "r");
+    if(f) {
+      int port = 0, ok = fscanf(f, "%d", &port) == 1;
+      fclose(f);
+      if(ok && port > 0)
+        return port;
+    }
+    usleep(50000);
+  }
+  return 0;
 }

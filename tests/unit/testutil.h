@@ -33,6 +33,10 @@ int tu_runf(char **out, const char *fmt, ...)
 /* Writes len bytes to path; aborts the test program when it cannot. */
 void tu_write_file(const char *path, const void *data, size_t len);
 
+/* Waits up to `ms` for a port file (a number and a new line, written
+ * atomically by cbs-stub --port-file); returns the port, or 0. */
+int tu_wait_port_file(const char *path, int ms);
+
 /* Generates the throw-away test PKI (tests/pki/make-pki) into DIR/pki, with
  * `passphrase` for the encrypted signing key; 0 on success. */
 int tu_make_pki(const char *dir, const char *passphrase);
