@@ -557,8 +557,12 @@ static const fault faults[] = {
      "root, which the workers must refuse) for 6 s, then with "
      "`--client-ca rogue-root.pem` (it refuses the workers' client "
      "certificate in the handshake) for 6 s, then normally again, on the "
-     "same record directory. Batches in flight are retried and, when their "
-     "attempts run out, parked; the replay step re-sends them.",
+     "same record directory. The refused server certificate is a "
+     "configuration fault: each worker parks the batches of its first "
+     "faults, then pauses and probes with the same batch; the refused "
+     "client certificate is a transient failure, which a stalled worker "
+     "keeps probing; when CBS is back the probes succeed and consumption "
+     "resumes. The replay step re-sends the parked batches.",
      f_tls},
     {"token-down", "token endpoint down",
      "CBS answers every batch after 40 ms to stretch the run. After a tenth "
