@@ -168,10 +168,8 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-  char cmd[300];
   (void)state;
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return tu_runf(NULL, "rm -rf '%s'", dir) == 0 ? 0 : -1;
 }
 
 int main(void) {
