@@ -924,8 +924,11 @@ static ddas_result value_of(const vsource *vs, const vref *v,
   if(r) /* checked bytes parse again unless memory runs out */
     return r == DDAS_ERR_NOMEM ? r : DDAS_ERR_ARG;
   memset(&scratch, 0, sizeof(scratch));
-  if(vs->norms && (r = ddas_normalize_values(*tmp, vs->norms, &scratch)))
+  if(vs->norms && (r = ddas_normalize_values(*tmp, vs->norms, &scratch))) {
+    ddas_json_doc_free(*tmp);
+    *tmp = NULL;
     return r;
+  }
   s->input = vs->input + v->start;
   *out = ddas_json_root(*tmp);
   return DDAS_OK;
@@ -1010,19 +1013,22 @@ static ddas_result batcher_add(ddas_batcher *b, const ddas_validate_result *res,
   shv_plan plan;
   size_t i;
   ddas_result r = DDAS_OK;
-  if(b->failed)
+  if(b->failed || !res || !res->doc) {
+    if(release) { /* the promise holds on every return */
+      ddas_json_doc_free(*release);
+      *release = NULL;
+    }
     return DDAS_ERR_ARG;
-  if(!res || !res->doc)
-    return DDAS_ERR_ARG;
+  }
   root = ddas_json_root(res->doc);
   b->nchunks++;
   memset(&plan, 0, sizeof(plan));
   if(res->document_rejected || res->accepted == 0)
     goto out;
-  if((r = set_envelope(b, res, root))) {
-    r = r == DDAS_ERR_NOMEM ? r : DDAS_ERR_ARG;
+  if((r = set_envelope(b, res, root)) == DDAS_ERR_ARG)
     goto refused; /* another kind or period: refused, the batcher lives on */
-  }
+  if(r)
+    goto out; /* out of memory: the envelope may be half set */
   s.input = ddas_json_input(res->doc);
   memset(&rc, 0, sizeof(rc));
   rc.s = &s;

@@ -300,26 +300,30 @@ static int receipt_forwarded(run_ctx *c, delivery *d, const ddas_batch *b,
   return rc;
 }
 
-/* Consumption again after a stall: CBS answered a batch. */
-static void resume_after_stall(run_ctx *c) {
+/* Consumption again after a stall; `why` is logged. */
+static void resume_after_stall(run_ctx *c, const char *why) {
   atomic_store(&c->metrics.cbs_failing, 0);
   atomic_store(&c->metrics.stalled, 0);
   atomic_store(&c->metrics.paused_partitions, 0);
   if(!c->ready) {
     c->ready = 1;
     pause_all(c, 0);
-    wk_log(WK_INFO, "CBS answers batches again; consuming resumed", NULL);
+    wk_log(WK_INFO, why, NULL);
   }
 }
 
 /* Forwards one batch until it has an outcome: forwarded, or parked. A
  * configuration fault past the threshold stalls the worker (partitions
  * paused, not ready) and probes with the same batch until CBS answers it.
- * While stalled, a transient failure of the probe is probed again, not
- * parked: the partitions are paused, so no later batch would ever resume
- * them. A refusal of the probe (CBS judged its content) parks it and
- * resumes. */
+ * While stalled, a transient failure of the probe is probed again (up to
+ * STALL_TRANSIENT_PROBES rounds, each with the full retry budget), not
+ * parked at once. Whenever a stalled worker parks its probe (refused by
+ * CBS, a local failure, or transient past that limit) it resumes
+ * consumption: the partitions are paused, so no later batch would ever
+ * resume them; the next configuration fault stalls it again. */
+#define STALL_TRANSIENT_PROBES 3
 static int forward_batch(run_ctx *c, delivery *d, const ddas_batch *b) {
+  int transient_probes = 0;
   for(;;) {
     wk_send_result r;
     int rc;
@@ -343,12 +347,13 @@ static int forward_batch(run_ctx *c, delivery *d, const ddas_batch *b) {
       c->forwarded++;
       atomic_fetch_add(&c->metrics.batches_forwarded, 1);
       atomic_store(&c->metrics.last_forward_unix, (long long)time(NULL));
-      resume_after_stall(c);
+      resume_after_stall(c, "CBS accepts batches again; consuming resumed");
       return RUN_OK;
     }
     if(rc == 0 &&
        ((r.outcome == DDAS_OUT_CONFIG_FAULT && !wk_forwarder_healthy(c->fw)) ||
-        (r.outcome == DDAS_OUT_TRANSIENT && !c->ready))) {
+        (r.outcome == DDAS_OUT_TRANSIENT && !c->ready &&
+         ++transient_probes <= STALL_TRANSIENT_PROBES))) {
       uint64_t until;
       if(c->ready) {
         rd_kafka_topic_partition_list_t *a = NULL;
@@ -376,8 +381,8 @@ static int forward_batch(run_ctx *c, delivery *d, const ddas_batch *b) {
     }
     if(rc != 0 && r.outcome != DDAS_OUT_TRANSIENT)
       r.outcome = DDAS_OUT_TRANSIENT;
-    if(rc == 0 && r.outcome == DDAS_OUT_REFUSED)
-      resume_after_stall(c);
+    if(!c->ready)
+      resume_after_stall(c, "the probe batch is parked; consuming resumed");
     rc = park(c, d, b, &r);
     wk_send_result_clear(&r);
     return rc ? RUN_FATAL : RUN_OK;
@@ -646,7 +651,12 @@ static int process_chunk(run_ctx *c, delivery *d, rd_kafka_message_t *m,
         goto out;
       }
     }
-    if(ddas_batcher_add_release(d->batcher, &res) != DDAS_OK) {
+    ddas_result added = ddas_batcher_add_release(d->batcher, &res);
+    if(added != DDAS_OK && added != DDAS_ERR_ARG) {
+      r = RUN_FATAL; /* out of memory: nothing committed, redone */
+      goto out;
+    }
+    if(added == DDAS_ERR_ARG) {
       /* a chunk of another kind or period than the first: its records
        * cannot share the delivery's batches */
       if(publish_worker_rejection(c, d, &ref, "delivery.chunks",

@@ -35,7 +35,8 @@ typedef struct {
   const char *sent_at;     /* aanleverdatumEnTijd of every batch (RFC 3339,
                               UTC); the caller's clock, required */
   int time_from_delivery;  /* 1: aanleverdatumEnTijd is the delivery's own
-                              (its first chunk's envelope) when it has one,
+                              (the envelope of its first chunk with
+                              accepted records) when it has one,
                               sent_at only otherwise: the same delivery then
                               always yields the same bytes, so a delivery
                               submitted again is a harmless repeat at CBS

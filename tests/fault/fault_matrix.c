@@ -360,6 +360,17 @@ static void f_tls(fm *m) {
   say(m, "CBS back to normal (%zu receipts)", m->w.count);
   finish(m);
   note_attempts(m);
+  { /* the refused certificate stalled workers, and each one resumed */
+    long stalls = log_events(m, "configuration fault: consumption paused");
+    long resumes = log_events(m, "CBS accepts batches again") +
+                   log_events(m, "the probe batch is parked");
+    note(m, "%ld stalls, %ld resumptions", stalls, resumes);
+    if(!stalls || resumes < stalls) {
+      m->not_exercised = 1;
+      note(m, !stalls ? "no worker stalled on the refused certificate"
+                      : "a stalled worker did not resume");
+    }
+  }
 }
 
 static void f_token(fm *m) {
@@ -472,6 +483,7 @@ static void f_rebalance(fm *m) {
   worker_start(&m->s);
   say(m, "worker 4 added");
   wait_part(m, 3, 4);
+  FX_CHECK(m->s.worker[0] > 0); /* kill(0) would signal the whole group */
   kill(m->s.worker[0], SIGTERM);
   rc = wait_exit(m->s.worker[0], 60000);
   m->s.worker[0] = 0;
