@@ -573,8 +573,9 @@ static const fault faults[] = {
      "configuration fault: each worker parks the batches of its first "
      "faults, then pauses and probes with the same batch; the refused "
      "client certificate is a transient failure, which a stalled worker "
-     "keeps probing; when CBS is back the probes succeed and consumption "
-     "resumes. The replay step re-sends the parked batches.",
+     "probes for up to 3 rounds before it parks the probe and resumes; when "
+     "CBS is back the probes succeed and consumption resumes. The replay "
+     "step re-sends the parked batches.",
      f_tls},
     {"token-down", "token endpoint down",
      "CBS answers every batch after 40 ms to stretch the run. After a tenth "
