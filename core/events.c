@@ -513,14 +513,42 @@ static ddas_result check_rule_counts(const ddas_rule_count *rc, size_t n) {
   return DDAS_OK;
 }
 
+/* "chunks": {"total": n, "seen": "1-k", "missing": "k+1-n"} of an
+ * incomplete delivery; a range of one chunk is written "k", none "". */
+static void chunk_range(char *buf, size_t cap, unsigned from, unsigned to) {
+  if(from > to)
+    buf[0] = '\0';
+  else if(from == to)
+    snprintf(buf, cap, "%u", from);
+  else
+    snprintf(buf, cap, "%u-%u", from, to);
+}
+
+static ddas_result chunks_json(json_t *body, const ddas_processed_in *in) {
+  json_t *c = NULL;
+  char seen[32], missing[32];
+  ddas_result r;
+  chunk_range(seen, sizeof(seen), 1, in->chunks_seen);
+  chunk_range(missing, sizeof(missing), in->chunks_seen + 1, in->nchunks);
+  if((r = put(body, "chunks", c = json_object())) ||
+     (r = put(c, "total", jsize(in->nchunks))) ||
+     (r = put(c, "seen", jstr(seen))) ||
+     (r = put(c, "missing", jstr(missing))) ||
+     (r = put(body, "reason", jstr(in->reason))) ||
+     (r = put(body, "reason_text", jstr(in->reason_text))))
+    return r;
+  return DDAS_OK;
+}
+
 ddas_result ddas_event_processed(const ddas_processed_in *in, ddas_event *out) {
   static const char *const nkeys[6] = {"N1", "N2", "N3", "N4", "N5", "N6"};
   ddas_event ev;
   json_t *body = NULL, *norm = NULL, *ids = NULL;
-  const char *parts[2];
-  char id[DDAS_EVENT_ID_LEN + 1];
+  const char *parts[3], *type;
+  char id[DDAS_EVENT_ID_LEN + 1], first[24];
   ddas_result r;
   size_t i;
+  int incomplete;
 
   memset(&ev, 0, sizeof(ev));
   if(!out)
@@ -536,6 +564,10 @@ ddas_result ddas_event_processed(const ddas_processed_in *in, ddas_event *out) {
      check_rule_counts(in->warnings_by_rule, in->nwarnings_by_rule) ||
      (in->nbatch_ids && !in->batch_ids))
     goto out;
+  incomplete = !strcmp(in->status, "incomplete");
+  if(incomplete && (!nonempty(in->reason) || !nonempty(in->reason_text) ||
+                    in->nchunks < 1 || in->chunks_seen >= in->nchunks))
+    goto out;
   for(i = 0; i < 6; i++)
     if(!fits(in->normalised[i]))
       goto out;
@@ -543,9 +575,13 @@ ddas_result ddas_event_processed(const ddas_processed_in *in, ddas_event *out) {
     if(!in->batch_ids[i])
       goto out;
 
-  parts[0] = DDAS_CE_PROCESSED;
+  type = incomplete ? DDAS_CE_INCOMPLETE : DDAS_CE_PROCESSED;
+  parts[0] = type;
   parts[1] = in->base.delivery_id;
-  if((r = event_id(parts, 2, id)))
+  snprintf(first, sizeof(first), "%lld",
+           in->nsources ? (long long)in->sources[0].offset : -1LL);
+  parts[2] = first;
+  if((r = event_id(parts, incomplete ? 3 : 2, id)))
     goto out;
 
   r = DDAS_ERR_NOMEM;
@@ -574,9 +610,10 @@ ddas_result ddas_event_processed(const ddas_processed_in *in, ddas_event *out) {
   for(i = 0; i < in->nbatch_ids; i++)
     if((r = append(ids, jstr(in->batch_ids[i]))))
       goto out;
+  if(incomplete && (r = chunks_json(body, in)))
+    goto out;
 
-  if((r = start_event(&ev, &in->base, DDAS_CE_PROCESSED, id,
-                      DEFAULT_CONTENT_TYPE)) ||
+  if((r = start_event(&ev, &in->base, type, id, DEFAULT_CONTENT_TYPE)) ||
      (r = set_json_body(&ev, body)))
     goto out;
 out:

@@ -120,8 +120,22 @@ static const kdef table[] = {
      "is reported incomplete and its offsets move on"},
     {"run.max_poll_interval_ms", T_INT, "900000", 10000, 86400000, NULL,
      F(max_poll_interval_ms),
-     "longest time between two polls (one delivery, with its retries) "
-     "before the group considers the worker dead"},
+     "librdkafka's max.poll.interval.ms: the group's limit between two polls "
+     "(the worker polls at least every 100 ms, also while CBS is slow, "
+     "retrying or refusing)"},
+    {"run.max_inflight_bytes", T_INT, "134217728", 1048576, 17179869184, NULL,
+     F(max_inflight_bytes),
+     "bytes of batches built whose outcome is not yet durable; at this "
+     "figure the worker pauses its partitions (and keeps polling) until "
+     "outcomes drain below three quarters of it"},
+    {"run.revoke_timeout_ms", T_INT, "5000", 0, 600000, NULL,
+     F(revoke_timeout_ms),
+     "when partitions are revoked, how long the worker waits for Kafka to "
+     "acknowledge outcomes already published (so their offsets commit); "
+     "batches still at CBS are abandoned at once and redone by the next "
+     "owner"},
+    {"cbs.max_in_flight", T_INT, "8", 1, 64, NULL, F(max_in_flight),
+     "batches sent to CBS at the same time (one connection each)"},
     {"admin.listen", T_STR, "", 0, 0, NULL, F(admin_listen),
      "address of the admin endpoint (`127.0.0.1:9464`); empty: off"},
     {"log.format", T_ENUM, "json", 0, 0, "json|text", F(log_format),

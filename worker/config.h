@@ -69,6 +69,9 @@ typedef struct {
   long incomplete_after_ms;  /* a chunked delivery whose next chunk does not
                                 arrive within this time is incomplete */
   long max_poll_interval_ms; /* kafka max.poll.interval.ms */
+  long max_inflight_bytes;   /* batches built, outcome not yet durable */
+  long revoke_timeout_ms;    /* how long a revocation waits for outcomes */
+  long max_in_flight;        /* batches at CBS at once */
   /* operations */
   char *admin_listen; /* empty: no admin endpoint */
   char *log_format;   /* "json" or "text" */

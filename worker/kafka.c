@@ -89,6 +89,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
   } else {
     p->acked++;
   }
+  if(p->on_ack && m->_private)
+    p->on_ack(p->ack_ctx, m->_private, m->err != 0);
 }
 
 int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
@@ -129,9 +131,9 @@ int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
   return 0;
 }
 
-int wk_produce(wk_producer *p, const char *topic, const char *key,
-               const ddas_kv *headers, size_t nheaders, const void *body,
-               size_t len) {
+static int produce(wk_producer *p, const char *topic, const char *key,
+                   const ddas_kv *headers, size_t nheaders, const void *body,
+                   size_t len, void *opaque) {
   rd_kafka_headers_t *h = rd_kafka_headers_new(nheaders ? nheaders : 1);
   rd_kafka_resp_err_t e;
   size_t i;
@@ -143,7 +145,7 @@ int wk_produce(wk_producer *p, const char *topic, const char *key,
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_VALUE((void *)(uintptr_t)body, len),
         RD_KAFKA_V_KEY((void *)(uintptr_t)key, key ? strlen(key) : 0),
-        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if(e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
       break;
     rd_kafka_poll(p->rk, 100); /* let the queue drain, then try again */
@@ -158,9 +160,21 @@ int wk_produce(wk_producer *p, const char *topic, const char *key,
   return 0; /* headers are owned by the message now */
 }
 
+int wk_produce(wk_producer *p, const char *topic, const char *key,
+               const ddas_kv *headers, size_t nheaders, const void *body,
+               size_t len) {
+  return produce(p, topic, key, headers, nheaders, body, len, NULL);
+}
+
 int wk_produce_event(wk_producer *p, const char *topic, const ddas_event *e) {
-  return wk_produce(p, topic, e->key, e->headers, e->nheaders, e->body,
-                    e->body_len);
+  return produce(p, topic, e->key, e->headers, e->nheaders, e->body,
+                 e->body_len, NULL);
+}
+
+int wk_produce_opaque(wk_producer *p, const char *topic, const ddas_event *e,
+                      void *opaque) {
+  return produce(p, topic, e->key, e->headers, e->nheaders, e->body,
+                 e->body_len, opaque);
 }
 
 int wk_producer_flush(wk_producer *p, int timeout_ms, char *err,

@@ -38,6 +38,11 @@ typedef struct {
   rd_kafka_t *rk;
   unsigned long produced, acked, failed;
   char last_error[256];
+  /* Called from rd_kafka_poll/flush on the thread that polls, for each
+   * message produced with a non-NULL opaque (wk_produce_opaque): failed is
+   * 1 when Kafka did not acknowledge it. NULL: none. */
+  void (*on_ack)(void *ctx, void *opaque, int failed);
+  void *ack_ctx;
 } wk_producer;
 
 int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
@@ -47,6 +52,10 @@ int wk_produce(wk_producer *p, const char *topic, const char *key,
                const ddas_kv *headers, size_t nheaders, const void *body,
                size_t len);
 int wk_produce_event(wk_producer *p, const char *topic, const ddas_event *e);
+/* As wk_produce_event; `opaque` comes back to p->on_ack. When queueing
+ * fails (-1) on_ack is not called. */
+int wk_produce_opaque(wk_producer *p, const char *topic, const ddas_event *e,
+                      void *opaque);
 /* Waits until every queued message is acknowledged; -1 when one was not
  * (then the outcomes are not durable and offsets must not move). */
 int wk_producer_flush(wk_producer *p, int timeout_ms, char *err, size_t errlen);

@@ -40,6 +40,7 @@
 #define DDAS_EVENT_SCHEMA_VERSION "1"
 #define DDAS_CE_REJECTED "nl.ddas.delivery.rejected"
 #define DDAS_CE_PROCESSED "nl.ddas.delivery.processed"
+#define DDAS_CE_INCOMPLETE "nl.ddas.delivery.incomplete"
 #define DDAS_CE_FORWARDED "nl.ddas.batch.forwarded"
 #define DDAS_CE_PARKED "nl.ddas.batch.parked"
 
@@ -151,7 +152,18 @@ typedef struct {
   size_t nwarnings_by_rule;
   const char *const *batch_ids; /* each required */
   size_t nbatch_ids;
+  /* status "incomplete" only (then required): the delivery's chunk count,
+   * the chunks 1..chunks_seen that were checked (chunks_seen < nchunks),
+   * and why it ended (ddas_asm_reason_id and _text of ddas/assembly.h) */
+  unsigned nchunks, chunks_seen;
+  const char *reason, *reason_text;
 } ddas_processed_in;
+/* Status "processed" gives an nl.ddas.delivery.processed event, status
+ * "incomplete" an nl.ddas.delivery.incomplete event: a delivery-level
+ * outcome that names the chunks seen and missing; the records of the
+ * chunks seen keep their own outcomes (batches, rejections). Its ce_id
+ * includes the offset of the first source, so a delivery that is
+ * incomplete and later sent again whole has distinct events. */
 
 ddas_result ddas_event_processed(const ddas_processed_in *in, ddas_event *out);
 

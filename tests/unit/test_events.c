@@ -646,16 +646,61 @@ static void processed_receipt(void **state) {
   in.nrejected_by_rule = in.nwarnings_by_rule = in.nbatch_ids = 0;
   in.rejected_by_rule = in.warnings_by_rule = NULL;
   in.batch_ids = NULL;
-  in.status = "incomplete";
   assert_int_equal(ddas_event_processed(&in, &e), DDAS_OK);
   j = body_json(&e);
   assert_keys(j, keys, N(keys));
-  assert_str(j, "status", "incomplete");
   assert_keys(json_object_get(j, "normalised"), nkeys, N(nkeys));
   assert_int_equal(json_object_size(json_object_get(j, "rejected_by_rule")), 0);
   assert_int_equal(json_array_size(json_object_get(j, "batch_ids")), 0);
   json_decref(j);
   ddas_event_clear(&e);
+
+  /* incomplete: its own type, the chunks seen and missing, and why */
+  in.status = "incomplete";
+  assert_int_equal(ddas_event_processed(&in, &e), DDAS_ERR_ARG); /* no why */
+  assert_zeroed(&e);
+  in.nchunks = 5;
+  in.chunks_seen = 2;
+  in.reason = "gap";
+  in.reason_text = "a chunk is missing";
+  assert_int_equal(ddas_event_processed(&in, &e), DDAS_OK);
+  assert_string_equal(ddas_event_header(&e, DDAS_H_TYPE),
+                      "nl.ddas.delivery.incomplete");
+  j = body_json(&e);
+  assert_str(j, "status", "incomplete");
+  assert_str(j, "reason", "gap");
+  assert_str(j, "reason_text", "a chunk is missing");
+  x = json_object_get(j, "chunks");
+  assert_int(x, "total", 5);
+  assert_str(x, "seen", "1-2");
+  assert_str(x, "missing", "3-5");
+  json_decref(j);
+  {
+    /* a later run of the delivery from another offset has another id */
+    char first_id[DDAS_EVENT_ID_LEN + 1];
+    ddas_source moved[8];
+    size_t k;
+    snprintf(first_id, sizeof(first_id), "%s",
+             ddas_event_header(&e, DDAS_H_ID));
+    ddas_event_clear(&e);
+    assert_true(in.nsources >= 1 && in.nsources <= 8);
+    for(k = 0; k < in.nsources; k++)
+      moved[k] = in.sources[k];
+    moved[0].offset += 100;
+    in.sources = moved;
+    in.nchunks = 2;
+    in.chunks_seen = 1;
+    assert_int_equal(ddas_event_processed(&in, &e), DDAS_OK);
+    assert_string_not_equal(ddas_event_header(&e, DDAS_H_ID), first_id);
+    j = body_json(&e);
+    x = json_object_get(j, "chunks");
+    assert_str(x, "seen", "1");
+    assert_str(x, "missing", "2");
+    json_decref(j);
+    ddas_event_clear(&e);
+    in.chunks_seen = 2; /* every chunk seen is not incomplete */
+    assert_int_equal(ddas_event_processed(&in, &e), DDAS_ERR_ARG);
+  }
 
   in.status = "done";
   assert_int_equal(ddas_event_processed(&in, &e), DDAS_ERR_ARG);

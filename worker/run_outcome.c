@@ -1,0 +1,486 @@
+/* The outcome stage of `run` (see run.h): finished batches, receipts,
+ * parked batches, and when offsets are done.
+ *
+ * A delivery's offsets are done in the core's assembler only when every
+ * event of it is acknowledged by Kafka (acks=all), counted by delivery
+ * reports: d->unacked goes up before an event is queued and down in its
+ * report. Delivery reports only count; the sweep in wk_run_outcomes moves
+ * deliveries on, so that nothing is freed under a caller's feet while
+ * librdkafka serves reports inside a produce call. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "run.h"
+
+typedef struct {
+  wk_delivery *d; /* NULL: the event of a dropped message */
+  int32_t partition;
+  int64_t offset;
+  uint64_t gen;
+} ack_ref;
+
+static void now_rfc3339(char *buf, size_t cap) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void wk_run_base(wk_run *c, const wk_delivery *d, ddas_event_base *b,
+                 char *when, size_t cap) {
+  now_rfc3339(when, cap);
+  b->delivery_id = d->id;
+  b->key = d->key[0] ? d->key : NULL;
+  b->ce_source = c->ce_source;
+  b->time = when;
+}
+
+ddas_source *wk_run_sources(wk_run *c, const wk_delivery *d, size_t *n) {
+  const int64_t *offs = NULL;
+  ddas_source *s;
+  size_t i;
+  *n = 0;
+  if(c->asm_[d->partition] && c->gen[d->partition] == d->gen)
+    offs = ddas_asm_offsets(c->asm_[d->partition], d->handle, n);
+  s = calloc(*n ? *n : 1, sizeof(*s));
+  if(!s) {
+    *n = 0;
+    return NULL;
+  }
+  for(i = 0; i < *n; i++) {
+    s[i].topic = c->cfg->topic_deliveries;
+    s[i].partition = d->partition;
+    s[i].offset = offs[i];
+  }
+  return s;
+}
+
+void wk_run_store_offsets(wk_run *c, int32_t part) {
+  int64_t o;
+  rd_kafka_topic_partition_list_t *l;
+  if(part < 0 || part >= WK_MAX_PARTITIONS || !c->asm_[part] || c->fatal)
+    return;
+  o = ddas_asm_committable(c->asm_[part]);
+  if(o < 0)
+    return;
+  l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, c->cfg->topic_deliveries, part)->offset =
+      o;
+  rd_kafka_offsets_store(c->consumer, l);
+  rd_kafka_topic_partition_list_destroy(l);
+}
+
+void wk_run_on_ack(void *ctx, void *opaque, int failed) {
+  wk_run *c = ctx;
+  ack_ref *a = opaque;
+  if(failed) {
+    c->fatal = 1; /* nothing is committed any more: redone after restart */
+  } else if(a->d) {
+    a->d->unacked--;
+  } else if(c->asm_[a->partition] && c->gen[a->partition] == a->gen) {
+    ddas_asm_offset_done(c->asm_[a->partition], a->offset);
+    wk_run_store_offsets(c, a->partition);
+  }
+  if(a->d && failed)
+    a->d->unacked--;
+  free(a);
+}
+
+static int emit_ref(wk_run *c, const char *topic, ddas_result built,
+                    ddas_event *ev, ack_ref *a) {
+  int rc = -1;
+  if(a && built == DDAS_OK) {
+    if(a->d)
+      a->d->unacked++;
+    rc = wk_produce_opaque(&c->prod, topic, ev, a);
+    if(rc && a->d)
+      a->d->unacked--;
+  }
+  if(rc) {
+    free(a);
+    c->fatal = 1;
+    wk_log(WK_ERROR,
+           "an event could not be built or queued; stopping so that no "
+           "offset moves past it",
+           "topic", topic, "error", c->prod.last_error, NULL);
+  }
+  ddas_event_clear(ev);
+  return rc;
+}
+
+int wk_run_emit(wk_run *c, const char *topic, ddas_result built, ddas_event *ev,
+                wk_delivery *d) {
+  ack_ref *a = calloc(1, sizeof(*a));
+  if(a)
+    a->d = d;
+  return emit_ref(c, topic, built, ev, a);
+}
+
+int wk_run_emit_drop(wk_run *c, ddas_event *ev, ddas_result built,
+                     int32_t partition, int64_t offset) {
+  ack_ref *a = calloc(1, sizeof(*a));
+  if(a) {
+    a->partition = partition;
+    a->offset = offset;
+    a->gen = c->gen[partition];
+  }
+  return emit_ref(c, c->cfg->topic_rejections, built, ev, a);
+}
+
+/* ---- batches ----------------------------------------------------------- */
+
+void wk_run_submit(wk_run *c, wk_delivery *d, ddas_batch *b) {
+  wk_job *j = calloc(1, sizeof(*j));
+  if(!j) {
+    ddas_batch_clear(b);
+    c->fatal = 1;
+    return;
+  }
+  j->token = ++c->next_token;
+  j->owner = d;
+  j->partition = d->partition;
+  j->batch = *b;
+  memset(b, 0, sizeof(*b));
+  d->batches_out++;
+  c->inflight_bytes += (long long)j->batch.len;
+  atomic_store(&c->metrics.inflight_bytes, c->inflight_bytes);
+  atomic_fetch_add(&c->metrics.batches_built, 1);
+  wk_sender_submit(c->sender, j);
+}
+
+static void parked_event(wk_run *c, wk_delivery *d, wk_job *j) {
+  ddas_parked_in in;
+  ddas_event ev;
+  char when[40];
+  size_t n;
+  ddas_source *src = wk_run_sources(c, d, &n);
+  const wk_send_result *r = &j->res;
+  ddas_outcome o = j->rc ? DDAS_OUT_TRANSIENT : r->outcome;
+  memset(&in, 0, sizeof(in));
+  wk_run_base(c, d, &in.base, when, sizeof(when));
+  in.batch_id = j->batch.id;
+  in.batch_index = j->batch.index;
+  in.records = j->batch.records;
+  in.digest = r->digest;
+  in.signature = r->signature ? r->signature : "";
+  in.sig_profile = c->cfg->sign_profile;
+  in.content_type = "application/json";
+  in.reason = o == DDAS_OUT_REFUSED        ? "refused"
+              : o == DDAS_OUT_CONFIG_FAULT ? "config-fault"
+                                           : "transient-exhausted";
+  in.last_error = r->last_error[0] ? r->last_error : "unknown";
+  in.problem = r->problem;
+  in.attempts = r->log;
+  in.nattempts = r->nlog;
+  in.sources = src;
+  in.nsources = n;
+  in.body = j->batch.body;
+  in.body_len = j->batch.len;
+  if(!wk_run_emit(c, c->cfg->topic_failed, ddas_event_parked(&in, &ev), &ev,
+                  d)) {
+    c->parked++;
+    atomic_fetch_add(&c->metrics.batches_parked, 1);
+    atomic_store(&c->metrics.cbs_failing, o == DDAS_OUT_TRANSIENT);
+    wk_log(WK_WARN, "batch parked", "delivery_id", d->id, "batch_id",
+           j->batch.id, "reason", in.reason, NULL);
+  }
+  free(src);
+}
+
+static void forwarded_event(wk_run *c, wk_delivery *d, wk_job *j) {
+  ddas_forwarded_in in;
+  ddas_event ev;
+  char when[40];
+  size_t n;
+  ddas_source *src = wk_run_sources(c, d, &n);
+  void *f = realloc(d->forwarded, (d->nforwarded + 1) * sizeof(*d->forwarded));
+  memset(&in, 0, sizeof(in));
+  wk_run_base(c, d, &in.base, when, sizeof(when));
+  in.batch_id = j->batch.id;
+  in.batch_index = j->batch.index;
+  in.records = j->batch.records;
+  in.bytes = j->batch.len;
+  in.digest = j->res.digest;
+  in.http_status = j->res.http_status ? j->res.http_status : 200; /* outbox */
+  in.attempts = j->res.attempts ? j->res.attempts : 1;
+  in.sources = src;
+  in.nsources = n;
+  if(!f) {
+    c->fatal = 1;
+  } else {
+    d->forwarded = f;
+    d->forwarded[d->nforwarded].index = j->batch.index;
+    memcpy(d->forwarded[d->nforwarded++].id, j->batch.id, 33);
+  }
+  if(!wk_run_emit(c, c->cfg->topic_receipts, ddas_event_forwarded(&in, &ev),
+                  &ev, d)) {
+    c->forwarded++;
+    atomic_fetch_add(&c->metrics.batches_forwarded, 1);
+    atomic_store(&c->metrics.last_forward_unix, (long long)time(NULL));
+    atomic_store(&c->metrics.cbs_failing, 0);
+  }
+  free(src);
+}
+
+static ddas_sent sent_of(const wk_job *j) {
+  if(j->rc)
+    return DDAS_SENT_LOCAL;
+  switch(j->res.outcome) {
+  case DDAS_OUT_FORWARDED: return DDAS_SENT_FORWARDED;
+  case DDAS_OUT_REFUSED: return DDAS_SENT_REFUSED;
+  case DDAS_OUT_CONFIG_FAULT: return DDAS_SENT_CONFIG_FAULT;
+  case DDAS_OUT_AUTH:
+  case DDAS_OUT_TRANSIENT: break;
+  }
+  return DDAS_SENT_TRANSIENT;
+}
+
+static void stall_begins(wk_run *c, const wk_job *j) {
+  c->pause |= WK_PAUSE_STALL;
+  wk_sender_hold(c->sender, 1);
+  atomic_store(&c->metrics.stalled, 1);
+  wk_log(WK_ERROR,
+         "configuration fault: consumption paused, not ready; probing CBS "
+         "with the same batch",
+         "batch_id", j->batch.id, "error", j->res.last_error, NULL);
+  wk_run_update_pause(c);
+}
+
+/* The stall is over: consumption resumes and the held batches go again. */
+static void stall_ends(wk_run *c, const char *why) {
+  c->pause &= ~(unsigned)WK_PAUSE_STALL;
+  wk_sender_hold(c->sender, 0);
+  atomic_store(&c->metrics.stalled, 0);
+  atomic_store(&c->metrics.cbs_failing, 0);
+  while(c->held) {
+    wk_job *j = c->held;
+    c->held = j->next;
+    wk_send_result_clear(&j->res);
+    j->probe = 0;
+    j->not_before_ms = 0;
+    wk_sender_submit(c->sender, j);
+  }
+  wk_log(WK_INFO, why, NULL);
+  wk_run_update_pause(c);
+}
+
+/* A batch is finished with: its bytes no longer count. */
+static void release_job(wk_run *c, wk_delivery *d, wk_job *j) {
+  d->batches_out--;
+  c->inflight_bytes -= (long long)j->batch.len;
+  atomic_store(&c->metrics.inflight_bytes, c->inflight_bytes);
+  wk_job_free(j);
+}
+
+void wk_run_release_held(wk_run *c, int32_t part) {
+  wk_job **pp = &c->held;
+  while(*pp) {
+    wk_job *j = *pp;
+    if(j->partition != part) {
+      pp = &j->next;
+      continue;
+    }
+    *pp = j->next;
+    release_job(c, j->owner, j);
+  }
+}
+
+static void on_finished(wk_run *c, wk_job *j) {
+  wk_delivery *d = j->owner;
+  ddas_stall_decision x;
+  if(j->rc == -2 || d->abandoned) {
+    /* abandoned (revoked, or a stop): no outcome; the next owner redoes */
+    if(ddas_stall_abandoned(&c->stall, j->token))
+      stall_ends(c, "the probe batch was abandoned; consuming resumed");
+    release_job(c, d, j);
+    return;
+  }
+  x = ddas_stall_on_sent(&c->stall, j->token, sent_of(j));
+  if(x.stall_begins)
+    stall_begins(c, j);
+  switch(x.next) {
+  case DDAS_NEXT_FORWARDED:
+    forwarded_event(c, d, j);
+    release_job(c, d, j);
+    break;
+  case DDAS_NEXT_PARK:
+    parked_event(c, d, j);
+    release_job(c, d, j);
+    break;
+  case DDAS_NEXT_PROBE:
+    wk_send_result_clear(&j->res);
+    j->probe = 1;
+    j->not_before_ms =
+        wk_mono_ms() +
+        (uint64_t)(c->cfg->retry_max_ms > 1000 ? c->cfg->retry_max_ms : 1000);
+    wk_sender_submit(c->sender, j);
+    break;
+  case DDAS_NEXT_HOLD:
+    j->next = c->held;
+    c->held = j;
+    break;
+  }
+  if(x.stall_ends)
+    stall_ends(c, x.next == DDAS_NEXT_FORWARDED
+                      ? "CBS accepts batches again; consuming resumed"
+                      : "the probe batch is parked; consuming resumed");
+}
+
+/* ---- deliveries -------------------------------------------------------- */
+
+void wk_run_end(wk_run *c, wk_delivery *d) {
+  ddas_batch b;
+  if(d->batcher) {
+    if(ddas_batcher_finish(d->batcher)) {
+      c->fatal = 1;
+      return;
+    }
+    while(ddas_batcher_next(d->batcher, &b))
+      wk_run_submit(c, d, &b);
+  }
+}
+
+static int by_index(const void *a, const void *b) {
+  unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void count_done(wk_run *c, wk_delivery *d) {
+  size_t k;
+  int incomplete = d->ended == 2;
+  c->ndeliveries++;
+  c->incomplete += (size_t)incomplete;
+  c->last_done_ms = wk_mono_ms();
+  atomic_fetch_add(incomplete ? &c->metrics.deliveries_incomplete
+                              : &c->metrics.deliveries_processed,
+                   1);
+  if(d->batcher)
+    for(k = 2; k < 6; k++)
+      atomic_fetch_add(&c->metrics.normalised[k],
+                       ddas_batcher_normalised(d->batcher)->n[k]);
+  c->records += d->records;
+  c->accepted += d->accepted;
+  c->rejected += d->rejected;
+  c->warned += d->warned;
+  for(k = 0; k <= DDAS_MAX_RULES; k++)
+    c->rule_errors[k] += d->rule_errors[k];
+}
+
+/* The delivery's receipt: processed, or incomplete with its chunks. */
+static void receipt(wk_run *c, wk_delivery *d) {
+  ddas_processed_in in;
+  ddas_event ev;
+  ddas_rule_count rc[DDAS_MAX_RULES + 1];
+  const char *ids[4096], **idv = ids;
+  size_t nrc = 0, k, ntable, n;
+  const ddas_rule_info *table = ddas_rule_table(&ntable);
+  char when[40];
+  ddas_source *src;
+  for(k = 0; k <= DDAS_MAX_RULES; k++)
+    if(d->rule_errors[k]) {
+      rc[nrc].rule = k < ntable ? table[k].id : "other";
+      rc[nrc++].count = d->rule_errors[k];
+    }
+  qsort(d->forwarded, d->nforwarded, sizeof(*d->forwarded), by_index);
+  if(d->nforwarded > 4096 && !(idv = calloc(d->nforwarded, sizeof(*idv)))) {
+    c->fatal = 1;
+    return;
+  }
+  for(k = 0; k < d->nforwarded; k++)
+    idv[k] = d->forwarded[k].id;
+  src = wk_run_sources(c, d, &n);
+  memset(&in, 0, sizeof(in));
+  wk_run_base(c, d, &in.base, when, sizeof(when));
+  in.sources = src;
+  in.nsources = n;
+  in.kind = d->kind;
+  in.schema_version = d->version;
+  in.status = d->ended == 2 ? "incomplete" : "processed";
+  in.records = d->records;
+  in.accepted = d->accepted;
+  in.rejected = d->rejected;
+  in.warned = d->warned;
+  memcpy(in.normalised, d->normalised, sizeof(in.normalised));
+  if(d->batcher)
+    for(k = 2; k < 6; k++)
+      in.normalised[k] += ddas_batcher_normalised(d->batcher)->n[k];
+  in.rejected_by_rule = rc;
+  in.nrejected_by_rule = nrc;
+  in.batch_ids = idv;
+  in.nbatch_ids = d->nforwarded;
+  in.nchunks = d->nchunks;
+  in.chunks_seen = d->seen;
+  in.reason = ddas_asm_reason_id(d->why);
+  in.reason_text = ddas_asm_reason_text(d->why);
+  d->receipt_sent = 1;
+  if(!wk_run_emit(c, c->cfg->topic_receipts, ddas_event_processed(&in, &ev),
+                  &ev, d)) {
+    char nrec[32], nacc[32], nbat[32];
+    snprintf(nrec, sizeof(nrec), "%zu", d->records);
+    snprintf(nacc, sizeof(nacc), "%zu", d->accepted);
+    snprintf(nbat, sizeof(nbat), "%zu", d->nforwarded);
+    wk_log(d->ended == 2 ? WK_WARN : WK_INFO,
+           d->ended == 2 ? "delivery incomplete" : "delivery processed",
+           "delivery_id", d->id, "records", nrec, "accepted", nacc,
+           "batches_forwarded", nbat, "reason",
+           d->ended == 2 ? in.reason : NULL, NULL);
+    count_done(c, d);
+  }
+  free(src);
+  if(idv != ids)
+    free(idv);
+}
+
+static void free_delivery(wk_run *c, wk_delivery *d) {
+  wk_delivery **pp;
+  for(pp = &c->deliveries; *pp; pp = &(*pp)->next)
+    if(*pp == d) {
+      *pp = d->next;
+      break;
+    }
+  ddas_batcher_free(d->batcher);
+  free(d->forwarded);
+  free(d);
+}
+
+void wk_run_advance(wk_run *c, wk_delivery *d) {
+  if(d->abandoned) {
+    if(!d->batches_out && !d->unacked)
+      free_delivery(c, d);
+    return;
+  }
+  if(!d->ended || d->batches_out || c->fatal)
+    return;
+  if(!d->receipt_sent) {
+    receipt(c, d);
+    return;
+  }
+  if(d->unacked)
+    return;
+  /* durable: the offsets may move */
+  if(ddas_asm_delivery_done(c->asm_[d->partition], d->handle) != DDAS_OK) {
+    wk_log(WK_ERROR,
+           "internal: a finished delivery is unknown to its "
+           "partition's assembler",
+           "delivery_id", d->id, NULL);
+    c->fatal = 1;
+    return;
+  }
+  wk_run_store_offsets(c, d->partition);
+  free_delivery(c, d);
+}
+
+void wk_run_outcomes(wk_run *c) {
+  wk_job *j;
+  wk_delivery *d, *next;
+  rd_kafka_poll(c->prod.rk, 0); /* delivery reports */
+  while((j = wk_sender_done(c->sender)))
+    on_finished(c, j);
+  for(d = c->deliveries; d; d = next) {
+    next = d->next;
+    wk_run_advance(c, d);
+  }
+}
