@@ -545,7 +545,7 @@ ddas_result ddas_event_processed(const ddas_processed_in *in, ddas_event *out) {
   ddas_event ev;
   json_t *body = NULL, *norm = NULL, *ids = NULL;
   const char *parts[3], *type;
-  char id[DDAS_EVENT_ID_LEN + 1], first[24];
+  char id[DDAS_EVENT_ID_LEN + 1], first[300];
   ddas_result r;
   size_t i;
   int incomplete;
@@ -578,8 +578,11 @@ ddas_result ddas_event_processed(const ddas_processed_in *in, ddas_event *out) {
   type = incomplete ? DDAS_CE_INCOMPLETE : DDAS_CE_PROCESSED;
   parts[0] = type;
   parts[1] = in->base.delivery_id;
-  snprintf(first, sizeof(first), "%lld",
-           in->nsources ? (long long)in->sources[0].offset : -1LL);
+  if(incomplete && in->nsources)
+    snprintf(first, sizeof(first), "%s/%ld/%lld", in->sources[0].topic,
+             (long)in->sources[0].partition, (long long)in->sources[0].offset);
+  else
+    first[0] = '\0';
   parts[2] = first;
   if((r = event_id(parts, incomplete ? 3 : 2, id)))
     goto out;

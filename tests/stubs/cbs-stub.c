@@ -77,6 +77,7 @@ typedef struct {
   const char *record_dir, *plan, *port_file, *path, *client_id;
   const char *client_secret, *sig_profile;
   long token_lifetime, max_body, max_header, max_connections, timeout;
+  long delay_ms; /* every batch request is answered this much later */
   long request_timeout;
   int quiet, help;
 } cs_config;
@@ -112,6 +113,9 @@ static const cs_opt cs_opts[] = {
      "where accepted batches are recorded; created if missing (required)"},
     {"plan", CS_STR, CS_OFF(plan), 0, 0, "FILE",
      "fault plan, JSON (see README.md)"},
+    {"delay-ms", CS_NUM, CS_OFF(delay_ms), 0, CS_MAX_DELAY_MS, "MS",
+     "answer every batch request this much later (a slow CBS), on top of a "
+     "plan step's delay_ms"},
     {"token-lifetime", CS_NUM, CS_OFF(token_lifetime), 0, 86400, "SECONDS",
      "expires_in of issued tokens (default 300)"},
     {"client-id", CS_STR, CS_OFF(client_id), 0, 0, "ID",
@@ -1745,6 +1749,8 @@ static int cs_serve_one(cs_conn *c, int *hard) {
   }
   if(st.delay_ms)
     cs_sleep(srv, st.delay_ms);
+  if(route == CS_R_BATCH && srv->cfg.delay_ms)
+    cs_sleep(srv, srv->cfg.delay_ms);
   if(st.expire_tokens) {
     pthread_mutex_lock(&srv->lock);
     cs_tokens_expire_all(srv);
