@@ -666,8 +666,7 @@ static int setup_handle(wk_forwarder *f, CURL *h, const wk_config *cfg) {
 #undef SET
   /* HTTP/2 when the server offers it in ALPN (an FSC Outway may); HTTP/1.1
    * otherwise, and with a libcurl built without HTTP/2 */
-  (void)curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
-                         (long)CURL_HTTP_VERSION_2TLS);
+  (void)curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   return rc == CURLE_OK ? 0 : -1;
 }
 
