@@ -356,6 +356,8 @@ static int compile_deps(cctx *c, snode *n, const ddas_json *v, const char *loc,
   return 1;
 }
 
+#define DRAFT_2020_12 "https://json-schema.org/draft/2020-12/schema"
+
 static const char *const annotations[] = {
     "title",    "description", "$comment", "examples", "default", "deprecated",
     "readOnly", "writeOnly",   "$schema",  "$id",      NULL};
@@ -366,6 +368,18 @@ static int compile_keyword(cctx *c, snode *n, const ddas_json_member *m,
   size_t i;
 
 #define KW(name) key_is(m, name)
+  /* Another meta-schema may switch vocabularies off or on (the suite's
+   * vocabulary.json): the validator reads no meta-schema, so it refuses one
+   * it does not know instead of applying keywords the schema's author may
+   * have switched off. */
+  if(KW("$schema") && !(v->type == DDAS_JSON_STRING &&
+                        ((v->n == sizeof(DRAFT_2020_12) - 1 &&
+                          memcmp(v->u.str, DRAFT_2020_12, v->n) == 0) ||
+                         (v->n == sizeof(DRAFT_2020_12) &&
+                          memcmp(v->u.str, DRAFT_2020_12 "#", v->n) == 0))))
+    return cfail(c, DDAS_ERR_UNSUPPORTED, loc,
+                 "'$schema' other than " DRAFT_2020_12
+                 " is not supported (its vocabularies are unknown)");
   for(i = 0; annotations[i]; i++) {
     if(KW(annotations[i])) {
       if(KW("$id") && !is_root)
@@ -1038,11 +1052,18 @@ static int find_equal_items(const ddas_json *arr, size_t *a, size_t *b) {
   return 0;
 }
 
+/* x is a multiple of m (> 0). The quotient is compared with a relative
+ * tolerance, so that 0.3 is a multiple of 0.1 although neither is exact in
+ * binary. When x / m overflows (1e308 / 0.5), x is far beyond 2^53 and so an
+ * integer, and the exact remainder fmod(x, m) decides: 1e308 is a multiple
+ * of 0.5, not of 0.123456789. */
 static int is_multiple(double x, double m) {
   double q;
   if(x == floor(x) && m == floor(m) && fabs(x) < 9e15 && m < 9e15)
     return fmod(x, m) == 0;
   q = x / m;
+  if(isinf(q))
+    return fmod(x, m) == 0;
   if(!isfinite(q))
     return 0;
   return fabs(q - nearbyint(q)) < 1e-9 * (fabs(q) > 1 ? fabs(q) : 1);

@@ -11,7 +11,9 @@
  * $ref (local JSON Pointers only), $defs, allOf, anyOf, oneOf, not,
  * if/then/else, boolean schemas, and format (date, date-time, time, email).
  * Annotations accepted and ignored: title, description, $comment, examples,
- * default, deprecated, readOnly, writeOnly, $schema, $id.
+ * default, deprecated, readOnly, writeOnly, $id (at the root only), and
+ * $schema when it names the draft 2020-12 meta-schema (another one could
+ * switch vocabularies, so it is refused).
  *
  * Compiling a schema that uses any other keyword fails with
  * DDAS_ERR_UNSUPPORTED and a message naming the keyword and its location:

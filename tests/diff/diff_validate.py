@@ -229,8 +229,9 @@ def format_checker():
 
 def self_test(shared):
     """The four checkers against the JSON Schema Test Suite's optional
-    format cases. Returns (cases checked, failures); nothing is checked
-    when the suite is not there."""
+    format cases. Returns (cases checked, failures). A missing suite file,
+    or one without cases, is a failure: the checkers decide what counts as
+    a difference, so they are never trusted unchecked."""
     base = os.path.join(shared, "jsonschema-test-suite", "tests",
                         "draft2020-12", "optional", "format")
     failures = []
@@ -238,9 +239,11 @@ def self_test(shared):
     for name, fn in FORMATS.items():
         path = os.path.join(base, name + ".json")
         if not os.path.exists(path):
+            failures.append("%s: %s is missing (--shared)" % (name, path))
             continue
         with open(path, encoding="utf-8") as f:
             groups = json.load(f)
+        before = checked
         for g in groups:
             for t in g["tests"]:
                 d = t["data"]
@@ -249,6 +252,8 @@ def self_test(shared):
                 if got != t["valid"]:
                     failures.append("%s: %r (%s): expected %s" %
                                     (name, d, t["description"], t["valid"]))
+        if checked == before:
+            failures.append("%s: %s has no cases" % (name, path))
     return checked, failures
 
 
@@ -970,7 +975,7 @@ def main():
 
     checked, fails = self_test(args.shared)
     if fails:
-        print("format checkers disagree with the JSON Schema Test Suite:")
+        print("format checkers not confirmed by the JSON Schema Test Suite:")
         for f in fails:
             print("  " + f)
         print("0 passed, %d failed" % len(fails))

@@ -26,6 +26,14 @@
 #define DELIVERY2 SHARED_DIR "/examples/shv-v1.0-samenloop-deel1.json"
 
 static char dir[] = "/tmp/ddas-admin-XXXXXX";
+/* The stub and the worker, stopped by teardown when the test failed before
+ * stopping them itself. */
+static pid_t stub = -1, worker = -1;
+
+/* The polling loops below wait for an observable condition up to a
+ * generous deadline (POLLS x 100 ms plus the time of each probe), never
+ * for a fixed window: a loaded 2-core CI machine under ASan is slow. */
+#define POLLS 600
 
 static pid_t spawn(const char *cmd) {
   pid_t pid = fork();
@@ -92,7 +100,6 @@ static long metric(const char *text, const char *name) {
 static void operations_end_to_end(void **state) {
   char cmd[8192], path[600], *body = NULL;
   int stub_port = 0, port = 0, i, code, st;
-  pid_t stub, worker;
   (void)state;
   /* the CBS stub: every batch gets 403 until the plan is cleared */
   snprintf(cmd, sizeof(cmd),
@@ -116,7 +123,7 @@ static void operations_end_to_end(void **state) {
   }
   stub = spawn(cmd);
   snprintf(path, sizeof(path), "%s/stub.port", dir);
-  for(i = 0; i < 100 && !(stub_port = read_int_file(path)); i++)
+  for(i = 0; i < POLLS && !(stub_port = read_int_file(path)); i++)
     usleep(100000);
   assert_true(stub_port > 0);
 
@@ -145,20 +152,24 @@ static void operations_end_to_end(void **state) {
             stub_port, stub_port, dir, dir, dir, dir, dir);
     fclose(f);
   }
+  /* The worker runs until the test has seen what it needs and stops it
+   * (SIGTERM: --until-idle still prints its summary). Its idle exit is
+   * only a backstop for a test that died: with a fixed idle window the
+   * whole stall, clear and /metrics sequence had to fit in 3 s. */
   snprintf(cmd, sizeof(cmd),
-           "exec '%s' run -c %s --until-idle --idle-ms 3000 --submit %s "
+           "exec '%s' run -c %s --until-idle --idle-ms 120000 --submit %s "
            "--submit %s >%s/worker.out 2>%s/worker.log",
            WORKER_BIN, path, DELIVERY1, DELIVERY2, dir, dir);
   worker = spawn(cmd);
   snprintf(path, sizeof(path), "%s/worker.log", dir);
-  for(i = 0; i < 100 && !(port = admin_port(path)); i++)
+  for(i = 0; i < POLLS && !(port = admin_port(path)); i++)
     usleep(100000);
   assert_true(port > 0);
   assert_int_equal(http_get(port, "/healthz", &body), 200);
   free(body);
 
   /* the second 403 in a row stalls the worker: not ready */
-  for(i = 0; i < 300; i++) {
+  for(i = 0; i < POLLS; i++) {
     code = http_get(port, "/readyz", &body);
     if(code == 503 && strstr(body, "configuration fault"))
       break;
@@ -182,7 +193,7 @@ static void operations_end_to_end(void **state) {
            "https://127.0.0.1:%d/_plan",
            dir, dir, dir, stub_port);
   assert_int_equal(tu_run(cmd, NULL), 0);
-  for(i = 0; i < 300; i++) {
+  for(i = 0; i < POLLS; i++) {
     code = http_get(port, "/readyz", &body);
     free(body);
     body = NULL;
@@ -238,7 +249,9 @@ static void operations_end_to_end(void **state) {
   assert_null(strstr(body, "delivery"));
   free(body);
 
+  kill(worker, SIGTERM);
   assert_int_equal(waitpid(worker, &st, 0), worker);
+  worker = -1;
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   snprintf(path, sizeof(path), "%s/worker.out", dir);
   body = tu_read(path, NULL);
@@ -246,6 +259,7 @@ static void operations_end_to_end(void **state) {
   free(body);
   kill(stub, SIGTERM);
   waitpid(stub, &st, 0);
+  stub = -1;
 
   /* every log line is JSON; no secret, no token, no personal data */
   {
@@ -291,8 +305,20 @@ static int setup(void **state) {
   return tu_make_pki(dir, PASSPHRASE);
 }
 
+/* Kills a process the test left running (it failed before stopping it). */
+static void reap(pid_t *pid) {
+  int st;
+  if(*pid > 0) {
+    kill(*pid, SIGKILL);
+    waitpid(*pid, &st, 0);
+    *pid = -1;
+  }
+}
+
 static int teardown(void **state) {
   (void)state;
+  reap(&worker);
+  reap(&stub);
   return tu_runf(NULL, "rm -rf '%s'", dir) == 0 ? 0 : -1;
 }
 

@@ -1,5 +1,6 @@
 /* Batches: cuts at 25,000 trajecten and at a byte cap, every batch valid SHV
- * v1.0, tellers 1..n, stable ids; partial acceptance by scope. */
+ * v1.0, tellers 1..n, stable ids pinned by known answers (they are the
+ * Idempotency-Key at CBS); partial acceptance by scope. */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -491,11 +492,186 @@ static void release_writes_the_same_bytes(void **state) {
   assert_true(batches_seen > 1000);
 }
 
+/* ---- known answers ------------------------------------------------------
+ *
+ * The batch id is the Idempotency-Key at CBS. A batch parked by one version
+ * of the worker may be replayed by the next, and a delivery re-read after a
+ * crash is batched again by whatever version runs then: CBS de-duplicates
+ * only if the id comes out the same. The ids below (and the Digest of each
+ * body, which the id covers through its hash of the records) are pinned for
+ * fixed inputs and must NEVER change. A deliberate change of the derivation
+ * or of the bytes written into a batch needs a new id scheme
+ * ("ddas-batch/2") and a plan for the batches still parked under the old
+ * one; it is never done by editing these constants. The ids were checked
+ * against an independent computation (Python hashlib) of the derivation in
+ * ddas/batch.h, from the batch bodies. */
+
+typedef struct {
+  const char *id, *digest;
+} known_batch;
+
+/* The derivation alone: delivery id, index and records hash. */
+static void batch_id_known_answers(void **state) {
+  static const struct {
+    const char *delivery_id;
+    unsigned index;
+    const char *id;
+  } want[] = {
+      {"delivery-1", 0, "6f247594d166240b6ca7759f2874d1a3"},
+      {"delivery-1", 1, "5f033c074525b73959e7d64e64cd5967"},
+      {"delivery-1", 12, "7a7da82b3fd65e2acf70e1e8bfb47108"},
+      {"2025-01/Gemeente Voorbeeld", 4294967295u,
+       "151878c756f871d5b6300499a84acae4"},
+  };
+  unsigned char records_sha256[32];
+  char id[33];
+  size_t i;
+  (void)state;
+  for(i = 0; i < 32; i++)
+    records_sha256[i] = (unsigned char)(i * 7 + 1);
+  for(i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    ddas_batch_id(want[i].delivery_id, want[i].index, records_sha256, id);
+    if(strcmp(id, want[i].id) != 0)
+      fail_msg("batch id of (%s, %u) is %s, was %s", want[i].delivery_id,
+               want[i].index, id, want[i].id);
+  }
+}
+
+/* Batches `doc` at most `max_records` records a batch (both ways: from the
+ * tree and re-parsed after release) and compares each id and body Digest
+ * with `want` (n batches). */
+static void check_known_batches(const char *label, const char *doc,
+                                size_t max_records, const known_batch *want,
+                                size_t n) {
+  int release;
+  for(release = 0; release < 2; release++) {
+    ddas_batch got[8];
+    ddas_norm_counts counts;
+    size_t k, ngot;
+    ngot = build_with(doc, strlen(doc), DDAS_N_ALL, DDAS_PROFILE_SPEC,
+                      max_records, 0, release, got, 8, &counts);
+    if(ngot != n)
+      fail_msg("%s: %zu batches, want %zu", label, ngot, n);
+    for(k = 0; k < ngot; k++) {
+      char digest[DDAS_DIGEST_HEADER_SIZE];
+      assert_int_equal(got[k].index, k);
+      assert_int_equal(
+          ddas_digest_header(got[k].body, got[k].len, digest, sizeof(digest)),
+          0);
+      if(strcmp(got[k].id, want[k].id) != 0 ||
+         strcmp(digest, want[k].digest) != 0)
+        fail_msg("%s batch %zu: id %s digest %s, was id %s digest %s", label, k,
+                 got[k].id, digest, want[k].id, want[k].digest);
+    }
+    for(k = 0; k < ngot; k++)
+      ddas_batch_clear(&got[k]);
+  }
+}
+
+/* SHV v1.0: three trajecten in two leveringen, two a batch (delivery id
+ * "same-bytes", from build_with). */
+static void shv_batches_known_answers(void **state) {
+  static const char doc[] =
+      "{\"startdatumLevering\":\"2024-01-01\","
+      "\"einddatumLevering\":\"2024-12-31\","
+      "\"aanleverdatumEnTijd\":\"2025-01-15T10:00:00Z\","
+      "\"codeGegevensleverancier\":\"KAT 1.0\","
+      "\"leveringen\":[{\"teller\":1,"
+      "\"aanleverende_organisatie\":{\"(Statutaire) Naam\":\"Org\","
+      "\"KvK-nummer\":\"12345678\"},"
+      "\"schuldhulptrajecten\":[{\"gemeentecode\":\"GM0363\","
+      "\"startdatum\":\"2024-02-01\","
+      "\"totaalSchuldbedragBijAanvangSchuld\":1500,"
+      "\"client\":[{\"Burgerservicenummer\":\"111222333\","
+      "\"Geboortedatum\":\"1980-01-01\",\"Postcode\":\"1234AB\","
+      "\"Huisnummer\":\"1\"}],\"schulden\":[{\"bedrag\":100,"
+      "\"schuldsoort\":\"Zorg\",\"schuldeiser\":{\"naam\":\"Eiser\"}}]},"
+      "{\"gemeentecode\":\"GM0363\",\"startdatum\":\"2024-02-01\","
+      "\"totaalSchuldbedragBijAanvangSchuld\":1500,"
+      "\"client\":[{\"Burgerservicenummer\":\"123456782\","
+      "\"Geboortedatum\":\"1980-01-01\",\"Postcode\":\"1234AB\","
+      "\"Huisnummer\":\"1\"}],\"schulden\":[{\"bedrag\":100,"
+      "\"schuldsoort\":\"Zorg\","
+      "\"schuldeiser\":{\"naam\":\"Eiser\"}}]}]},{\"teller\":2,"
+      "\"aanleverende_organisatie\":{\"(Statutaire) Naam\":\"Org\","
+      "\"KvK-nummer\":\"12345678\"},"
+      "\"schuldhulptrajecten\":[{\"gemeentecode\":\"GM0599\","
+      "\"startdatum\":\"2024-02-01\","
+      "\"totaalSchuldbedragBijAanvangSchuld\":1500,"
+      "\"client\":[{\"Burgerservicenummer\":\"111222333\","
+      "\"Geboortedatum\":\"1980-01-01\",\"Postcode\":\"1234AB\","
+      "\"Huisnummer\":\"1\"}],\"schulden\":[{\"bedrag\":100,"
+      "\"schuldsoort\":\"Zorg\","
+      "\"schuldeiser\":{\"naam\":\"Eiser\"}}]}]}]}";
+  static const known_batch want[] = {
+      {"e132e9c02bc4d82d944589292a750c5e",
+       "SHA-256=8XMUxThSIafI69Qwif0RREchLSOWcKF8uEd5U02Fg8o="},
+      {"a8728649bac21918a9fcef0e8ab7acaa",
+       "SHA-256=s9a8ZzgtnHlibn6eIt+eMKaW0wp8rULaGCM3VzO5CzE="},
+  };
+  (void)state;
+  check_known_batches("shv", doc, 2, want, sizeof(want) / sizeof(want[0]));
+}
+
+/* VS v0.9: three signals in one levering, one a batch; each zaak travels
+ * with its signal. */
+static void vs_batches_known_answers(void **state) {
+  static const char doc[] =
+      "{\"codeGegevensleverancier\":\"SOFT-123\","
+      "\"startdatumLevering\":\"2025-01-01\","
+      "\"einddatumLevering\":\"2025-01-31\","
+      "\"aanleverdatumEnTijd\":\"2025-02-05T10:30:00Z\","
+      "\"leveringen\":[{\"teller\":1,\"gemeentecode\":\"0518\","
+      "\"aanleverende_organisatie\":{\"naam\":\"Gemeente Voorbeeld\","
+      "\"kvk-nummer\":\"12345678\"},\"vroegsignalen\":[{\"ID\":\"VS-1\","
+      "\"crisissignaal\":false,\"warmeOverdracht\":false,\"bedrag\":450,"
+      "\"ontstaansdatum\":\"2024-12-10\",\"signaaldatum\":\"2025-01-05\","
+      "\"status\":\"Nog niet opgepakt\","
+      "\"signaalpartner\":{\"type\":\"Energie\"},"
+      "\"client\":{\"Burgerservicenummer\":\"123456789\","
+      "\"Geboortedatum\":\"1985-06-15\",\"Postcode\":\"1234AB\","
+      "\"Huisnummer\":\"10\"}},{\"ID\":\"VS-2\",\"crisissignaal\":false,"
+      "\"warmeOverdracht\":false,\"bedrag\":450,"
+      "\"ontstaansdatum\":\"2024-12-10\",\"signaaldatum\":\"2025-01-05\","
+      "\"status\":\"Nog niet opgepakt\","
+      "\"signaalpartner\":{\"type\":\"Energie\"},"
+      "\"client\":{\"Burgerservicenummer\":\"123456789\","
+      "\"Geboortedatum\":\"1985-06-15\",\"Postcode\":\"1234AB\","
+      "\"Huisnummer\":\"10\"}},{\"ID\":\"VS-3\",\"crisissignaal\":false,"
+      "\"warmeOverdracht\":false,\"bedrag\":450,"
+      "\"ontstaansdatum\":\"2024-12-10\",\"signaaldatum\":\"2025-01-05\","
+      "\"status\":\"Nog niet opgepakt\","
+      "\"signaalpartner\":{\"type\":\"Energie\"},"
+      "\"client\":{\"Burgerservicenummer\":\"123456789\","
+      "\"Geboortedatum\":\"1985-06-15\",\"Postcode\":\"1234AB\","
+      "\"Huisnummer\":\"10\"}}],"
+      "\"vroegsignaalzaken\":[{\"resultaat\":\"Inwoner hoeft geen hulp vanuit "
+      "vroegsignalering\","
+      "\"matchingsdatum\":\"2025-01-06\","
+      "\"vroegsignalen\":[{\"ID\":\"VS-1\"}]},"
+      "{\"resultaat\":\"Inwoner hoeft geen hulp vanuit vroegsignalering\","
+      "\"matchingsdatum\":\"2025-01-06\","
+      "\"vroegsignalen\":[{\"ID\":\"VS-3\"}]}]}]}";
+  static const known_batch want[] = {
+      {"01a16119f1e6c65210d3dcfa63d8c06a",
+       "SHA-256=uVeX9qhGijxKE6ePNc5Le2b/EVATG7pDl9mjbf4mMow="},
+      {"c693c95f1e7da28326b9dd30a66473c9",
+       "SHA-256=EIcg56pfqvAvPAM5OTkhmYkmrS+rg/HOZKtuYY3oFok="},
+      {"54368f42e75a139ad994ee7ef22fed99",
+       "SHA-256=jDvy6vylOTGIdsgj+t5fyhfVlJ/iBmcEUN2VvfcDlMk="},
+  };
+  (void)state;
+  check_known_batches("vs", doc, 1, want, sizeof(want) / sizeof(want[0]));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(cuts_at_25000_trajecten),
       cmocka_unit_test(cuts_at_the_byte_cap),
       cmocka_unit_test(batch_id_depends_on_each_input),
+      cmocka_unit_test(batch_id_known_answers),
+      cmocka_unit_test(shv_batches_known_answers),
+      cmocka_unit_test(vs_batches_known_answers),
       cmocka_unit_test(partial_acceptance),
       cmocka_unit_test(envelope_time),
       cmocka_unit_test(vs_batches),

@@ -1,6 +1,7 @@
 /* Data-driven tests: every document under tests/cases/{schema,input} is run
  * through ddas_validate_buffer() and its findings (rule, keyword, pointer)
- * must equal the lines of the .expected file next to it, as a multiset.
+ * must equal the lines of the .expected file next to it, as a multiset. An
+ * .expected file without its document fails the test.
  *
  * The same run checks privacy: no personal-data value of the input (BSN,
  * birth date, postcode, house number, names, address, contact details)
@@ -127,6 +128,10 @@ static void run_dir(const char *sub, size_t *ncases, size_t *npd) {
     (*ncases)++;
   }
   tu_free_list(names);
+  {
+    static const char *const suffixes[] = {".expected", NULL};
+    failures += tu_orphan_expected(dir, suffixes);
+  }
   assert_int_equal(failures, 0);
 }
 

@@ -1,9 +1,10 @@
 /* Fuzz regressions: every file in tests/cases/fuzz-regressions/ (all but its
- * README.md) runs through the bodies of all four libFuzzer targets. The
- * bodies are fuzz/targets.c, included here, so the plain build runs exactly
- * the code of the fuzz build; a crash or a broken invariant aborts the test.
- * The verify harness must also accept its own correctly signed seeds, so
- * that a stored fuzz_verify input reaches the code it was found in. */
+ * README.md) runs through the bodies of all four libFuzzer targets; finding
+ * none fails the test (a missing or emptied directory). The bodies are
+ * fuzz/targets.c, included here, so the plain build runs exactly the code of
+ * the fuzz build; a crash or a broken invariant aborts the test. The verify
+ * harness must also accept its own correctly signed seeds, so that a stored
+ * fuzz_verify input reaches the code it was found in. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,6 +72,9 @@ static void every_regression_input(void **state) {
   tu_free_list(names);
   printf("fuzz regressions: %zu files\n", ran);
   assert_int_equal(ran, present);
+  /* an empty (or emptied) directory tests nothing: it fails */
+  if(ran == 0)
+    fail_msg("no regression input in %s", REGRESSION_DIR);
 }
 
 static void verify_seeds_verify(void **state) {

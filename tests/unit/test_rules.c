@@ -1,8 +1,8 @@
 /* Business rules, data-driven: every document under tests/cases/rules is
  * checked in both profiles and its rule findings (rule, severity, pointer;
  * schema findings excluded) must equal NAME.spec.expected and
- * NAME.strict.expected as multisets. Also: profiles, overrides and the rule
- * table. */
+ * NAME.strict.expected as multisets; an .expected file without its document
+ * fails. Also: profiles, overrides and the rule table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,6 +89,11 @@ static void corpus(void **state) {
     fail += run_profile(dir, names[i], DDAS_PROFILE_STRICT);
   }
   tu_free_list(names);
+  {
+    static const char *const suffixes[] = {".spec.expected", ".strict.expected",
+                                           NULL};
+    fail += tu_orphan_expected(dir, suffixes);
+  }
   printf("rule cases: %zu (each in both profiles), mismatches: %zu\n", n, fail);
   assert_true(n >= 60);
   assert_int_equal(fail, 0);

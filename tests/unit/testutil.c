@@ -66,6 +66,30 @@ void tu_free_list(char **list) {
   free(list);
 }
 
+size_t tu_orphan_expected(const char *dir, const char *const *suffixes) {
+  char **names = tu_list(dir, ".expected");
+  size_t i, k, orphans = 0;
+  for(i = 0; names[i]; i++) {
+    size_t l = strlen(names[i]);
+    int found = 0;
+    for(k = 0; suffixes[k] && !found; k++) {
+      size_t sl = strlen(suffixes[k]);
+      char path[4096];
+      if(l <= sl || strcmp(names[i] + l - sl, suffixes[k]) != 0)
+        continue;
+      snprintf(path, sizeof(path), "%s/%.*s.json", dir, (int)(l - sl),
+               names[i]);
+      found = access(path, F_OK) == 0;
+    }
+    if(!found) {
+      printf("ORPHAN %s/%s: no case document reads it\n", dir, names[i]);
+      orphans++;
+    }
+  }
+  tu_free_list(names);
+  return orphans;
+}
+
 int tu_run(const char *cmd, char **out) {
   FILE *p = popen(cmd, "r");
   char *b = NULL;

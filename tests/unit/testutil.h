@@ -13,6 +13,12 @@ char *tu_read(const char *path, size_t *len);
  * with tu_free_list(). */
 char **tu_list(const char *dir, const char *suffix);
 void tu_free_list(char **list);
+/* The number of orphan expectation files in a data-driven case directory:
+ * files ending in ".expected" that are not NAME<suffix> for a NAME.json in
+ * dir, for one of the NULL-terminated `suffixes` (".expected";
+ * ".spec.expected", ".strict.expected"). An orphan is never compared with
+ * anything, so its case silently stopped being tested; each is printed. */
+size_t tu_orphan_expected(const char *dir, const char *const *suffixes);
 /* Runs a shell command, captures stdout into *out (free()), returns the exit
  * status (or -1). */
 int tu_run(const char *cmd, char **out);
