@@ -219,7 +219,11 @@ static rd_kafka_t *reader(const wk_config *cfg, char *err, size_t errlen) {
   return rk;
 }
 
-int wk_cmd_replay(int argc, char **argv) {
+/* Parses the command line: the configuration file into *path, the
+ * selection and --dry-run into rc. 0, -1 after --help, or 2 after a usage
+ * error message. */
+static int parse_args(int argc, char **argv, const char **path,
+                      replay_ctx *rc) {
   static const struct option opts[] = {
       {"config", required_argument, NULL, 'c'},
       {"batch-id", required_argument, NULL, 'b'},
@@ -228,41 +232,102 @@ int wk_cmd_replay(int argc, char **argv) {
       {"dry-run", no_argument, NULL, 'n'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *path = NULL;
-  replay_ctx rc;
-  wk_config cfg;
-  wk_producer prod;
-  idset done;
-  rd_kafka_t *rk = NULL;
-  char err[1024];
-  int o, status = 2;
-
-  memset(&rc, 0, sizeof(rc));
-  memset(&done, 0, sizeof(done));
-  memset(&prod, 0, sizeof(prod));
+  int o;
+  *path = NULL;
   optind = 1;
   while((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
     switch(o) {
-    case 'c': path = optarg; break;
-    case 'b': rc.batch_id = optarg; break;
-    case 'd': rc.delivery_id = optarg; break;
+    case 'c': *path = optarg; break;
+    case 'b': rc->batch_id = optarg; break;
+    case 'd': rc->delivery_id = optarg; break;
     case 's':
       if(!ddas_format_date_time(optarg, strlen(optarg))) {
         fprintf(stderr, "ddas-worker replay: --since takes an RFC 3339 time "
                         "such as 2026-11-29T00:00:00Z\n");
         return 2;
       }
-      rc.since = optarg;
+      rc->since = optarg;
       break;
-    case 'n': rc.dry_run = 1; break;
-    case 'h': usage(stdout); return 0;
+    case 'n': rc->dry_run = 1; break;
+    case 'h': usage(stdout); return -1;
     default: fprintf(stderr, "Try 'ddas-worker replay --help'.\n"); return 2;
     }
   }
-  if(!path || optind != argc) {
+  if(!*path || optind != argc) {
     fprintf(stderr, "ddas-worker replay: needs -c FILE\n");
     return 2;
   }
+  return 0;
+}
+
+/* Opens what the run needs: the forwarder and the receipt producer (not
+ * for a dry run; prod is rc->prod) and the reader of both topics (*rk).
+ * 0, or -1 after an error message. */
+static int open_clients(replay_ctx *rc, wk_producer *prod, rd_kafka_t **rk) {
+  const wk_config *cfg = rc->cfg;
+  char err[1024];
+  if(!wk_kafka_bootstrap(cfg) || wk_kafka_is_embedded(cfg)) {
+    fprintf(stderr, "ddas-worker replay: set kafka.bootstrap.servers to the "
+                    "cluster that holds the parked batches\n");
+    return -1;
+  }
+  if(!rc->dry_run && wk_forwarder_new(cfg, &rc->fw, err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker replay: %s\n", err);
+    return -1;
+  }
+  if(!rc->dry_run &&
+     wk_producer_new(cfg, wk_kafka_bootstrap(cfg), prod, err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker replay: %s\n", err);
+    return -1;
+  }
+  rc->prod = prod;
+  *rk = reader(cfg, err, sizeof(err));
+  if(!*rk) {
+    fprintf(stderr, "ddas-worker replay: %s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+/* Reads the forwarded receipts, then replays the selected parked batches
+ * and waits for their receipts. The exit status: 0 when nothing stays
+ * parked, else 1 (after a message when Kafka failed). */
+static int replay(replay_ctx *rc, rd_kafka_t *rk) {
+  const wk_config *cfg = rc->cfg;
+  char err[1024];
+  if(wk_read_all(rk, cfg->topic_receipts, on_receipt, rc->done, 10000, err,
+                 sizeof(err)) ||
+     wk_read_all(rk, cfg->topic_failed, on_parked, rc, 10000, err,
+                 sizeof(err))) {
+    fprintf(stderr, "ddas-worker replay: %s\n", err);
+    return 1;
+  }
+  if(!rc->dry_run && rc->sent &&
+     wk_producer_flush(rc->prod, 60000, err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker replay: %s\n", err);
+    return 1;
+  }
+  printf("parked batches selected: %zu; sent: %zu; forwarded: %zu; already "
+         "forwarded: %zu; still parked: %zu\n",
+         rc->selected, rc->sent, rc->forwarded, rc->skipped, rc->failed);
+  return rc->failed ? 1 : 0;
+}
+
+int wk_cmd_replay(int argc, char **argv) {
+  const char *path;
+  replay_ctx rc;
+  wk_config cfg;
+  wk_producer prod;
+  idset done;
+  rd_kafka_t *rk = NULL;
+  char err[1024];
+  int status;
+
+  memset(&rc, 0, sizeof(rc));
+  memset(&done, 0, sizeof(done));
+  memset(&prod, 0, sizeof(prod));
+  if((status = parse_args(argc, argv, &path, &rc)))
+    return status < 0 ? 0 : status;
   if(wk_config_load(path, &cfg, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker replay: %s\n", err);
     return 2;
@@ -270,45 +335,7 @@ int wk_cmd_replay(int argc, char **argv) {
   wk_log_init(&cfg);
   rc.cfg = &cfg;
   rc.done = &done;
-  if(!wk_kafka_bootstrap(&cfg) || wk_kafka_is_embedded(&cfg)) {
-    fprintf(stderr, "ddas-worker replay: set kafka.bootstrap.servers to the "
-                    "cluster that holds the parked batches\n");
-    goto out;
-  }
-  if(!rc.dry_run && wk_forwarder_new(&cfg, &rc.fw, err, sizeof(err))) {
-    fprintf(stderr, "ddas-worker replay: %s\n", err);
-    goto out;
-  }
-  if(!rc.dry_run &&
-     wk_producer_new(&cfg, wk_kafka_bootstrap(&cfg), &prod, err, sizeof(err))) {
-    fprintf(stderr, "ddas-worker replay: %s\n", err);
-    goto out;
-  }
-  rc.prod = &prod;
-  rk = reader(&cfg, err, sizeof(err));
-  if(!rk) {
-    fprintf(stderr, "ddas-worker replay: %s\n", err);
-    goto out;
-  }
-  if(wk_read_all(rk, cfg.topic_receipts, on_receipt, &done, 10000, err,
-                 sizeof(err)) ||
-     wk_read_all(rk, cfg.topic_failed, on_parked, &rc, 10000, err,
-                 sizeof(err))) {
-    fprintf(stderr, "ddas-worker replay: %s\n", err);
-    status = 1;
-    goto out;
-  }
-  if(!rc.dry_run && rc.sent &&
-     wk_producer_flush(&prod, 60000, err, sizeof(err))) {
-    fprintf(stderr, "ddas-worker replay: %s\n", err);
-    status = 1;
-    goto out;
-  }
-  printf("parked batches selected: %zu; sent: %zu; forwarded: %zu; already "
-         "forwarded: %zu; still parked: %zu\n",
-         rc.selected, rc.sent, rc.forwarded, rc.skipped, rc.failed);
-  status = rc.failed ? 1 : 0;
-out:
+  status = open_clients(&rc, &prod, &rk) ? 2 : replay(&rc, rk);
   if(rk) {
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);

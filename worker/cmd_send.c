@@ -41,102 +41,116 @@ static void now_rfc3339(char *buf, size_t cap) {
   strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int wk_cmd_send(int argc, char **argv) {
+/* The command line of `send`. */
+typedef struct {
+  const char *path;        /* -c FILE */
+  const char *delivery_id; /* --delivery-id, else the file's base name */
+  const char *file;        /* DELIVERY.json */
+} send_args;
+
+/* Parses the command line into a. 0, -1 after --help, or 2 after a usage
+ * error message. */
+static int parse_args(int argc, char **argv, send_args *a) {
   static const struct option opts[] = {
       {"config", required_argument, NULL, 'c'},
       {"delivery-id", required_argument, NULL, 'd'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *path = NULL, *delivery_id = NULL, *file;
-  wk_config cfg;
-  wk_forwarder *fw = NULL;
-  ddas_schemaset *set = NULL;
-  ddas_ruleset rules;
-  ddas_validate_options vo;
-  ddas_validate_result res;
-  ddas_batch_options bo;
-  ddas_batcher *bt = NULL;
-  ddas_batch batch;
-  unsigned mask;
-  char err[1024], sent_at[32];
-  char *buf = NULL;
-  size_t len = 0, nbatches = 0, nforwarded = 0;
-  int c, status = 2, have_res = 0;
-
+  int c;
+  memset(a, 0, sizeof(*a));
   optind = 1;
   while((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
     switch(c) {
-    case 'c': path = optarg; break;
-    case 'd': delivery_id = optarg; break;
-    case 'h': usage(stdout); return 0;
+    case 'c': a->path = optarg; break;
+    case 'd': a->delivery_id = optarg; break;
+    case 'h': usage(stdout); return -1;
     default: fprintf(stderr, "Try 'ddas-worker send --help'.\n"); return 2;
     }
   }
-  if(!path || optind + 1 != argc) {
+  if(!a->path || optind + 1 != argc) {
     fprintf(stderr, "ddas-worker send: needs -c FILE and one DELIVERY.json\n"
                     "Try 'ddas-worker send --help'.\n");
     return 2;
   }
-  file = argv[optind];
-  if(!delivery_id) {
-    const char *slash = strrchr(file, '/');
-    delivery_id = slash ? slash + 1 : file;
+  a->file = argv[optind];
+  if(!a->delivery_id) {
+    const char *slash = strrchr(a->file, '/');
+    a->delivery_id = slash ? slash + 1 : a->file;
   }
-  if(wk_config_load(path, &cfg, err, sizeof(err)) ||
-     wk_config_core(&cfg, &rules, &mask, err, sizeof(err))) {
-    fprintf(stderr, "ddas-worker send: %s\n", err);
-    wk_config_free(&cfg);
-    return 2;
-  }
-  if(!*cfg.cbs_url) {
-    fprintf(stderr, "ddas-worker send: %s: cbs.url is not set\n", path);
-    goto out;
-  }
-  if(wk_forwarder_new(&cfg, &fw, err, sizeof(err))) {
-    fprintf(stderr, "ddas-worker send: %s\n", err);
-    goto out;
-  }
-  if(wk_read_file(file, (size_t)1 << 30, &buf, &len, err, sizeof(err))) {
-    fprintf(stderr, "ddas-worker send: %s: %s\n", file, err);
-    goto out;
-  }
-  if(ddas_schemaset_new(wk_schema_dir(), &set))
-    goto out;
+  return 0;
+}
+
+/* Checks the delivery in buf with the configured rules and normalisations
+ * and prints what was accepted and rejected. 0 (then *res must be cleared),
+ * or -1 after an error message (or, with no schemas, without one). */
+static int check_delivery(const send_args *a, const wk_config *cfg,
+                          ddas_schemaset **set, const ddas_ruleset *rules,
+                          unsigned mask, const char *buf, size_t len,
+                          ddas_validate_result *res) {
+  ddas_validate_options vo;
+  char err[1024];
+  if(ddas_schemaset_new(wk_schema_dir(), set))
+    return -1;
   memset(&vo, 0, sizeof(vo));
-  vo.rules = &rules;
+  vo.rules = rules;
   vo.norm_mask = mask;
   vo.keep_document = 1;
-  if(ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err))) {
-    fprintf(stderr, "ddas-worker send: %s: %s\n", file, err);
-    goto out;
+  if(ddas_validate_buffer(*set, &vo, buf, len, res, err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker send: %s: %s\n", a->file, err);
+    return -1;
   }
-  have_res = 1;
   printf("%s: %zu records, %zu accepted, %zu rejected, %zu with warnings "
          "(profile %s)\n",
-         file, res.records, res.accepted, res.rejected, res.warned,
-         cfg.profile);
-  if(res.rejected)
+         a->file, res->records, res->accepted, res->rejected, res->warned,
+         cfg->profile);
+  if(res->rejected)
     printf("  rejected records are not sent; 'ddas-worker validate' shows "
            "why\n");
-  status = 1;
-  if(!res.accepted)
-    goto out;
+  return 0;
+}
+
+/* Cuts the accepted records of res (released into the batcher) into
+ * batches as the daemon would. 0, or -1 after an error message. */
+static int make_batches(const send_args *a, const wk_config *cfg, unsigned mask,
+                        ddas_validate_result *res, ddas_batcher **bt) {
+  ddas_batch_options bo;
+  char sent_at[32];
   now_rfc3339(sent_at, sizeof(sent_at));
   memset(&bo, 0, sizeof(bo));
-  bo.delivery_id = delivery_id;
+  bo.delivery_id = a->delivery_id;
   bo.sent_at = sent_at; /* only when the delivery has no time of its own */
   bo.time_from_delivery = 1;
   bo.code_gegevensleverancier =
-      *cfg.code_gegevensleverancier ? cfg.code_gegevensleverancier : NULL;
-  bo.max_records = (size_t)cfg.max_records;
-  bo.max_bytes = (size_t)cfg.max_batch_bytes;
+      *cfg->code_gegevensleverancier ? cfg->code_gegevensleverancier : NULL;
+  bo.max_records = (size_t)cfg->max_records;
+  bo.max_bytes = (size_t)cfg->max_batch_bytes;
   bo.norm_mask = mask;
-  if(ddas_batcher_new(&bo, &bt) || ddas_batcher_add_release(bt, &res) ||
-     ddas_batcher_finish(bt)) {
+  if(ddas_batcher_new(&bo, bt) || ddas_batcher_add_release(*bt, res) ||
+     ddas_batcher_finish(*bt)) {
     fprintf(stderr, "ddas-worker send: cannot build batches\n");
-    status = 2;
-    goto out;
+    return -1;
   }
+  return 0;
+}
+
+/* Prints the line of one batch that reached an outcome. */
+static void print_batch(const ddas_batch *batch, const wk_send_result *r) {
+  printf("  batch %s (#%u, %zu records, %zu bytes): %s", batch->id,
+         batch->index, batch->records, batch->len,
+         ddas_outcome_name(r->outcome));
+  if(r->http_status)
+    printf(", HTTP %d", r->http_status);
+  printf(" after %u attempt%s", r->attempts, r->attempts == 1 ? "" : "s");
+  if(r->outcome != DDAS_OUT_FORWARDED && *r->last_error)
+    printf(" (%s)", r->last_error);
+  printf("\n");
+}
+
+/* Sends every batch of bt to CBS, one line each, then the count. The exit
+ * status: 0 when every batch was forwarded, else 1. */
+static int send_batches(wk_forwarder *fw, ddas_batcher *bt) {
+  ddas_batch batch;
+  size_t nbatches = 0, nforwarded = 0;
   while(ddas_batcher_next(bt, &batch)) {
     wk_send_result r;
     memset(&r, 0, sizeof(r));
@@ -145,15 +159,7 @@ int wk_cmd_send(int argc, char **argv) {
       fprintf(stderr, "ddas-worker send: batch %s: %s\n", batch.id,
               r.last_error);
     } else {
-      printf("  batch %s (#%u, %zu records, %zu bytes): %s", batch.id,
-             batch.index, batch.records, batch.len,
-             ddas_outcome_name(r.outcome));
-      if(r.http_status)
-        printf(", HTTP %d", r.http_status);
-      printf(" after %u attempt%s", r.attempts, r.attempts == 1 ? "" : "s");
-      if(r.outcome != DDAS_OUT_FORWARDED && *r.last_error)
-        printf(" (%s)", r.last_error);
-      printf("\n");
+      print_batch(&batch, &r);
       if(r.outcome == DDAS_OUT_FORWARDED)
         nforwarded++;
     }
@@ -161,7 +167,55 @@ int wk_cmd_send(int argc, char **argv) {
     ddas_batch_clear(&batch);
   }
   printf("%zu of %zu batches forwarded\n", nforwarded, nbatches);
-  status = nforwarded == nbatches ? 0 : 1;
+  return nforwarded == nbatches ? 0 : 1;
+}
+
+int wk_cmd_send(int argc, char **argv) {
+  send_args a;
+  wk_config cfg;
+  wk_forwarder *fw = NULL;
+  ddas_schemaset *set = NULL;
+  ddas_ruleset rules;
+  ddas_validate_result res;
+  ddas_batcher *bt = NULL;
+  unsigned mask;
+  char err[1024];
+  char *buf = NULL;
+  size_t len = 0;
+  int status, have_res = 0;
+
+  if((status = parse_args(argc, argv, &a)))
+    return status < 0 ? 0 : status;
+  if(wk_config_load(a.path, &cfg, err, sizeof(err)) ||
+     wk_config_core(&cfg, &rules, &mask, err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker send: %s\n", err);
+    wk_config_free(&cfg);
+    return 2;
+  }
+  status = 2;
+  if(!*cfg.cbs_url) {
+    fprintf(stderr, "ddas-worker send: %s: cbs.url is not set\n", a.path);
+    goto out;
+  }
+  if(wk_forwarder_new(&cfg, &fw, err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker send: %s\n", err);
+    goto out;
+  }
+  if(wk_read_file(a.file, (size_t)1 << 30, &buf, &len, err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker send: %s: %s\n", a.file, err);
+    goto out;
+  }
+  if(check_delivery(&a, &cfg, &set, &rules, mask, buf, len, &res))
+    goto out;
+  have_res = 1;
+  status = 1;
+  if(!res.accepted)
+    goto out;
+  if(make_batches(&a, &cfg, mask, &res, &bt)) {
+    status = 2;
+    goto out;
+  }
+  status = send_batches(fw, bt);
 out:
   ddas_batcher_free(bt);
   if(have_res)

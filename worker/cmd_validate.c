@@ -149,7 +149,109 @@ enum {
   O_NORMALISED_OUT
 };
 
-int wk_cmd_validate(int argc, char **argv) {
+/* One `validate` run: the command line, and what every file is checked
+ * with (set up once from it). */
+typedef struct {
+  /* the command line */
+  ddas_validate_options vo; /* kind, version and limits from the options */
+  ddas_profile profile;
+  const char *overrides[64];
+  size_t noverrides;
+  const char *schema_file, *schema_dir, *color, *norm_out;
+  size_t max_size;
+  unsigned mask;
+  int json, quiet, no_rules;
+  /* set up from it */
+  ddas_ruleset rules;
+  ddas_report_options ro;
+  ddas_schemaset *set;
+  ddas_schema *custom;
+  int progress;
+} validate_run;
+
+/* Applies option c (its argument in optarg) to v. 0, -1 when the command is
+ * done (--help, --list-rules), or 2 after a usage error message. */
+static int parse_option(int c, validate_run *v) {
+  char *end;
+  switch(c) {
+  case O_KIND:
+    v->vo.kind = ddas_kind_parse(optarg);
+    if(v->vo.kind == DDAS_KIND_UNKNOWN) {
+      fprintf(stderr, "ddas-worker validate: --kind must be shv or vs\n");
+      return 2;
+    }
+    break;
+  case O_VERSION: v->vo.version = optarg; break;
+  case O_SCHEMA: v->schema_file = optarg; break;
+  case O_SCHEMA_DIR: v->schema_dir = optarg; break;
+  case O_JSON: v->json = 1; break;
+  case O_COLOR:
+    if(strcmp(optarg, "auto") && strcmp(optarg, "always") &&
+       strcmp(optarg, "never")) {
+      fprintf(stderr, "ddas-worker validate: --color must be auto, always "
+                      "or never\n");
+      return 2;
+    }
+    v->color = optarg;
+    break;
+  case O_MAX_SIZE:
+    if(wk_parse_size(optarg, &v->max_size) || v->max_size == 0) {
+      fprintf(stderr, "ddas-worker validate: --max-size takes a size such "
+                      "as 512M or 2G\n");
+      return 2;
+    }
+    break;
+  case O_MAX_DEPTH:
+    v->vo.max_depth = (unsigned)strtoul(optarg, &end, 10);
+    if(*end || v->vo.max_depth == 0 || v->vo.max_depth > 10000) {
+      fprintf(stderr, "ddas-worker validate: --max-depth takes a number "
+                      "from 1 to 10000\n");
+      return 2;
+    }
+    break;
+  case O_MAX_FINDINGS:
+    v->vo.max_findings = strtoul(optarg, &end, 10);
+    if(*end || v->vo.max_findings == 0) {
+      fprintf(stderr, "ddas-worker validate: --max-findings takes a "
+                      "positive number\n");
+      return 2;
+    }
+    break;
+  case O_PROFILE:
+    if(ddas_profile_parse(optarg, &v->profile)) {
+      fprintf(stderr,
+              "ddas-worker validate: --profile must be spec or strict\n");
+      return 2;
+    }
+    break;
+  case O_RULE:
+    if(v->noverrides == sizeof(v->overrides) / sizeof(v->overrides[0])) {
+      fprintf(stderr, "ddas-worker validate: too many --rule options\n");
+      return 2;
+    }
+    v->overrides[v->noverrides++] = optarg;
+    break;
+  case O_LIST_RULES: list_rules(); return -1;
+  case O_NO_RULES: v->no_rules = 1; break;
+  case O_NORMALISE:
+    if(ddas_norm_parse(optarg, &v->mask)) {
+      fprintf(stderr, "ddas-worker validate: --normalise takes all, none "
+                      "or a list such as N1,N2,N4\n");
+      return 2;
+    }
+    break;
+  case O_NORMALISED_OUT: v->norm_out = optarg; break;
+  case 'q': v->quiet = 1; break;
+  case 'h': validate_usage(stdout); return -1;
+  default: fprintf(stderr, "Try 'ddas-worker validate --help'.\n"); return 2;
+  }
+  return 0;
+}
+
+/* Parses the command line into v (zeroed first; the FILEs are argv[optind]
+ * on). 0, -1 when the command is done (--help, --list-rules), or 2 after a
+ * usage error message. */
+static int parse_args(int argc, char **argv, validate_run *v) {
   static const struct option opts[] = {
       {"kind", required_argument, NULL, O_KIND},
       {"schema-version", required_argument, NULL, O_VERSION},
@@ -171,225 +273,185 @@ int wk_cmd_validate(int argc, char **argv) {
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  ddas_validate_options vo;
-  ddas_report_options ro = {0};
-  ddas_ruleset rules;
-  ddas_profile profile = DDAS_PROFILE_STRICT;
-  const char *overrides[64];
-  size_t noverrides = 0, k;
-  const char *schema_file = NULL, *schema_dir = wk_schema_dir();
-  const char *color = "auto", *norm_out = NULL;
-  size_t max_size = DEFAULT_MAX_SIZE;
-  int json = 0, quiet = 0, no_rules = 0, c, i, status = 0, progress;
-  unsigned mask = DDAS_N_ALL;
-  ddas_schemaset *set = NULL;
-  ddas_schema *custom = NULL;
-  char err[600];
-
-  memset(&vo, 0, sizeof(vo));
+  int c, rc;
+  memset(v, 0, sizeof(*v));
+  v->profile = DDAS_PROFILE_STRICT;
+  v->schema_dir = wk_schema_dir();
+  v->color = "auto";
+  v->max_size = DEFAULT_MAX_SIZE;
+  v->mask = DDAS_N_ALL;
   optind = 1;
-  while((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-    char *end;
-    switch(c) {
-    case O_KIND:
-      vo.kind = ddas_kind_parse(optarg);
-      if(vo.kind == DDAS_KIND_UNKNOWN) {
-        fprintf(stderr, "ddas-worker validate: --kind must be shv or vs\n");
-        return 2;
-      }
-      break;
-    case O_VERSION: vo.version = optarg; break;
-    case O_SCHEMA: schema_file = optarg; break;
-    case O_SCHEMA_DIR: schema_dir = optarg; break;
-    case O_JSON: json = 1; break;
-    case O_COLOR:
-      if(strcmp(optarg, "auto") && strcmp(optarg, "always") &&
-         strcmp(optarg, "never")) {
-        fprintf(stderr, "ddas-worker validate: --color must be auto, always "
-                        "or never\n");
-        return 2;
-      }
-      color = optarg;
-      break;
-    case O_MAX_SIZE:
-      if(wk_parse_size(optarg, &max_size) || max_size == 0) {
-        fprintf(stderr, "ddas-worker validate: --max-size takes a size such "
-                        "as 512M or 2G\n");
-        return 2;
-      }
-      break;
-    case O_MAX_DEPTH:
-      vo.max_depth = (unsigned)strtoul(optarg, &end, 10);
-      if(*end || vo.max_depth == 0 || vo.max_depth > 10000) {
-        fprintf(stderr, "ddas-worker validate: --max-depth takes a number "
-                        "from 1 to 10000\n");
-        return 2;
-      }
-      break;
-    case O_MAX_FINDINGS:
-      vo.max_findings = strtoul(optarg, &end, 10);
-      if(*end || vo.max_findings == 0) {
-        fprintf(stderr, "ddas-worker validate: --max-findings takes a "
-                        "positive number\n");
-        return 2;
-      }
-      break;
-    case O_PROFILE:
-      if(ddas_profile_parse(optarg, &profile)) {
-        fprintf(stderr,
-                "ddas-worker validate: --profile must be spec or strict\n");
-        return 2;
-      }
-      break;
-    case O_RULE:
-      if(noverrides == sizeof(overrides) / sizeof(overrides[0])) {
-        fprintf(stderr, "ddas-worker validate: too many --rule options\n");
-        return 2;
-      }
-      overrides[noverrides++] = optarg;
-      break;
-    case O_LIST_RULES: list_rules(); return 0;
-    case O_NO_RULES: no_rules = 1; break;
-    case O_NORMALISE:
-      if(ddas_norm_parse(optarg, &mask)) {
-        fprintf(stderr, "ddas-worker validate: --normalise takes all, none "
-                        "or a list such as N1,N2,N4\n");
-        return 2;
-      }
-      break;
-    case O_NORMALISED_OUT: norm_out = optarg; break;
-    case 'q': quiet = 1; break;
-    case 'h': validate_usage(stdout); return 0;
-    default: fprintf(stderr, "Try 'ddas-worker validate --help'.\n"); return 2;
-    }
-  }
+  while((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1)
+    if((rc = parse_option(c, v)))
+      return rc;
   if(optind >= argc) {
     fprintf(stderr, "ddas-worker validate: no FILE given (use - for standard "
                     "input)\nTry 'ddas-worker validate --help'.\n");
     return 2;
   }
-  if(schema_file && (vo.kind != DDAS_KIND_UNKNOWN || vo.version)) {
+  if(v->schema_file && (v->vo.kind != DDAS_KIND_UNKNOWN || v->vo.version)) {
     fprintf(stderr, "ddas-worker validate: --schema cannot be combined with "
                     "--kind or --schema-version\n");
     return 2;
   }
-  if(norm_out && (optind + 1 != argc || schema_file)) {
+  if(v->norm_out && (optind + 1 != argc || v->schema_file)) {
     fprintf(stderr, "ddas-worker validate: --normalised-out needs exactly one "
                     "FILE and a shipped DDAS schema\n");
     return 2;
   }
-  if(vo.version && vo.kind != DDAS_KIND_UNKNOWN &&
-     !ddas_version_canonical(vo.kind, vo.version)) {
+  if(v->vo.version && v->vo.kind != DDAS_KIND_UNKNOWN &&
+     !ddas_version_canonical(v->vo.kind, v->vo.version)) {
     fprintf(stderr,
             "ddas-worker validate: schema version '%s' is not known for %s "
             "(known: %s)\n",
-            vo.version, ddas_kind_name(vo.kind),
-            vo.kind == DDAS_KIND_SHV ? "1.0, 0.10, 0.9" : "0.9");
+            v->vo.version, ddas_kind_name(v->vo.kind),
+            v->vo.kind == DDAS_KIND_SHV ? "1.0, 0.10, 0.9" : "0.9");
     return 2;
   }
-  ddas_ruleset_init(&rules, profile);
-  for(k = 0; k < noverrides; k++) {
-    if(ddas_ruleset_override(&rules, overrides[k], err, sizeof(err))) {
-      fprintf(stderr, "ddas-worker validate: --rule %s: %s\n", overrides[k],
+  return 0;
+}
+
+/* Sets up what every file is checked with: the ruleset, the report's
+ * colour, the schema (--schema, else the shipped set). 0, or 2 after an
+ * error message; v->set and v->custom are freed by the caller either way. */
+static int setup(validate_run *v) {
+  char err[600];
+  size_t k;
+  ddas_ruleset_init(&v->rules, v->profile);
+  for(k = 0; k < v->noverrides; k++) {
+    if(ddas_ruleset_override(&v->rules, v->overrides[k], err, sizeof(err))) {
+      fprintf(stderr, "ddas-worker validate: --rule %s: %s\n", v->overrides[k],
               err);
       return 2;
     }
   }
-  if(strcmp(color, "always") == 0)
-    ro.color = 1;
-  else if(strcmp(color, "auto") == 0)
-    ro.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+  if(strcmp(v->color, "always") == 0)
+    v->ro.color = 1;
+  else if(strcmp(v->color, "auto") == 0)
+    v->ro.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 
-  if(schema_file) {
-    ddas_result r =
-        ddas_schema_load_file(schema_file, NULL, &custom, err, sizeof(err));
+  if(v->schema_file) {
+    ddas_result r = ddas_schema_load_file(v->schema_file, NULL, &v->custom, err,
+                                          sizeof(err));
     if(r) {
       fprintf(stderr, "ddas-worker validate: cannot use schema: %s\n", err);
       return 2;
     }
-    vo.schema = custom;
+    v->vo.schema = v->custom;
   } else {
-    if(ddas_schemaset_new(schema_dir, &set)) {
+    if(ddas_schemaset_new(v->schema_dir, &v->set)) {
       fprintf(stderr, "ddas-worker validate: out of memory\n");
       return 2;
     }
-    if(!no_rules) {
-      vo.rules = &rules;
-      ro.profile = ddas_profile_name(profile);
+    if(!v->no_rules) {
+      v->vo.rules = &v->rules;
+      v->ro.profile = ddas_profile_name(v->profile);
     }
-    vo.norm_mask = mask;
-    vo.keep_document = !no_rules;
+    v->vo.norm_mask = v->mask;
+    v->vo.keep_document = !v->no_rules;
   }
+  v->progress = !v->quiet && isatty(STDERR_FILENO);
+  return 0;
+}
 
-  progress = !quiet && isatty(STDERR_FILENO);
-  for(i = optind; i < argc; i++) {
-    const char *name = argv[i];
-    const char *shown = strcmp(name, "-") ? name : "(standard input)";
-    char *buf = NULL;
-    size_t len = 0;
-    ddas_validate_result res;
-    ddas_result r;
-    int rr = wk_read_file(name, max_size, &buf, &len, err, sizeof(err));
-    if(rr) {
-      fprintf(stderr, "ddas-worker validate: %s: %s\n", shown, err);
+/* Normalises the checked document of `shown` (res->normalised gets the
+ * counts) and writes it to --normalised-out when records were accepted.
+ * 0, or 2 after an error message. */
+static int normalise_file(const validate_run *v, const char *shown,
+                          ddas_validate_result *res) {
+  FILE *out = NULL;
+  char err[600];
+  int status = 0;
+  if(v->norm_out && res->accepted) {
+    out = fopen(v->norm_out, "wb");
+    if(!out) {
+      fprintf(stderr, "ddas-worker validate: cannot write %s\n", v->norm_out);
       status = 2;
-      continue;
     }
-    if(progress) {
-      /* on a terminal only: which file, how big, how far */
-      fprintf(stderr, "\r\033[K[%d/%d] checking %s (%.1f MB)...",
-              i - optind + 1, argc - optind, shown, (double)len / 1e6);
-      fflush(stderr);
-    }
-    r = ddas_validate_buffer(set, &vo, buf, len, &res, err, sizeof(err));
-    if(progress)
-      fprintf(stderr, "\r\033[K");
-    if(r) {
-      fprintf(stderr, "ddas-worker validate: %s: %s%s%s\n", shown,
-              ddas_result_str(r), *err ? ": " : "", err);
-      ddas_validate_result_clear(&res);
-      free(buf);
-      status = 2;
-      continue;
-    }
-    ddas_findings_sort(&res.findings);
-    if(res.doc) {
-      FILE *out = NULL;
-      if(norm_out && res.accepted) {
-        out = fopen(norm_out, "wb");
-        if(!out) {
-          fprintf(stderr, "ddas-worker validate: cannot write %s\n", norm_out);
-          status = 2;
-        }
-      } else if(norm_out) {
-        fprintf(stderr,
-                "ddas-worker validate: %s: no record was accepted, so %s was "
-                "not written\n",
-                shown, norm_out);
-      }
-      if(normalise(&res, mask, out, &res.normalised, err, sizeof(err))) {
-        fprintf(stderr, "ddas-worker validate: %s: %s\n", shown, err);
-        status = 2;
-      }
-      if(out && fclose(out) != 0) {
-        fprintf(stderr, "ddas-worker validate: cannot write %s\n", norm_out);
-        status = 2;
-      }
-    }
-    free(buf);
-    if(!quiet) {
-      if(json ? ddas_report_json(stdout, shown, &res, &ro)
-              : ddas_report_text(stdout, shown, &res, &ro)) {
-        fprintf(stderr, "ddas-worker validate: cannot write the report\n");
-        status = 2;
-      }
-    }
-    if(!res.valid && status == 0)
-      status = 1;
-    ddas_validate_result_clear(&res);
+  } else if(v->norm_out) {
+    fprintf(stderr,
+            "ddas-worker validate: %s: no record was accepted, so %s was "
+            "not written\n",
+            shown, v->norm_out);
   }
-  ddas_schemaset_free(set);
-  ddas_schema_free(custom);
+  if(normalise(res, v->mask, out, &res->normalised, err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker validate: %s: %s\n", shown, err);
+    status = 2;
+  }
+  if(out && fclose(out) != 0) {
+    fprintf(stderr, "ddas-worker validate: cannot write %s\n", v->norm_out);
+    status = 2;
+  }
+  return status;
+}
+
+/* Checks one FILE (`nth` of `count`, for the progress line) and prints its
+ * report. The file's exit status: 0 valid, 1 an error finding, 2 it could
+ * not be read, checked or reported (after a message). */
+static int check_file(const validate_run *v, const char *name, int nth,
+                      int count) {
+  const char *shown = strcmp(name, "-") ? name : "(standard input)";
+  char *buf = NULL, err[600];
+  size_t len = 0;
+  ddas_validate_result res;
+  ddas_result r;
+  int status = 0;
+  if(wk_read_file(name, v->max_size, &buf, &len, err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker validate: %s: %s\n", shown, err);
+    return 2;
+  }
+  if(v->progress) {
+    /* on a terminal only: which file, how big, how far */
+    fprintf(stderr, "\r\033[K[%d/%d] checking %s (%.1f MB)...", nth, count,
+            shown, (double)len / 1e6);
+    fflush(stderr);
+  }
+  r = ddas_validate_buffer(v->set, &v->vo, buf, len, &res, err, sizeof(err));
+  if(v->progress)
+    fprintf(stderr, "\r\033[K");
+  if(r) {
+    fprintf(stderr, "ddas-worker validate: %s: %s%s%s\n", shown,
+            ddas_result_str(r), *err ? ": " : "", err);
+    ddas_validate_result_clear(&res);
+    free(buf);
+    return 2;
+  }
+  ddas_findings_sort(&res.findings);
+  if(res.doc)
+    status = normalise_file(v, shown, &res);
+  free(buf);
+  if(!v->quiet) {
+    if(v->json ? ddas_report_json(stdout, shown, &res, &v->ro)
+               : ddas_report_text(stdout, shown, &res, &v->ro)) {
+      fprintf(stderr, "ddas-worker validate: cannot write the report\n");
+      status = 2;
+    }
+  }
+  if(!res.valid && status == 0)
+    status = 1;
+  ddas_validate_result_clear(&res);
+  return status;
+}
+
+/* The exit status is the worst of the files' (2 over 1 over 0); 2 as well
+ * when standard output cannot be flushed. */
+int wk_cmd_validate(int argc, char **argv) {
+  validate_run v;
+  int i, status;
+  if((status = parse_args(argc, argv, &v)))
+    return status < 0 ? 0 : status;
+  if((status = setup(&v))) {
+    ddas_schemaset_free(v.set);
+    ddas_schema_free(v.custom);
+    return status;
+  }
+  for(i = optind; i < argc; i++) {
+    int fs = check_file(&v, argv[i], i - optind + 1, argc - optind);
+    if(fs > status)
+      status = fs;
+  }
+  ddas_schemaset_free(v.set);
+  ddas_schema_free(v.custom);
   if(fflush(stdout) != 0)
     status = 2;
   return status;

@@ -1248,11 +1248,164 @@ out:
 
 /* ---- the public API ----------------------------------------------------- */
 
+/* log.format and log.level: JSON lines unless "text"; info and up unless
+ * debug, warn or error. */
+static void set_logging(wk_forwarder *f, const wk_config *cfg) {
+  f->log_json = !cfg->log_format || strcmp(cfg->log_format, "text") != 0;
+  f->log_min = LV_INFO;
+  if(cfg->log_level) {
+    if(strcmp(cfg->log_level, "debug") == 0)
+      f->log_min = LV_DEBUG;
+    else if(strcmp(cfg->log_level, "warn") == 0)
+      f->log_min = LV_WARN;
+    else if(strcmp(cfg->log_level, "error") == 0)
+      f->log_min = LV_ERROR;
+  }
+}
+
+/* The signer from sign.key and sign.cert (refused when expired, a warning
+ * when it expires soon). 0, or -1 with a message naming the keys. */
+static int load_signer(wk_forwarder *f, const wk_config *cfg, char *err,
+                       size_t errlen) {
+  char why[256];
+  ddas_result dr;
+  if(empty(cfg->sign_cert) || empty(cfg->sign_key)) {
+    set_err(err, errlen,
+            "%s is not set: batches are signed with the signing certificate "
+            "(sign.cert) and its key (sign.key)",
+            empty(cfg->sign_cert) ? "sign.cert" : "sign.key");
+    return -1;
+  }
+  dr = ddas_signer_load(
+      cfg->sign_key,
+      empty(cfg->sign_key_passphrase) ? NULL : cfg->sign_key_passphrase,
+      cfg->sign_cert, empty(cfg->sign_kid) ? NULL : cfg->sign_kid, &f->signer,
+      why, sizeof(why));
+  if(dr) {
+    set_err(err, errlen,
+            "sign.key / sign.cert: %s (check sign.key, sign.key_passphrase, "
+            "sign.cert and sign.kid)",
+            why);
+    return -1;
+  }
+  return check_expiry(f, "sign.cert", ddas_signer_not_after(f->signer), err,
+                      errlen);
+}
+
+/* Signing and transport need different certificates with their own keys.
+ * 0, or -1 with a message naming the keys to change. */
+static int check_separate_keys(const wk_config *cfg, int outbox, char *err,
+                               size_t errlen) {
+  char why[256];
+  if(!empty(cfg->cbs_cert)) {
+    int same =
+        ddas_cert_files_same(cfg->sign_cert, cfg->cbs_cert, why, sizeof(why));
+    if(same < 0) {
+      set_err(err, errlen, "sign.cert / cbs.cert: %s", why);
+      return -1;
+    }
+    if(same) {
+      set_err(err, errlen,
+              "sign.cert and cbs.cert are the same certificate or share a "
+              "key: the signing certificate must be a different certificate "
+              "with its own key than the transport certificate (change "
+              "sign.cert or cbs.cert)");
+      return -1;
+    }
+  }
+  if(!outbox && !empty(cfg->cbs_key) && !empty(cfg->sign_key) &&
+     strcmp(cfg->cbs_key, cfg->sign_key) == 0) {
+    set_err(err, errlen,
+            "sign.key and cbs.key are the same file: signing and transport "
+            "need separate keys (change sign.key or cbs.key)");
+    return -1;
+  }
+  return 0;
+}
+
+/* OAuth 2.0 client credentials, when cbs.token_url is set: checks the keys
+ * and copies them into f. 0, or -1 with a message naming the key. */
+static int setup_oauth(wk_forwarder *f, const wk_config *cfg, char *err,
+                       size_t errlen) {
+  if(empty(cfg->token_url))
+    return 0;
+  if(check_url(f, cfg, "cbs.token_url", cfg->token_url, err, errlen))
+    return -1;
+  if(empty(cfg->client_id) || empty(cfg->client_secret)) {
+    set_err(err, errlen, "%s is not set (needed with cbs.token_url)",
+            empty(cfg->client_id) ? "cbs.client_id" : "cbs.client_secret");
+    return -1;
+  }
+  if(!empty(cfg->auth_method) && strcmp(cfg->auth_method, "basic") &&
+     strcmp(cfg->auth_method, "form")) {
+    set_err(err, errlen, "cbs.auth_method must be basic or form");
+    return -1;
+  }
+  f->auth_basic =
+      empty(cfg->auth_method) || strcmp(cfg->auth_method, "basic") == 0;
+  f->token_url = ddas_strdup(cfg->token_url);
+  f->client_id = ddas_strdup(cfg->client_id);
+  f->client_secret = ddas_strdup(cfg->client_secret);
+  f->scope = dup_or_null(cfg->scope);
+  if(!f->token_url || !f->client_id || !f->client_secret ||
+     (!empty(cfg->scope) && !f->scope)) {
+    set_err(err, errlen, "out of memory");
+    return -1;
+  }
+  f->refresh_margin_s =
+      cfg->token_refresh_margin_s > 0 ? cfg->token_refresh_margin_s : 0;
+  return 0;
+}
+
+/* libcurl and the two easy handles (the token one only with OAuth). 0, or
+ * -1 with a message. */
+static int setup_curl(wk_forwarder *f, const wk_config *cfg, char *err,
+                      size_t errlen) {
+  f->resp = ddas_calloc(1, sizeof(*f->resp));
+  if(!f->resp)
+    goto nomem;
+  if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    set_err(err, errlen, "cannot initialise libcurl");
+    return -1;
+  }
+  f->curl_global = 1;
+  f->curl = curl_easy_init();
+  f->tcurl = f->token_url ? curl_easy_init() : NULL;
+  if(!f->curl || (f->token_url && !f->tcurl))
+    goto nomem;
+  if(setup_handle(f, f->curl, cfg) ||
+     (f->tcurl && setup_handle(f, f->tcurl, cfg))) {
+    set_err(err, errlen,
+            "libcurl lacks a required feature (HTTPS with OpenSSL, TLS "
+            "1.2)");
+    return -1;
+  }
+  return 0;
+nomem:
+  set_err(err, errlen, "out of memory");
+  return -1;
+}
+
+/* The retry policy, the fault threshold and the jitter's seed. */
+static void set_retries(wk_forwarder *f, const wk_config *cfg) {
+  f->policy.max_attempts =
+      cfg->retry_max_attempts > 0 ? (unsigned)cfg->retry_max_attempts : 1;
+  f->policy.budget_ms =
+      cfg->retry_budget_ms > 0 ? (uint64_t)cfg->retry_budget_ms : 0;
+  f->base_ms = cfg->retry_base_ms > 0 ? (uint64_t)cfg->retry_base_ms : 1;
+  f->max_ms = cfg->retry_max_ms > 0 ? (uint64_t)cfg->retry_max_ms : f->base_ms;
+  f->fault_threshold = cfg->config_fault_threshold;
+  if(getrandom(&f->rng, sizeof(f->rng), 0) != (ssize_t)sizeof(f->rng))
+    f->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ mono_ms();
+  if(!f->rng)
+    f->rng = UINT64_C(0x9E3779B97F4A7C15);
+}
+
+/* The checks run in a fixed order, so that the first thing wrong is the one
+ * reported. */
 int wk_forwarder_new(const wk_config *cfg, wk_forwarder **out, char *err,
                      size_t errlen) {
   wk_forwarder *f = NULL;
-  char why[256];
-  ddas_result dr;
   int outbox;
   if(out)
     *out = NULL;
@@ -1266,16 +1419,7 @@ int wk_forwarder_new(const wk_config *cfg, wk_forwarder **out, char *err,
     return -1;
   }
   f->outbox_fd = -1;
-  f->log_json = !cfg->log_format || strcmp(cfg->log_format, "text") != 0;
-  f->log_min = LV_INFO;
-  if(cfg->log_level) {
-    if(strcmp(cfg->log_level, "debug") == 0)
-      f->log_min = LV_DEBUG;
-    else if(strcmp(cfg->log_level, "warn") == 0)
-      f->log_min = LV_WARN;
-    else if(strcmp(cfg->log_level, "error") == 0)
-      f->log_min = LV_ERROR;
-  }
+  set_logging(f, cfg);
   if(ddas_sig_profile_parse(
          empty(cfg->sign_profile) ? "adr" : cfg->sign_profile, &f->profile)) {
     set_err(err, errlen,
@@ -1294,122 +1438,24 @@ int wk_forwarder_new(const wk_config *cfg, wk_forwarder **out, char *err,
   if(outbox ? open_outbox(f, cfg->cbs_url, err, errlen)
             : check_url(f, cfg, "cbs.url", cfg->cbs_url, err, errlen))
     goto fail;
-  /* signing */
-  if(empty(cfg->sign_cert) || empty(cfg->sign_key)) {
-    set_err(err, errlen,
-            "%s is not set: batches are signed with the signing certificate "
-            "(sign.cert) and its key (sign.key)",
-            empty(cfg->sign_cert) ? "sign.cert" : "sign.key");
+  if(load_signer(f, cfg, err, errlen) ||
+     check_separate_keys(cfg, outbox, err, errlen))
     goto fail;
-  }
-  dr = ddas_signer_load(
-      cfg->sign_key,
-      empty(cfg->sign_key_passphrase) ? NULL : cfg->sign_key_passphrase,
-      cfg->sign_cert, empty(cfg->sign_kid) ? NULL : cfg->sign_kid, &f->signer,
-      why, sizeof(why));
-  if(dr) {
-    set_err(err, errlen,
-            "sign.key / sign.cert: %s (check sign.key, sign.key_passphrase, "
-            "sign.cert and sign.kid)",
-            why);
+  if(!outbox &&
+     (check_transport(f, cfg, err, errlen) || setup_oauth(f, cfg, err, errlen)))
     goto fail;
-  }
-  if(check_expiry(f, "sign.cert", ddas_signer_not_after(f->signer), err,
-                  errlen))
-    goto fail;
-  /* transport: a different certificate and key than for signing */
-  if(!empty(cfg->cbs_cert)) {
-    int same =
-        ddas_cert_files_same(cfg->sign_cert, cfg->cbs_cert, why, sizeof(why));
-    if(same < 0) {
-      set_err(err, errlen, "sign.cert / cbs.cert: %s", why);
-      goto fail;
-    }
-    if(same) {
-      set_err(err, errlen,
-              "sign.cert and cbs.cert are the same certificate or share a "
-              "key: the signing certificate must be a different certificate "
-              "with its own key than the transport certificate (change "
-              "sign.cert or cbs.cert)");
-      goto fail;
-    }
-  }
-  if(!outbox && !empty(cfg->cbs_key) && !empty(cfg->sign_key) &&
-     strcmp(cfg->cbs_key, cfg->sign_key) == 0) {
-    set_err(err, errlen,
-            "sign.key and cbs.key are the same file: signing and transport "
-            "need separate keys (change sign.key or cbs.key)");
-    goto fail;
-  }
-  if(!outbox && check_transport(f, cfg, err, errlen))
-    goto fail;
-  /* OAuth 2.0 */
-  if(!outbox && !empty(cfg->token_url)) {
-    if(check_url(f, cfg, "cbs.token_url", cfg->token_url, err, errlen))
-      goto fail;
-    if(empty(cfg->client_id) || empty(cfg->client_secret)) {
-      set_err(err, errlen, "%s is not set (needed with cbs.token_url)",
-              empty(cfg->client_id) ? "cbs.client_id" : "cbs.client_secret");
-      goto fail;
-    }
-    if(!empty(cfg->auth_method) && strcmp(cfg->auth_method, "basic") &&
-       strcmp(cfg->auth_method, "form")) {
-      set_err(err, errlen, "cbs.auth_method must be basic or form");
-      goto fail;
-    }
-    f->auth_basic =
-        empty(cfg->auth_method) || strcmp(cfg->auth_method, "basic") == 0;
-    f->token_url = ddas_strdup(cfg->token_url);
-    f->client_id = ddas_strdup(cfg->client_id);
-    f->client_secret = ddas_strdup(cfg->client_secret);
-    f->scope = dup_or_null(cfg->scope);
-    if(!f->token_url || !f->client_id || !f->client_secret ||
-       (!empty(cfg->scope) && !f->scope))
-      goto nomem;
-    f->refresh_margin_s =
-        cfg->token_refresh_margin_s > 0 ? cfg->token_refresh_margin_s : 0;
-  }
   if(copy_headers(f, cfg, err, errlen))
     goto fail;
   f->url = ddas_strdup(cfg->cbs_url);
-  if(!f->url)
-    goto nomem;
-  if(!outbox) {
-    f->resp = ddas_calloc(1, sizeof(*f->resp));
-    if(!f->resp)
-      goto nomem;
-    if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      set_err(err, errlen, "cannot initialise libcurl");
-      goto fail;
-    }
-    f->curl_global = 1;
-    f->curl = curl_easy_init();
-    f->tcurl = f->token_url ? curl_easy_init() : NULL;
-    if(!f->curl || (f->token_url && !f->tcurl))
-      goto nomem;
-    if(setup_handle(f, f->curl, cfg) ||
-       (f->tcurl && setup_handle(f, f->tcurl, cfg))) {
-      set_err(err, errlen,
-              "libcurl lacks a required feature (HTTPS with OpenSSL, TLS "
-              "1.2)");
-      goto fail;
-    }
+  if(!f->url) {
+    set_err(err, errlen, "out of memory");
+    goto fail;
   }
-  f->policy.max_attempts =
-      cfg->retry_max_attempts > 0 ? (unsigned)cfg->retry_max_attempts : 1;
-  f->policy.budget_ms =
-      cfg->retry_budget_ms > 0 ? (uint64_t)cfg->retry_budget_ms : 0;
-  f->base_ms = cfg->retry_base_ms > 0 ? (uint64_t)cfg->retry_base_ms : 1;
-  f->max_ms = cfg->retry_max_ms > 0 ? (uint64_t)cfg->retry_max_ms : f->base_ms;
-  f->fault_threshold = cfg->config_fault_threshold;
-  if(getrandom(&f->rng, sizeof(f->rng), 0) != (ssize_t)sizeof(f->rng))
-    f->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ mono_ms();
-  if(!f->rng)
-    f->rng = UINT64_C(0x9E3779B97F4A7C15);
+  if(!outbox && setup_curl(f, cfg, err, errlen))
+    goto fail;
+  set_retries(f, cfg);
   *out = f;
   return 0;
-nomem:
-  set_err(err, errlen, "out of memory");
 fail:
   wk_forwarder_free(f);
   return -1;
@@ -1503,18 +1549,12 @@ static int abandon(wk_send_result *r) {
   return -2;
 }
 
-static int send_impl(wk_forwarder *f, const char *batch_id, const void *body,
-                     size_t len, const char *digest, const char *signature,
-                     wk_send_result *r) {
+/* Checks the arguments and fixes the Digest and signature of the batch in
+ * r (and *iat, 0 for a replay). 0, or -1 with r->last_error set. */
+static int prepare(wk_forwarder *f, const char *batch_id, const void *body,
+                   size_t len, const char *digest, const char *signature,
+                   wk_send_result *r, int64_t *iat) {
   ddas_result dr;
-  int64_t iat;
-  uint64_t t0;
-  unsigned counted = 0; /* attempts that use the retry budget */
-  int auth_retried = 0;
-  if(!r)
-    return -1;
-  memset(r, 0, sizeof(*r));
-  r->outcome = DDAS_OUT_TRANSIENT;
   if(!f || (!body && len)) {
     snprintf(r->last_error, sizeof(r->last_error), "invalid arguments");
     return -1;
@@ -1527,7 +1567,7 @@ static int send_impl(wk_forwarder *f, const char *batch_id, const void *body,
   }
   /* Digest, signature (iat of the first attempt) and Idempotency-Key are
    * fixed here: every retry sends the same bytes and headers. */
-  iat = (int64_t)time(NULL);
+  *iat = (int64_t)time(NULL);
   if(ddas_digest_header(body, len, r->digest, sizeof(r->digest))) {
     snprintf(r->last_error, sizeof(r->last_error), "cannot compute Digest");
     return -1;
@@ -1544,112 +1584,172 @@ static int send_impl(wk_forwarder *f, const char *batch_id, const void *body,
       snprintf(r->last_error, sizeof(r->last_error), "out of memory");
       return -1;
     }
-    iat = 0;
+    *iat = 0;
   } else {
-    dr = ddas_sign(f->signer, f->profile, body, len, iat, &r->signature);
+    dr = ddas_sign(f->signer, f->profile, body, len, *iat, &r->signature);
     if(dr) {
       snprintf(r->last_error, sizeof(r->last_error), "cannot sign: %s",
                ddas_result_str(dr));
       return -1;
     }
   }
+  return 0;
+}
+
+/* One attempt at the sink, recorded in r (attempts, status, log, outcome,
+ * last_error) and in *t. 0, -1 on a local failure (r->last_error says), or
+ * -2 when a stop was requested during it. */
+static int attempt(wk_forwarder *f, const char *batch_id, const void *body,
+                   size_t len, int64_t iat, wk_send_result *r, wk_try *t) {
+  char when[40];
+  memset(t, 0, sizeof(*t));
+  t->retry_after_s = -1;
+  now_rfc3339(when, sizeof(when));
+  if(f->outbox ? try_outbox(f, batch_id, body, len, r, iat, t)
+               : try_http(f, batch_id, body, len, r, t)) {
+    if(stopped(f))
+      return abandon(r);
+    snprintf(r->last_error, sizeof(r->last_error), "%s", t->error);
+    return -1;
+  }
+  r->attempts++;
+  if(!t->from_token)
+    r->http_status = t->status;
+  add_log(r, when, t->status,
+          t->outcome == DDAS_OUT_FORWARDED ? NULL : t->error);
+  r->outcome = t->outcome;
+  snprintf(r->last_error, sizeof(r->last_error), "%s", t->error);
+  return 0;
+}
+
+/* What the retry loop does after an attempt. */
+typedef enum { AFTER_DONE, AFTER_AGAIN_NOW, AFTER_TRANSIENT } after_try;
+
+/* Settles the outcome of attempt t: a final one (forwarded, refused,
+ * configuration fault) is counted and logged; a refused token is dropped
+ * for one retry at once (outside the retry budget); a transient one is
+ * left to the caller's backoff. */
+static after_try settle(wk_forwarder *f, const char *batch_id,
+                        wk_send_result *r, const wk_try *t, int *auth_retried) {
+  const char *oname = ddas_outcome_name(t->outcome);
+  switch(t->outcome) {
+  case DDAS_OUT_FORWARDED:
+    f->consecutive_faults = 0;
+    f->stats.forwarded++;
+    wk_log(f, LV_INFO, "batch forwarded", batch_id, r->attempts,
+           f->outbox ? -1 : t->status, oname, t->error, -1);
+    return AFTER_DONE;
+  case DDAS_OUT_REFUSED:
+    if(f->resp && f->resp->len) {
+      r->problem = ddas_strndup(f->resp->body, f->resp->len);
+      /* without memory the batch is parked without the details */
+    }
+    f->stats.refused++;
+    f->stats.parked++;
+    wk_log(f, LV_WARN, "batch refused", batch_id, r->attempts, t->status, oname,
+           t->error, -1);
+    return AFTER_DONE;
+  case DDAS_OUT_AUTH:
+    if(f->token_url && !*auth_retried) {
+      /* one fresh token and one retry, outside the retry budget */
+      *auth_retried = 1;
+      drop_token(f);
+      wk_log(f, LV_WARN, "token refused, retrying with a fresh token", batch_id,
+             r->attempts, t->status, oname, t->error, 0);
+      return AFTER_AGAIN_NOW;
+    }
+    r->outcome = DDAS_OUT_CONFIG_FAULT;
+    if(!f->token_url) {
+      size_t n = strlen(r->last_error);
+      snprintf(r->last_error + n, sizeof(r->last_error) - n,
+               " (no cbs.token_url configured)");
+    }
+    /* fall through */
+  case DDAS_OUT_CONFIG_FAULT:
+    f->consecutive_faults++;
+    f->stats.config_faults++;
+    f->stats.parked++;
+    wk_log(f, LV_ERROR, "configuration fault", batch_id, r->attempts, t->status,
+           ddas_outcome_name(DDAS_OUT_CONFIG_FAULT), r->last_error, -1);
+    return AFTER_DONE;
+  case DDAS_OUT_TRANSIENT: break;
+  }
+  return AFTER_TRANSIENT;
+}
+
+/* Counts the reason for retrying after the transient attempt t. */
+static void count_retry(wk_forwarder *f, const wk_try *t) {
+  int why;
+  f->stats.transient_retries++;
+  if(!f->metrics)
+    return;
+  why = t->status == 408                   ? WK_RETRY_HTTP_408
+        : t->status == 425                 ? WK_RETRY_HTTP_425
+        : t->status == 429                 ? WK_RETRY_HTTP_429
+        : t->status >= 500                 ? WK_RETRY_HTTP_5XX
+        : t->from_token                    ? WK_RETRY_TOKEN
+        : !strncmp(t->error, "TLS", 3)     ? WK_RETRY_TLS
+        : !strncmp(t->error, "timeout", 7) ? WK_RETRY_TIMEOUT
+                                           : WK_RETRY_CONNECTION;
+  atomic_fetch_add(&f->metrics->retries[why], 1);
+}
+
+/* After the `counted`-th transient attempt t (the batch's first attempt at
+ * t0): waits the backoff when the policy allows another attempt. 0 after
+ * the wait, 1 when retries are exhausted (the batch is parked), -1 when a
+ * stop was requested during the wait. */
+static int backoff(wk_forwarder *f, const char *batch_id,
+                   const wk_send_result *r, const wk_try *t, unsigned counted,
+                   uint64_t t0) {
+  const char *oname = ddas_outcome_name(t->outcome);
+  uint64_t delay = ddas_backoff_ms(counted, f->base_ms, f->max_ms,
+                                   t->retry_after_s, next_rnd(f));
+  uint64_t elapsed = mono_ms() - t0;
+  if(!ddas_retry_allowed(&f->policy, counted, elapsed, delay)) {
+    f->stats.parked++;
+    wk_log(f, LV_ERROR, "batch not delivered, retries exhausted", batch_id,
+           r->attempts, t->status, oname, t->error, -1);
+    return 1;
+  }
+  wk_log(f, LV_WARN, "batch attempt failed", batch_id, r->attempts, t->status,
+         oname, t->error, (long long)delay);
+  count_retry(f, t);
+  return sleep_ms(f, delay) ? -1 : 0;
+}
+
+static int send_impl(wk_forwarder *f, const char *batch_id, const void *body,
+                     size_t len, const char *digest, const char *signature,
+                     wk_send_result *r) {
+  int64_t iat;
+  uint64_t t0;
+  unsigned counted = 0; /* attempts that use the retry budget */
+  int auth_retried = 0;
+  if(!r)
+    return -1;
+  memset(r, 0, sizeof(*r));
+  r->outcome = DDAS_OUT_TRANSIENT;
+  if(prepare(f, batch_id, body, len, digest, signature, r, &iat))
+    return -1;
   t0 = mono_ms();
   for(;;) {
     wk_try t;
-    char when[40];
-    const char *oname;
+    int rc;
     if(stopped(f))
       return abandon(r);
-    memset(&t, 0, sizeof(t));
-    t.retry_after_s = -1;
-    now_rfc3339(when, sizeof(when));
-    if(f->outbox ? try_outbox(f, batch_id, body, len, r, iat, &t)
-                 : try_http(f, batch_id, body, len, r, &t)) {
-      if(stopped(f))
-        return abandon(r);
-      snprintf(r->last_error, sizeof(r->last_error), "%s", t.error);
-      return -1;
-    }
-    r->attempts++;
-    if(!t.from_token)
-      r->http_status = t.status;
-    add_log(r, when, t.status,
-            t.outcome == DDAS_OUT_FORWARDED ? NULL : t.error);
-    r->outcome = t.outcome;
-    snprintf(r->last_error, sizeof(r->last_error), "%s", t.error);
-    oname = ddas_outcome_name(t.outcome);
-    switch(t.outcome) {
-    case DDAS_OUT_FORWARDED:
-      f->consecutive_faults = 0;
-      f->stats.forwarded++;
-      wk_log(f, LV_INFO, "batch forwarded", batch_id, r->attempts,
-             f->outbox ? -1 : t.status, oname, t.error, -1);
-      return 0;
-    case DDAS_OUT_REFUSED:
-      if(f->resp && f->resp->len) {
-        r->problem = ddas_strndup(f->resp->body, f->resp->len);
-        /* without memory the batch is parked without the details */
-      }
-      f->stats.refused++;
-      f->stats.parked++;
-      wk_log(f, LV_WARN, "batch refused", batch_id, r->attempts, t.status,
-             oname, t.error, -1);
-      return 0;
-    case DDAS_OUT_AUTH:
-      if(f->token_url && !auth_retried) {
-        /* one fresh token and one retry, outside the retry budget */
-        auth_retried = 1;
-        drop_token(f);
-        wk_log(f, LV_WARN, "token refused, retrying with a fresh token",
-               batch_id, r->attempts, t.status, oname, t.error, 0);
-        continue;
-      }
-      r->outcome = DDAS_OUT_CONFIG_FAULT;
-      if(!f->token_url) {
-        size_t n = strlen(r->last_error);
-        snprintf(r->last_error + n, sizeof(r->last_error) - n,
-                 " (no cbs.token_url configured)");
-      }
-      /* fall through */
-    case DDAS_OUT_CONFIG_FAULT:
-      f->consecutive_faults++;
-      f->stats.config_faults++;
-      f->stats.parked++;
-      wk_log(f, LV_ERROR, "configuration fault", batch_id, r->attempts,
-             t.status, ddas_outcome_name(DDAS_OUT_CONFIG_FAULT), r->last_error,
-             -1);
-      return 0;
-    case DDAS_OUT_TRANSIENT: break;
+    if((rc = attempt(f, batch_id, body, len, iat, r, &t)))
+      return rc;
+    switch(settle(f, batch_id, r, &t, &auth_retried)) {
+    case AFTER_DONE: return 0;
+    case AFTER_AGAIN_NOW: continue;
+    case AFTER_TRANSIENT: break;
     }
     /* transient: wait and try again while the policy allows it */
     counted++;
-    {
-      uint64_t delay = ddas_backoff_ms(counted, f->base_ms, f->max_ms,
-                                       t.retry_after_s, next_rnd(f));
-      uint64_t elapsed = mono_ms() - t0;
-      if(!ddas_retry_allowed(&f->policy, counted, elapsed, delay)) {
-        f->stats.parked++;
-        wk_log(f, LV_ERROR, "batch not delivered, retries exhausted", batch_id,
-               r->attempts, t.status, oname, t.error, -1);
-        return 0;
-      }
-      wk_log(f, LV_WARN, "batch attempt failed", batch_id, r->attempts,
-             t.status, oname, t.error, (long long)delay);
-      f->stats.transient_retries++;
-      if(f->metrics) {
-        int why = t.status == 408                   ? WK_RETRY_HTTP_408
-                  : t.status == 425                 ? WK_RETRY_HTTP_425
-                  : t.status == 429                 ? WK_RETRY_HTTP_429
-                  : t.status >= 500                 ? WK_RETRY_HTTP_5XX
-                  : t.from_token                    ? WK_RETRY_TOKEN
-                  : !strncmp(t.error, "TLS", 3)     ? WK_RETRY_TLS
-                  : !strncmp(t.error, "timeout", 7) ? WK_RETRY_TIMEOUT
-                                                    : WK_RETRY_CONNECTION;
-        atomic_fetch_add(&f->metrics->retries[why], 1);
-      }
-      if(sleep_ms(f, delay))
-        return abandon(r);
-    }
+    rc = backoff(f, batch_id, r, &t, counted, t0);
+    if(rc > 0)
+      return 0;
+    if(rc < 0)
+      return abandon(r);
   }
 }
 
