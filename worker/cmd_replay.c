@@ -17,6 +17,7 @@
 #include "config.h"
 #include "ddas/ddas.h"
 #include "forward.h"
+#include "io.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -109,13 +110,6 @@ typedef struct {
   size_t selected, sent, forwarded, skipped, failed;
 } replay_ctx;
 
-static void now_rfc3339(char *buf, size_t cap) {
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int on_parked(void *ctx, rd_kafka_message_t *m) {
   replay_ctx *rc = ctx;
   const rd_kafka_headers_t *hs = NULL;
@@ -170,7 +164,7 @@ static int on_parked(void *ctx, rd_kafka_message_t *m) {
     ddas_forwarded_in in;
     ddas_event ev;
     memset(&in, 0, sizeof(in));
-    now_rfc3339(when, sizeof(when));
+    wk_rfc3339(-1, when, sizeof(when));
     in.base.delivery_id = p.delivery_id;
     in.base.ce_source = "urn:ddas-worker:replay";
     in.base.time = when;

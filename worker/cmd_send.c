@@ -34,13 +34,6 @@ static void usage(FILE *out) {
           "configuration or input error.\n");
 }
 
-static void now_rfc3339(char *buf, size_t cap) {
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* The command line of `send`. */
 typedef struct {
   const char *path;        /* -c FILE */
@@ -115,7 +108,7 @@ static int make_batches(const send_args *a, const wk_config *cfg, unsigned mask,
                         ddas_validate_result *res, ddas_batcher **bt) {
   ddas_batch_options bo;
   char sent_at[32];
-  now_rfc3339(sent_at, sizeof(sent_at));
+  wk_rfc3339(-1, sent_at, sizeof(sent_at));
   memset(&bo, 0, sizeof(bo));
   bo.delivery_id = a->delivery_id;
   bo.sent_at = sent_at; /* only when the delivery has no time of its own */

@@ -111,3 +111,11 @@ int wk_parse_size(const char *s, size_t *out) {
   *out = (size_t)(v * mul);
   return 0;
 }
+
+void wk_rfc3339(time_t t, char *buf, size_t cap) {
+  struct tm tm;
+  if(t < 0)
+    t = time(NULL);
+  gmtime_r(&t, &tm);
+  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io.h"
 #include "log.h"
 #include "run.h"
 
@@ -17,11 +18,9 @@
  * refuses a known Idempotency-Key with another body). The clock only when
  * the message has no timestamp. */
 static void sent_time(const wk_delivery *d, char *buf, size_t cap) {
-  time_t t =
-      d->published_ms < 0 ? time(NULL) : (time_t)(d->published_ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  wk_rfc3339(d->published_ms < 0 ? (time_t)-1
+                                 : (time_t)(d->published_ms / 1000),
+             buf, cap);
 }
 
 static wk_delivery *find(wk_run *c, int32_t part, uint64_t handle) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io.h"
 #include "log.h"
 #include "run.h"
 
@@ -22,16 +23,9 @@ typedef struct {
   uint64_t gen;
 } ack_ref;
 
-static void now_rfc3339(char *buf, size_t cap) {
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 void wk_run_base(wk_run *c, const wk_delivery *d, ddas_event_base *b,
                  char *when, size_t cap) {
-  now_rfc3339(when, cap);
+  wk_rfc3339(-1, when, cap);
   b->delivery_id = d->id;
   b->key = d->key[0] ? d->key : NULL;
   b->ce_source = c->ce_source;
