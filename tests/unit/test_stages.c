@@ -122,6 +122,18 @@ static long log_count(const char *log, const char *what) {
   return n;
 }
 
+/* Sets the stub's batch plan to n copies of one step. */
+static void plan_repeat(const stub *cbs, const char *step, int n) {
+  sbuf b = {NULL, 0, 0};
+  int i;
+  sb_printf(&b, "{\"batch\":[");
+  for(i = 0; i < n; i++)
+    sb_printf(&b, "%s%s", i ? "," : "", step);
+  sb_printf(&b, "]}");
+  json_decref(stub_call(cbs, "/_plan", b.b));
+  free(b.b);
+}
+
 /* Events read from a topic: their ce_type and body. */
 typedef struct {
   json_t *list; /* [[type, body], ...] */
@@ -241,7 +253,6 @@ static void stall_does_not_evict(void **state) {
   recon r;
   char log1[400], log2[400], plan[64];
   long revoked_before, assigned_before, faults;
-  int i;
   (void)state;
   scen_start(&s, "b", NULL,
              "run.max_poll_interval_ms = 10000\n"
@@ -260,15 +271,7 @@ static void stall_does_not_evict(void **state) {
   assigned_before = log_count(log1, "partitions assigned") +
                     log_count(log2, "partitions assigned");
   /* 403 to every batch for 60 s, while a backlog waits */
-  {
-    sbuf b = {NULL, 0, 0};
-    sb_printf(&b, "{\"batch\":[");
-    for(i = 0; i < 2000; i++)
-      sb_printf(&b, "%s{\"status\":403}", i ? "," : "");
-    sb_printf(&b, "]}");
-    json_decref(stub_call(&s.cbs, "/_plan", b.b));
-    free(b.b);
-  }
+  plan_repeat(&s.cbs, "{\"status\":403}", 2000);
   submit_range(&s, &ds, 100, ds.n);
   sleep(60);
   faults = stub_stat(&s.cbs, "planned_faults");
@@ -317,17 +320,7 @@ static void added_worker_sends_within_15s(void **state) {
              "cbs.timeout_ms = 60000\n"
              "log.level = debug\n");
   /* every batch request is answered after 20 s */
-  json_decref(stub_call(&s.cbs, "/_plan", "[]"));
-  {
-    sbuf b = {NULL, 0, 0};
-    int i;
-    sb_printf(&b, "{\"batch\":[");
-    for(i = 0; i < 3000; i++)
-      sb_printf(&b, "%s{\"delay_ms\":20000}", i ? "," : "");
-    sb_printf(&b, "]}");
-    json_decref(stub_call(&s.cbs, "/_plan", b.b));
-    free(b.b);
-  }
+  plan_repeat(&s.cbs, "{\"delay_ms\":20000}", 3000);
   dataset_mix(&ds, s.sdir, 400, 900000);
   submit_range(&s, &ds, 0, ds.n);
   worker_start(&s);
