@@ -378,7 +378,8 @@ static void receipt(wk_run *c, wk_delivery *d) {
       rc[nrc].rule = k < ntable ? table[k].id : "other";
       rc[nrc++].count = d->rule_errors[k];
     }
-  qsort(d->forwarded, d->nforwarded, sizeof(*d->forwarded), by_index);
+  if(d->nforwarded > 1)
+    qsort(d->forwarded, d->nforwarded, sizeof(*d->forwarded), by_index);
   if(d->nforwarded > 4096 && !(idv = calloc(d->nforwarded, sizeof(*idv)))) {
     c->fatal = 1;
     return;

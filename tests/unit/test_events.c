@@ -588,6 +588,7 @@ static void ce_id_deterministic(void **state) {
 /* ---- receipts ----------------------------------------------------------- */
 
 static void processed_receipt(void **state) {
+  ddas_source moved[8]; /* outlives every use of in.sources below */
   static const char *const keys[] = {"schema_version",
                                      "delivery_id",
                                      "sources",
@@ -678,7 +679,6 @@ static void processed_receipt(void **state) {
   {
     /* a later run of the delivery from another offset has another id */
     char first_id[DDAS_EVENT_ID_LEN + 1];
-    ddas_source moved[8];
     size_t k;
     snprintf(first_id, sizeof(first_id), "%s",
              ddas_event_header(&e, DDAS_H_ID));
