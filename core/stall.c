@@ -76,3 +76,15 @@ int ddas_stall_abandoned(ddas_stall *s, uint64_t token) {
   end_stall(s, &d);
   return 1;
 }
+
+int ddas_flow_full(int was_full, long long held, long long cap) {
+  if(held >= cap)
+    return 1;
+  if(held < cap / 4 * 3)
+    return 0;
+  return was_full;
+}
+
+int ddas_flow_pause(int stalled, int full, int has_open_delivery) {
+  return stalled || (full && !has_open_delivery);
+}

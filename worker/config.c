@@ -125,9 +125,10 @@ static const kdef table[] = {
      "retrying or refusing)"},
     {"run.max_inflight_bytes", T_INT, "134217728", 1048576, 17179869184, NULL,
      F(max_inflight_bytes),
-     "bytes of batches built whose outcome is not yet durable; at this "
-     "figure the worker pauses its partitions (and keeps polling) until "
-     "outcomes drain below three quarters of it"},
+     "bytes held for deliveries (batches whose outcome is not yet "
+     "published, chunks of open chunked deliveries); at this figure the "
+     "worker pauses the partitions without an open delivery (and keeps "
+     "polling) until it drops below three quarters of it"},
     {"run.revoke_timeout_ms", T_INT, "5000", 0, 600000, NULL,
      F(revoke_timeout_ms),
      "when partitions are revoked, how long the worker waits for Kafka to "

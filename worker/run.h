@@ -53,6 +53,7 @@ typedef struct wk_delivery {
   int ended; /* 0 open, 1 complete, 2 incomplete */
   unsigned nchunks, seen;
   ddas_asm_reason why; /* of an incomplete delivery */
+  size_t open_bytes;   /* checked chunks while the delivery is open */
   size_t batches_out;  /* batches at the sender or held, without outcome */
   size_t unacked;      /* events produced, not yet acknowledged */
   int receipt_sent, abandoned;
@@ -74,12 +75,14 @@ typedef struct {
   ddas_stall stall;
   uint64_t next_token;
   long long inflight_bytes; /* batches built, outcome not yet published */
+  long long open_bytes;     /* checked chunks of open deliveries */
+  unsigned open_count[WK_MAX_PARTITIONS]; /* open deliveries per partition */
+  unsigned char part_paused[WK_MAX_PARTITIONS];
   char ce_source[256];
   int cooperative;
   int assigned;         /* ever had an assignment */
   uint64_t assigned_ms; /* when the last assignment came */
   unsigned pause;       /* WK_PAUSE_* reasons in force */
-  int paused;           /* the assigned partitions are paused */
   int fatal;            /* an event was not acknowledged, or worse */
   const volatile sig_atomic_t *stop;
   /* totals for the summary */
@@ -97,7 +100,11 @@ enum { WK_PAUSE_STALL = 1, WK_PAUSE_FULL = 2 };
 int wk_run_message(wk_run *c, rd_kafka_message_t *m);
 void wk_run_tick(wk_run *c);
 void wk_run_revoke(wk_run *c, int32_t partition);
-/* Pauses or resumes the assignment after c->pause changed. */
+/* A delivery stops being open (ended or abandoned): what it held as open
+ * chunks no longer counts. */
+void wk_run_closed(wk_run *c, wk_delivery *d);
+/* Pauses and resumes partitions as the core's flow control says (a stall,
+ * run.max_inflight_bytes); called after every change and on every tick. */
 void wk_run_update_pause(wk_run *c);
 
 /* run_outcome.c: the outcome stage */

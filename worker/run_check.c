@@ -236,12 +236,17 @@ static int apply(wk_run *c, int32_t part, rd_kafka_message_t *m,
       return -1;
     if(!d)
       return -1;
+    if(x->first)
+      c->open_count[part]++;
     d->seen = x->chunk;
+    d->open_bytes += m->len;
+    c->open_bytes += (long long)m->len;
     return check_chunk(c, d, m);
   case DDAS_ASM_COMPLETE:
   case DDAS_ASM_INCOMPLETE:
     if(!d)
       return -1;
+    wk_run_closed(c, d);
     d->ended = x->kind == DDAS_ASM_COMPLETE ? 1 : 2;
     d->why = x->reason;
     d->seen = x->kind == DDAS_ASM_COMPLETE ? x->nchunks : x->seen;
@@ -262,6 +267,7 @@ static int apply(wk_run *c, int32_t part, rd_kafka_message_t *m,
       wk_log(WK_WARN,
              "delivery abandoned: partition revoked; the next owner redoes it",
              "delivery_id", d->id, NULL);
+      wk_run_closed(c, d);
       d->abandoned = 1;
     }
     return 0;
@@ -319,11 +325,7 @@ int wk_run_message(wk_run *c, rd_kafka_message_t *m) {
   for(i = 0; i < n; i++)
     if(apply(c, part, m, &acts[i], id, key))
       return -1;
-  if(c->inflight_bytes >= c->cfg->max_inflight_bytes &&
-     !(c->pause & WK_PAUSE_FULL)) {
-    c->pause |= WK_PAUSE_FULL;
-    wk_run_update_pause(c);
-  }
+  wk_run_update_pause(c);
   return 0;
 }
 
@@ -342,11 +344,16 @@ void wk_run_tick(wk_run *c) {
           c->fatal = 1;
     } while(n == 16);
   }
-  if((c->pause & WK_PAUSE_FULL) &&
-     c->inflight_bytes < c->cfg->max_inflight_bytes / 4 * 3) {
-    c->pause &= ~(unsigned)WK_PAUSE_FULL;
-    wk_run_update_pause(c);
-  }
+  wk_run_update_pause(c);
+}
+
+void wk_run_closed(wk_run *c, wk_delivery *d) {
+  if(d->ended || d->abandoned)
+    return;
+  c->open_bytes -= (long long)d->open_bytes;
+  d->open_bytes = 0;
+  if(c->open_count[d->partition])
+    c->open_count[d->partition]--;
 }
 
 void wk_run_revoke(wk_run *c, int32_t part) {
@@ -356,6 +363,7 @@ void wk_run_revoke(wk_run *c, int32_t part) {
     return;
   wk_sender_cancel(c->sender, part);
   wk_run_release_held(c, part);
+  c->part_paused[part] = 0;
   do {
     n = ddas_asm_revoke(c->asm_[part], acts, 16);
     for(i = 0; i < n; i++)
@@ -364,25 +372,49 @@ void wk_run_revoke(wk_run *c, int32_t part) {
   c->gen[part]++;
 }
 
+/* Adds partition p of the assignment to l. */
+static void add_part(rd_kafka_topic_partition_list_t **l, const char *topic,
+                     int32_t p, int n) {
+  if(!*l)
+    *l = rd_kafka_topic_partition_list_new(n);
+  rd_kafka_topic_partition_list_add(*l, topic, p);
+}
+
 void wk_run_update_pause(wk_run *c) {
-  rd_kafka_topic_partition_list_t *a = NULL;
-  int want = c->pause != 0;
-  atomic_store(&c->metrics.paused_partitions, 0);
-  if(rd_kafka_assignment(c->consumer, &a) || !a)
-    return;
-  if(want != c->paused) {
-    if(want)
-      rd_kafka_pause_partitions(c->consumer, a);
-    else
-      rd_kafka_resume_partitions(c->consumer, a);
-    c->paused = want;
+  rd_kafka_topic_partition_list_t *a = NULL, *pause = NULL, *resume = NULL;
+  int i, npaused = 0, full;
+  full = ddas_flow_full((c->pause & WK_PAUSE_FULL) != 0,
+                        c->inflight_bytes + c->open_bytes,
+                        c->cfg->max_inflight_bytes);
+  if(full != ((c->pause & WK_PAUSE_FULL) != 0))
     wk_log(WK_INFO,
-           want ? (c->pause & WK_PAUSE_STALL
-                       ? "partitions paused: CBS refuses every batch"
-                       : "partitions paused: run.max_inflight_bytes reached")
-                : "partitions resumed",
+           full ? "run.max_inflight_bytes reached: partitions without an "
+                  "open delivery paused until outcomes drain"
+                : "below run.max_inflight_bytes again: partitions resumed",
            NULL);
+  c->pause = (c->pause & ~(unsigned)WK_PAUSE_FULL) | (full ? WK_PAUSE_FULL : 0);
+  if(!c->consumer || rd_kafka_assignment(c->consumer, &a) || !a)
+    return;
+  for(i = 0; i < a->cnt; i++) {
+    int32_t p = a->elems[i].partition;
+    int want;
+    if(p < 0 || p >= WK_MAX_PARTITIONS)
+      continue;
+    want = ddas_flow_pause((c->pause & WK_PAUSE_STALL) != 0, full,
+                           c->open_count[p] > 0);
+    if(want != c->part_paused[p])
+      add_part(want ? &pause : &resume, a->elems[i].topic, p, a->cnt);
+    c->part_paused[p] = (unsigned char)want;
+    npaused += want;
   }
-  atomic_store(&c->metrics.paused_partitions, want ? a->cnt : 0);
+  if(pause)
+    rd_kafka_pause_partitions(c->consumer, pause);
+  if(resume)
+    rd_kafka_resume_partitions(c->consumer, resume);
+  if(pause)
+    rd_kafka_topic_partition_list_destroy(pause);
+  if(resume)
+    rd_kafka_topic_partition_list_destroy(resume);
+  atomic_store(&c->metrics.paused_partitions, npaused);
   rd_kafka_topic_partition_list_destroy(a);
 }

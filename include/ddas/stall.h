@@ -67,4 +67,20 @@ ddas_stall_decision ddas_stall_on_sent(ddas_stall *s, uint64_t token,
  * next configuration faults stall the worker again. 1 when a stall ended. */
 int ddas_stall_abandoned(ddas_stall *s, uint64_t token);
 
+/* Flow control of the consumer (run.max_inflight_bytes).
+ *
+ * held: bytes the worker holds for deliveries (batches built whose outcome
+ * is not yet published, and the checked chunks of deliveries still waiting
+ * for chunks). The worker is full from `cap` until held drops below three
+ * quarters of it (hysteresis, so that it does not pause and resume at every
+ * message). */
+int ddas_flow_full(int was_full, long long held, long long cap);
+/* Whether a partition is to be paused: every partition while stalled; while
+ * full, every partition without an open chunked delivery (a partition with
+ * one goes on, so that the delivery can complete and free what it holds:
+ * pausing it would hold its bytes until run.incomplete_after_ms); otherwise
+ * none. So what is held stays below cap plus one chunk per partition that
+ * had an open delivery when the cap was reached. */
+int ddas_flow_pause(int stalled, int full, int has_open_delivery);
+
 #endif

@@ -115,6 +115,22 @@ static void abandoned_probe_ends_the_stall(void **state) {
   check(on(&s, 3, DDAS_SENT_TRANSIENT), DDAS_NEXT_PARK, 0, 1);
 }
 
+static void flow_control_with_hysteresis(void **state) {
+  (void)state;
+  assert_int_equal(ddas_flow_full(0, 99, 100), 0);
+  assert_int_equal(ddas_flow_full(0, 100, 100), 1);
+  assert_int_equal(ddas_flow_full(1, 80, 100), 1); /* draining */
+  assert_int_equal(ddas_flow_full(0, 80, 100), 0); /* filling */
+  assert_int_equal(ddas_flow_full(1, 74, 100), 0);
+  /* a stall pauses everything; full spares partitions with an open
+   * delivery, so it can complete and free its bytes */
+  assert_int_equal(ddas_flow_pause(1, 0, 1), 1);
+  assert_int_equal(ddas_flow_pause(1, 1, 1), 1);
+  assert_int_equal(ddas_flow_pause(0, 1, 0), 1);
+  assert_int_equal(ddas_flow_pause(0, 1, 1), 0);
+  assert_int_equal(ddas_flow_pause(0, 0, 0), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(outcomes_without_a_stall),
@@ -123,6 +139,7 @@ int main(void) {
       cmocka_unit_test(probe_transient_rounds_are_bounded),
       cmocka_unit_test(probe_refused_or_local_parks_and_resumes),
       cmocka_unit_test(abandoned_probe_ends_the_stall),
+      cmocka_unit_test(flow_control_with_hysteresis),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
