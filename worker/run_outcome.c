@@ -286,7 +286,13 @@ static void on_finished(wk_run *c, wk_job *j) {
   wk_delivery *d = j->owner;
   ddas_stall_decision x;
   if(j->rc == -2 || d->abandoned) {
-    /* abandoned (revoked, or a stop): no outcome; the next owner redoes */
+    /* abandoned (revoked, or a stop): no outcome. The delivery cannot be
+     * finished without this batch, so it is abandoned as a whole: no
+     * receipt, its offsets stay pending, and the next owner redoes it. */
+    if(!d->abandoned) {
+      wk_run_closed(c, d);
+      d->abandoned = 1;
+    }
     if(ddas_stall_abandoned(&c->stall, j->token))
       stall_ends(c, "the probe batch was abandoned; consuming resumed");
     release_job(c, d, j);
