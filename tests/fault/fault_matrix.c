@@ -41,15 +41,16 @@ struct fm {
   int watching, have_scen, have_ds;
   pid_t ours[FX_MAX_WORKERS]; /* workers we killed on purpose */
   int nours;
-  int crashes, exits, timeout, stop_failures, not_exercised;
+  int crashes, exits, timeout, stop_failures, not_exercised, replay_failed;
   char first_exit[64];
-  char notes[600];
+  char notes[1200];
   char replay[200];
   recon r;
   double t0, secs;
   int error;
   char errmsg[600];
   long lost;
+  int columns_off; /* in != forwarded + rejected + parked + lost */
   int ok;
 };
 
@@ -237,14 +238,25 @@ static void finish(fm *m) {
   set_plan(m, "[]");
   rc = run_replay(&m->s, &out);
   p = out ? strstr(out, "parked batches selected:") : NULL;
-  if(rc || !p)
-    note(m, "replay exited with %d", rc);
   if(p) {
     snprintf(m->replay, sizeof(m->replay), "%.*s", (int)strcspn(p, "\n"), p);
     say(m, "replay: %s", m->replay);
   }
   free(out);
-  fx_reconcile(&m->s, &m->ds, &m->r, FX_RECON_REJECTIONS);
+  /* The fault plan is cleared and the stub is the normal one: no parked
+   * batch has a reason to stay parked, so a replay that fails, or does not
+   * say what it did, fails the row. */
+  if(rc || !p) {
+    m->replay_failed = 1;
+    note(m, "REPLAY FAILED: exit status %d%s (see %s/replay.log)", rc,
+         p ? "" : ", no summary line", m->s.sdir);
+  }
+  /* ... and every parked batch must be at CBS now */
+  fx_reconcile(&m->s, &m->ds, &m->r,
+               FX_RECON_REJECTIONS | FX_RECON_REQUIRE_REPLAYED);
+  if(m->r.parked_at_cbs < m->r.parked_batches)
+    note(m, "%zu of %zu parked batches are not at CBS after the replay",
+         m->r.parked_batches - m->r.parked_at_cbs, m->r.parked_batches);
 }
 
 /* How many lines of the workers' logs have event `what`. */
@@ -668,8 +680,24 @@ static void run_one(fm *m) {
   if(m->have_ds)
     dataset_free(&m->ds);
   m->secs = now_s() - m->t0;
-  m->lost = (long)m->r.records - (long)m->r.rec_forwarded -
-            (long)m->r.rec_rejected - (long)m->r.rec_parked;
+  /* lost: the fixture's count of records in none of the other three
+   * columns; the columns must add up to `in` (no record counted twice) */
+  m->lost = (long)m->r.rec_lost;
+  m->columns_off = (long)m->r.records - (long)m->r.rec_forwarded -
+                       (long)m->r.rec_rejected - (long)m->r.rec_parked !=
+                   m->lost;
+  if(m->columns_off)
+    note(m,
+         "in - forwarded - rejected - parked is not lost (%ld): a record "
+         "is counted in two columns",
+         m->lost);
+  if(m->r.lost)
+    note(m, "%zu valid records are in no batch, at CBS or parked", m->r.lost);
+  if(m->r.key_mismatch)
+    note(m,
+         "%zu record copies under a second Idempotency-Key (parked under "
+         "one, at CBS under another, or the like)",
+         m->r.key_mismatch);
   if(m->exits)
     note(m, "%d workers exited on their own and were restarted (the first: %s)",
          m->exits, m->first_exit);
@@ -687,11 +715,12 @@ static void run_one(fm *m) {
     note(m, "%zu rejection events name no record", m->r.rejection_unresolved);
   if(m->replay[0] && !strstr(m->replay, "sent: 0;"))
     note(m, "replay: %s", m->replay + strlen("parked batches "));
-  m->ok = !m->error && m->lost == 0 && m->r.rec_dup_other_key == 0 &&
-          !m->crashes && !m->r.failures && !m->r.key_conflicts &&
-          !m->r.bad_signature && !m->r.schema_invalid && !m->r.extra &&
-          !m->r.foreign && !m->timeout && !m->stop_failures &&
-          !m->not_exercised;
+  m->ok = !m->error && m->lost == 0 && !m->columns_off && m->r.lost == 0 &&
+          m->r.key_mismatch == 0 && m->r.rec_dup_other_key == 0 &&
+          m->r.rejection_unresolved == 0 && !m->crashes && !m->r.failures &&
+          !m->r.key_conflicts && !m->r.bad_signature && !m->r.schema_invalid &&
+          !m->r.extra && !m->r.foreign && !m->timeout && !m->stop_failures &&
+          !m->not_exercised && !m->replay_failed;
   printf("  %s in %.1f s: in %zu, forwarded %zu, rejected %zu, parked %zu, "
          "lost %ld, duplicates same key %zu, other key %zu%s%s\n",
          m->ok ? "PASS" : "FAIL", m->secs, m->r.records, m->r.rec_forwarded,

@@ -1325,6 +1325,8 @@ void fx_reconcile(const scen *s, const dataset *ds, recon *r, int flags) {
       r->rec_parked++;
     if(c.rejected[i])
       r->rec_rejected++;
+    if(c.cbs_key[i] < 0 && !c.parked[i] && !c.rejected[i])
+      r->rec_lost++;
     if(c.rejected[i] && ds->valid[i])
       rfail(&c, "a rejection event names valid record %zu", i);
   }

@@ -266,7 +266,11 @@ typedef struct {
   size_t cbs_batches, cbs_records, cbs_resends;
   /* ddas.failed */
   size_t parked_events, parked_batches, parked_records, parked_at_cbs;
-  /* records */
+  /* records, over every batch CBS holds and every parked batch:
+   * copies_same_key: a record again under the key it was first seen under;
+   * key_mismatch: a record again under another key (parked under one, at
+   * CBS under another, say); lost: valid records in no batch at all;
+   * extra: invalid records in a batch; foreign: ids not in the dataset */
   size_t copies_same_key, key_mismatch, lost, extra, foreign;
   /* per record, each distinct: at CBS; in a parked batch CBS does not hold;
    * named by a rejection event (with FX_RECON_REJECTIONS, else 0) */
@@ -276,6 +280,10 @@ typedef struct {
   size_t rec_resent_same_key;
   /* records at CBS under two different keys (never acceptable) */
   size_t rec_dup_other_key;
+  /* records in none of rec_forwarded, rec_parked, rec_rejected, valid or
+   * not (with FX_RECON_REJECTIONS; without it every invalid record counts);
+   * `lost` above counts only valid records in no batch at all */
+  size_t rec_lost;
   /* rejection events, and how many named no known record */
   size_t rejection_events, rejection_unresolved;
   /* checks that failed (each printed, the first 10) */
