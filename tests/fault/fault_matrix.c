@@ -30,6 +30,9 @@ typedef struct {
   const char *title;     /* the table's first column */
   const char *mechanism; /* one paragraph for --markdown */
   void (*run)(fm *);
+  /* The status a worker may exit with on its own under this fault: its
+   * documented reaction to it (0: none, every exit is unexpected). */
+  int worker_exit;
 } fault;
 
 struct fm {
@@ -41,8 +44,9 @@ struct fm {
   int watching, have_scen, have_ds;
   pid_t ours[FX_MAX_WORKERS]; /* workers we killed on purpose */
   int nours;
-  int crashes, exits, timeout, stop_failures, not_exercised, replay_failed;
-  char first_exit[64];
+  int crashes, exits, unexpected_exits, timeout, stop_failures, not_exercised,
+      replay_failed;
+  char first_exit[64], first_unexpected[400];
   char notes[1200];
   char replay[200];
   recon r;
@@ -126,9 +130,10 @@ static int is_ours(const fm *m, pid_t pid) {
   return 0;
 }
 
-/* A worker that ended on its own is noted and replaced (as a container
- * runtime would restart it); one ended by a signal we did not send is a
- * crash. */
+/* A worker that ended on its own is replaced (as a container runtime would
+ * restart it). Only an exit with the fault's worker_exit status is
+ * expected (noted); any other exit, 0 included (nothing asked the worker to
+ * stop), and an end by a signal we did not send (a crash) fail the row. */
 static void supervise(fm *m) {
   int i;
   for(i = 0; i < m->s.nworkers; i++) {
@@ -143,10 +148,14 @@ static void supervise(fm *m) {
       m->crashes++;
       note(m, "CRASH: worker %d killed by signal %d (see %s/worker-%d.log)",
            i + 1, rc - 128, m->s.sdir, i + 1);
-    } else {
+    } else if(rc != 0 && rc == m->f->worker_exit) {
       if(!m->exits++)
         snprintf(m->first_exit, sizeof(m->first_exit),
                  "worker %d with status %d", i + 1, rc);
+    } else if(!m->unexpected_exits++) {
+      snprintf(m->first_unexpected, sizeof(m->first_unexpected),
+               "worker %d with status %d, see %s/worker-%d.log", i + 1, rc,
+               m->s.sdir, i + 1);
     }
     say(m, "worker %d ended on its own (status %d); starting another", i + 1,
         rc);
@@ -654,8 +663,9 @@ static const fault faults[] = {
      "errors the producer does not retry, so an event (receipt, rejection "
      "or parked batch) is not written. The worker must not commit the "
      "offsets it covers: it stops with an error and a restarted worker "
-     "(the matrix restarts workers that exit) redoes the deliveries.",
-     f_produce_refused},
+     "(the matrix restarts workers that exit) redoes the deliveries; a "
+     "worker exit with another status fails the row.",
+     f_produce_refused, 1},
 };
 #define NFAULTS (sizeof(faults) / sizeof(faults[0]))
 
@@ -699,8 +709,15 @@ static void run_one(fm *m) {
          "one, at CBS under another, or the like)",
          m->r.key_mismatch);
   if(m->exits)
-    note(m, "%d workers exited on their own and were restarted (the first: %s)",
+    note(m,
+         "%d workers exited on their own as expected and were restarted (the "
+         "first: %s)",
          m->exits, m->first_exit);
+  if(m->unexpected_exits)
+    note(m,
+         "UNEXPECTED EXIT: %d workers exited on their own, which this fault "
+         "does not explain (the first: %s)",
+         m->unexpected_exits, m->first_unexpected);
   if(m->r.failures)
     note(m, "%zu reconciliation checks failed (above)", m->r.failures);
   if(m->r.key_conflicts)
@@ -717,9 +734,10 @@ static void run_one(fm *m) {
     note(m, "replay: %s", m->replay + strlen("parked batches "));
   m->ok = !m->error && m->lost == 0 && !m->columns_off && m->r.lost == 0 &&
           m->r.key_mismatch == 0 && m->r.rec_dup_other_key == 0 &&
-          m->r.rejection_unresolved == 0 && !m->crashes && !m->r.failures &&
-          !m->r.key_conflicts && !m->r.bad_signature && !m->r.schema_invalid &&
-          !m->r.extra && !m->r.foreign && !m->timeout && !m->stop_failures &&
+          m->r.rejection_unresolved == 0 && !m->crashes &&
+          !m->unexpected_exits && !m->r.failures && !m->r.key_conflicts &&
+          !m->r.bad_signature && !m->r.schema_invalid && !m->r.extra &&
+          !m->r.foreign && !m->timeout && !m->stop_failures &&
           !m->not_exercised && !m->replay_failed;
   printf("  %s in %.1f s: in %zu, forwarded %zu, rejected %zu, parked %zu, "
          "lost %ld, duplicates same key %zu, other key %zu%s%s\n",
