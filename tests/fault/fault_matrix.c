@@ -193,14 +193,91 @@ static void hold(fm *m, int ms) {
   }
 }
 
-/* SIGKILL to worker i (0-based), reaped. */
+/* The fault did not take effect, or the reaction that shows it did not
+ * come: the row fails, since it proved nothing about the fault. */
+static void missed(fm *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void missed(fm *m, const char *fmt, ...) {
+  char what[300];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  m->not_exercised = 1;
+  note(m, "NOT EXERCISED: %s", what);
+  say(m, "not exercised: %s", what);
+}
+
+/* How many lines of event `what` the logs matching `logs` (a file pattern
+ * in the scenario directory: "worker-*.log", "worker-3.log") have. */
+static long log_events_in(const fm *m, const char *logs, const char *what) {
+  char *out = NULL;
+  long n = 0;
+  if(tu_runf(&out, "cat '%s'/%s | grep -c '\"event\":\"%s'", m->s.sdir, logs,
+             what) <= 1 &&
+     out)
+    n = strtol(out, NULL, 10);
+  free(out);
+  return n;
+}
+
+/* The same over every worker's log. */
+static long log_events(const fm *m, const char *what) {
+  return log_events_in(m, "worker-*.log", what);
+}
+
+/* Polls the receipts (and supervises) until the logs matching `logs` have
+ * at least min lines of event `what`: 0, or -1 after timeout_s. Faults
+ * wait on what they cause rather than for a fixed time: on a loaded 2-core
+ * machine a stall or a rebalance can take many seconds, so the deadline is
+ * generous and only bounds a fault that never shows. */
+#define AWAIT_S 90
+static int await_events(fm *m, const char *logs, const char *what, long min,
+                        int timeout_s) {
+  double until = now_s() + timeout_s;
+  while(log_events_in(m, logs, what) < min) {
+    if(now_s() > until)
+      return -1;
+    watch_poll(&m->w, 250);
+    supervise(m);
+  }
+  return 0;
+}
+
+/* A kafka-mock command that injects or ends a fault; missed unless
+ * kafka-mock carried it out (it says "ok" once the mock cluster call
+ * returned). */
+static void inject(fm *m, const char *cmd) {
+  char answer[128];
+  if(mock_try(&m->s.km, cmd, answer, sizeof(answer)))
+    missed(m, "kafka-mock did not carry out '%s': %s", cmd, answer);
+}
+
+/* SIGKILL to worker i (0-based), reaped; missed unless it died by it. */
 static void kill_worker(fm *m, int i) {
   pid_t pid = m->s.worker[i];
-  FX_CHECK(pid > 0);
+  int rc;
+  FX_CHECK(pid > 0); /* kill(0) would signal the whole group */
   m->ours[m->nours++] = pid;
   kill(pid, SIGKILL);
-  FX_CHECK(wait_exit(pid, 10000) == 128 + SIGKILL);
+  rc = wait_exit(pid, 10000);
   m->s.worker[i] = 0;
+  if(rc != 128 + SIGKILL)
+    missed(m, "worker %d (pid %d) ended with status %d, not by SIGKILL", i + 1,
+           (int)pid, rc);
+}
+
+/* Starts a worker and waits until the group rebalanced and gave it
+ * partitions ("partitions assigned" in its log); missed otherwise. */
+static void join_worker(fm *m) {
+  char log[32];
+  worker_start(&m->s);
+  snprintf(log, sizeof(log), "worker-%d.log", m->s.nworkers);
+  if(await_events(m, log, "partitions assigned", 1, AWAIT_S))
+    missed(m, "worker %d got no partitions within %d s: no rebalance",
+           m->s.nworkers, AWAIT_S);
+  else
+    say(m, "worker %d joined the group and got partitions", m->s.nworkers);
 }
 
 static void set_plan(fm *m, const char *plan) {
@@ -268,27 +345,13 @@ static void finish(fm *m) {
          m->r.parked_batches - m->r.parked_at_cbs, m->r.parked_batches);
 }
 
-/* How many lines of the workers' logs have event `what`. */
-static long log_events(const fm *m, const char *what) {
-  char *out = NULL;
-  long n = 0;
-  if(tu_runf(&out, "cat '%s'/worker-*.log | grep -c '\"event\":\"%s'",
-             m->s.sdir, what) <= 1 &&
-     out)
-    n = strtol(out, NULL, 10);
-  free(out);
-  return n;
-}
-
 /* Notes how hard CBS-side faults hit the workers. */
 static void note_attempts(fm *m) {
   long failed = log_events(m, "batch attempt failed");
   long parked = log_events(m, "batch parked");
   note(m, "%ld failed batch attempts, %ld batches parked", failed, parked);
-  if(!failed && !parked) {
-    m->not_exercised = 1;
-    note(m, "the fault did not reach a worker");
-  }
+  if(!failed && !parked)
+    missed(m, "the fault did not reach a worker (no failed batch attempt)");
 }
 
 /* Notes what a crash or a rebalance left behind. */
@@ -386,11 +449,10 @@ static void f_tls(fm *m) {
     long resumes = log_events(m, "CBS accepts batches again") +
                    log_events(m, "the probe batch is parked");
     note(m, "%ld stalls, %ld resumptions", stalls, resumes);
-    if(!stalls || resumes < stalls) {
-      m->not_exercised = 1;
-      note(m, !stalls ? "no worker stalled on the refused certificate"
-                      : "a stalled worker did not resume");
-    }
+    if(!stalls || resumes < stalls)
+      missed(m, "%s",
+             !stalls ? "no worker stalled on the refused certificate"
+                     : "a stalled worker did not resume");
   }
 }
 
@@ -412,16 +474,16 @@ static void f_token(fm *m) {
 
 static void f_broker(fm *m) {
   begin_stretched(m);
-  mock_cmd(&m->s.km, "down 1");
+  inject(m, "down 1");
   say(m, "broker 1 down");
   hold(m, 5000);
-  mock_cmd(&m->s.km, "up 1");
+  inject(m, "up 1");
   say(m, "broker 1 up (%zu receipts)", m->w.count);
   hold(m, 2000);
-  mock_cmd(&m->s.km, "down 2");
+  inject(m, "down 2");
   say(m, "broker 2 down (%zu receipts)", m->w.count);
   hold(m, 5000);
-  mock_cmd(&m->s.km, "up 2");
+  inject(m, "up 2");
   say(m, "broker 2 up (%zu receipts)", m->w.count);
   finish(m);
   note_redone(m);
@@ -442,7 +504,7 @@ static void move_leaders(fm *m, int shift) {
       char cmd[128];
       snprintf(cmd, sizeof(cmd), "leader %s %d %d", t[i].topic, p,
                (p + shift) % 3 + 1);
-      mock_cmd(&m->s.km, cmd);
+      inject(m, cmd);
     }
 }
 
@@ -466,7 +528,7 @@ static void f_coordinator(fm *m) {
   for(i = 0; i < 3; i++) {
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "coordinator group ddas-worker %d", to[i]);
-    mock_cmd(&m->s.km, cmd);
+    inject(m, cmd);
     say(m, "%s (%zu receipts)", cmd + 12, m->w.count);
     hold(m, 2500);
   }
@@ -485,26 +547,26 @@ static void f_kill(fm *m) {
       "worker 1 killed (SIGKILL) with CBS at %ld batch requests; "
       "starting worker %d",
       before, m->s.nworkers + 1);
-  worker_start(&m->s);
+  join_worker(m);
   wait_part(m, 1, 2);
   kill_worker(m, 1);
   say(m, "worker 2 killed (SIGKILL); starting worker %d", m->s.nworkers + 1);
-  worker_start(&m->s);
+  join_worker(m);
   finish(m);
   note_redone(m);
 }
 
 static void f_rebalance(fm *m) {
   int rc;
+  long assigned;
   begin_slow(m, 100, 2000, NULL, 2);
   wait_part(m, 1, 4);
-  worker_start(&m->s);
-  say(m, "worker 3 added");
+  join_worker(m);
   wait_part(m, 1, 2);
-  worker_start(&m->s);
-  say(m, "worker 4 added");
+  join_worker(m);
   wait_part(m, 3, 4);
   FX_CHECK(m->s.worker[0] > 0); /* kill(0) would signal the whole group */
+  assigned = log_events(m, "partitions assigned");
   kill(m->s.worker[0], SIGTERM);
   rc = wait_exit(m->s.worker[0], 60000);
   m->s.worker[0] = 0;
@@ -512,6 +574,11 @@ static void f_rebalance(fm *m) {
   if(rc)
     note(m, "worker 1 exited with %d after SIGTERM", rc);
   m->stop_failures += rc != 0;
+  /* its partitions go to the others */
+  if(await_events(m, "worker-*.log", "partitions assigned", assigned + 1,
+                  AWAIT_S))
+    missed(m, "no worker got partitions within %d s after worker 1 left",
+           AWAIT_S);
   finish(m);
   note_redone(m);
 }
@@ -535,7 +602,7 @@ static void produce_bursts(fm *m, const char *first, const char *second) {
   for(i = 0; i < 2; i++) {
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "produce-errors %s", burst[i]);
-    mock_cmd(&m->s.km, cmd);
+    inject(m, cmd);
     pushed += 3 * strtol(burst[i], NULL, 10);
     say(m, "%s: each broker's next Produce requests fail (%zu receipts)", cmd,
         m->w.count);
@@ -545,10 +612,8 @@ static void produce_bursts(fm *m, const char *first, const char *second) {
   finish(m);
   left = produce_errors_left(m);
   note(m, "%ld of %ld produce errors served", pushed - left, pushed);
-  if(left == pushed) {
-    m->not_exercised = 1;
-    note(m, "no produce error reached a worker");
-  }
+  if(left == pushed)
+    missed(m, "no produce error reached a worker");
 }
 
 static void f_produce(fm *m) {
@@ -558,6 +623,10 @@ static void f_produce(fm *m) {
 
 static void f_produce_refused(fm *m) {
   produce_bursts(m, "1 MSG_SIZE_TOO_LARGE", "1 INVALID_RECORD");
+  /* every refused event is the worker's to stop on: no stop, no proof */
+  if(!m->exits)
+    missed(m, "no worker stopped (status %d) on a refused event",
+           m->f->worker_exit);
 }
 
 static const fault faults[] = {

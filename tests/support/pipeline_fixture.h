@@ -80,10 +80,15 @@ typedef struct {
 } mock;
 
 void mock_start(mock *m, const char *sdir);
-/* Sends one command ("down 2") and waits for its "ok". */
+/* Sends one command ("down 2") and waits for its "ok" (fails without). */
 void mock_cmd(mock *m, const char *cmd);
 /* The same for a command that answers "ok VALUE": VALUE into answer. */
 void mock_query(mock *m, const char *cmd, char *answer, size_t cap);
+/* Like mock_query without failing: 0 on "ok" (VALUE into answer), -1 when
+ * kafka-mock answered an error or nothing within 5 s (what it said, or
+ * "no answer within 5 s", into answer). A command is done when it says
+ * "ok": it answers only after the mock cluster call returned. */
+int mock_try(mock *m, const char *cmd, char *answer, size_t cap);
 void mock_stop(mock *m);
 
 /* ---- the CBS stub ------------------------------------------------------- */
