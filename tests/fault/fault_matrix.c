@@ -430,24 +430,53 @@ static void begin_stretched(fm *m) {
   wait_part(m, 1, 10);
 }
 
+static int live_workers(const fm *m) {
+  int i, n = 0;
+  for(i = 0; i < m->s.nworkers; i++)
+    n += m->s.worker[i] > 0;
+  return n;
+}
+
+#define STALLED "configuration fault: consumption paused"
+#define PROBE_PARKED "the probe batch is parked"
+
+/* Each phase lasts until the workers show its effect in their logs (at most
+ * AWAIT_S), not for a fixed time that a loaded machine may not fit it in. */
 static void f_tls(fm *m) {
+  long stalls;
+  int live;
   begin_stretched(m);
-  /* a server the workers must refuse (certificate under an unknown root) */
+  /* a server the workers must refuse (certificate under an unknown root):
+   * a configuration fault, which past cbs.config_fault_threshold stalls a
+   * worker; until every worker did */
   restart_stub(m, "rogue-server-chain.pem", "rogue-server.key", NULL);
+  live = live_workers(m);
   say(m, "CBS restarted with a rogue server certificate");
-  hold(m, 6000);
-  /* a server that refuses the workers' client certificate */
+  await_events(m, "worker-*.log", STALLED, live, AWAIT_S);
+  stalls = log_events(m, STALLED);
+  say(m, "%ld of %d workers stalled", stalls, live);
+  if(!stalls)
+    missed(m, "no worker stalled on the rogue server certificate in %d s",
+           AWAIT_S);
+  /* a server that refuses the workers' client certificate: a transient
+   * failure, which a stalled worker probes for STALL_TRANSIENT_PROBES
+   * rounds before it parks the probe and resumes; until every stalled
+   * worker did */
   restart_stub(m, NULL, NULL, "rogue-root.pem");
   say(m, "CBS restarted refusing the client certificate");
-  hold(m, 6000);
+  if(stalls && await_events(m, "worker-*.log", PROBE_PARKED, stalls, AWAIT_S))
+    missed(m,
+           "%ld of %ld stalled workers parked their probe on the refused "
+           "client certificate in %d s",
+           log_events(m, PROBE_PARKED), stalls, AWAIT_S);
   restart_stub(m, NULL, NULL, NULL);
   say(m, "CBS back to normal (%zu receipts)", m->w.count);
   finish(m);
   note_attempts(m);
   { /* the refused certificate stalled workers, and each one resumed */
-    long stalls = log_events(m, "configuration fault: consumption paused");
     long resumes = log_events(m, "CBS accepts batches again") +
-                   log_events(m, "the probe batch is parked");
+                   log_events(m, PROBE_PARKED);
+    stalls = log_events(m, STALLED);
     note(m, "%ld stalls, %ld resumptions", stalls, resumes);
     if(!stalls || resumes < stalls)
       missed(m, "%s",
@@ -656,16 +685,17 @@ static const fault faults[] = {
      "CBS answers every batch after 40 ms to stretch the run. After a tenth "
      "of the receipts the stub is restarted on the same port "
      "with `rogue-server-chain.pem` (a server certificate under an unknown "
-     "root, which the workers must refuse) for 6 s, then with "
-     "`--client-ca rogue-root.pem` (it refuses the workers' client "
-     "certificate in the handshake) for 6 s, then normally again, on the "
-     "same record directory. The refused server certificate is a "
+     "root, which the workers must refuse) until every worker has stalled "
+     "on it, then with `--client-ca rogue-root.pem` (it refuses the "
+     "workers' client certificate in the handshake) until every stalled "
+     "worker has parked its probe, then normally again, on the same record "
+     "directory (each phase at most 90 s; the row fails when a phase's "
+     "effect does not show). The refused server certificate is a "
      "configuration fault: each worker parks the batches of its first "
      "faults, then pauses and probes with the same batch; the refused "
      "client certificate is a transient failure, which a stalled worker "
-     "probes for up to 3 rounds before it parks the probe and resumes; when "
-     "CBS is back the probes succeed and consumption resumes. The replay "
-     "step re-sends the parked batches.",
+     "probes for up to 3 rounds before it parks the probe and resumes. The "
+     "replay step re-sends the parked batches.",
      f_tls},
     {"token-down", "token endpoint down",
      "CBS answers every batch after 40 ms to stretch the run. After a tenth "
