@@ -100,8 +100,10 @@ static void say(const fm *m, const char *fmt, ...) {
  * deliveries and starts watching the receipts. */
 static void begin(fm *m, const stub_opts *o, const char *extra, int nworkers) {
   int i;
-  scen_start_opts(&m->s, m->f->name, o, extra);
+  /* before the start: a failed start may leave kafka-mock's pipe open
+   * (scen_start_opts sets it to -1 first) */
   m->have_scen = 1;
+  scen_start_opts(&m->s, m->f->name, o, extra);
   dataset_mix(&m->ds, m->s.sdir, m->n, 0);
   m->have_ds = 1;
   for(i = 0; i < nworkers; i++)
@@ -777,12 +779,19 @@ static void run_one(fm *m) {
   fflush(stdout);
   if(setjmp(on_error) == 0) {
     m->f->run(m);
+    /* the stub and kafka-mock must stop cleanly (exit 0), not be killed */
+    scen_stop(&m->s);
   } else {
     m->error = 1;
     printf("  error: %s\n", m->errmsg);
   }
   current = NULL;
+  /* after a fixture failure: what is left, and kafka-mock's command pipe */
   children_kill_all();
+  if(m->have_scen && m->s.km.in >= 0) {
+    close(m->s.km.in);
+    m->s.km.in = -1;
+  }
   if(m->watching)
     watch_stop(&m->w);
   m->watching = 0;

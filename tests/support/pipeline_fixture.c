@@ -229,9 +229,12 @@ void mock_stop(mock *m) {
     close(m->in);
     m->in = -1;
   }
-  if(m->pid > 0)
-    FX_CHECK(wait_exit(m->pid, 20000) == 0);
-  m->pid = 0;
+  if(m->pid > 0) {
+    int rc = wait_exit(m->pid, 20000);
+    m->pid = 0;
+    if(rc)
+      fx_fail("kafka-mock ended with %d after quit (see %s)", rc, m->log);
+  }
 }
 
 /* ---- the CBS stub ------------------------------------------------------ */
@@ -303,10 +306,13 @@ void stub_start_opts(stub *s, const char *sdir, const stub_opts *o) {
 
 void stub_stop(stub *s) {
   if(s->pid > 0) {
+    int rc;
     kill(s->pid, SIGTERM);
-    FX_CHECK(wait_exit(s->pid, 20000) == 0);
+    rc = wait_exit(s->pid, 20000);
+    s->pid = 0;
+    if(rc)
+      fx_fail("the CBS stub ended with %d after SIGTERM (see %s)", rc, s->log);
   }
-  s->pid = 0;
 }
 
 /* GET /_stats, or POST /_plan with body; the answer as JSON. */
