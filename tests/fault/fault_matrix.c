@@ -25,6 +25,16 @@
 
 typedef struct fm fm;
 
+/* An effect a fault must show in the workers' logs: at least min lines of
+ * event `what` in the logs matching `logs`, else the fault is missed. */
+typedef struct {
+  char logs[32];
+  const char *what;
+  long min;
+  char why[160];
+} expectation;
+#define MAX_EXPECT 8
+
 typedef struct {
   const char *name;      /* for --only */
   const char *title;     /* the table's first column */
@@ -44,6 +54,8 @@ struct fm {
   int watching, have_scen, have_ds;
   pid_t ours[FX_MAX_WORKERS]; /* workers we killed on purpose */
   int nours;
+  expectation expect[MAX_EXPECT]; /* checked in finish() */
+  int nexpect;
   int crashes, exits, unexpected_exits, timeout, stop_failures, not_exercised,
       replay_failed;
   char first_exit[64], first_unexpected[400];
@@ -269,17 +281,44 @@ static void kill_worker(fm *m, int i) {
            (int)pid, rc);
 }
 
-/* Starts a worker and waits until the group rebalanced and gave it
- * partitions ("partitions assigned" in its log); missed otherwise. */
+/* Expects an effect (see expectation; why: what it means when it does not
+ * show). Checked when every receipt is in, before the workers stop, so
+ * that waiting for it does not move the scenario's next injection: a
+ * rebalance takes seconds, in which the receipts would pass the next
+ * fraction and the faults would bunch up. */
+static void expect_events(fm *m, const char *logs, const char *what, long min,
+                          const char *why) {
+  expectation *e;
+  FX_CHECK(m->nexpect < MAX_EXPECT);
+  e = &m->expect[m->nexpect++];
+  snprintf(e->logs, sizeof(e->logs), "%s", logs);
+  e->what = what;
+  e->min = min;
+  snprintf(e->why, sizeof(e->why), "%s", why);
+}
+
+/* Waits for the expected effects (each at most AWAIT_S), then forgets
+ * them. */
+static void check_expected(fm *m) {
+  int i;
+  for(i = 0; i < m->nexpect; i++) {
+    const expectation *e = &m->expect[i];
+    if(await_events(m, e->logs, e->what, e->min, AWAIT_S))
+      missed(m, "%s (within %d s)", e->why, AWAIT_S);
+  }
+  m->nexpect = 0;
+}
+
+/* Starts a worker, which must get partitions ("partitions assigned" in its
+ * log): the group rebalanced. */
 static void join_worker(fm *m) {
-  char log[32];
+  char log[32], why[80];
   worker_start(&m->s);
   snprintf(log, sizeof(log), "worker-%d.log", m->s.nworkers);
-  if(await_events(m, log, "partitions assigned", 1, AWAIT_S))
-    missed(m, "worker %d got no partitions within %d s: no rebalance",
-           m->s.nworkers, AWAIT_S);
-  else
-    say(m, "worker %d joined the group and got partitions", m->s.nworkers);
+  snprintf(why, sizeof(why), "worker %d got no partitions: no rebalance",
+           m->s.nworkers);
+  expect_events(m, log, "partitions assigned", 1, why);
+  say(m, "worker %d started", m->s.nworkers);
 }
 
 static void set_plan(fm *m, const char *plan) {
@@ -317,6 +356,7 @@ static void finish(fm *m) {
     note(m, "only %zu of %zu deliveries had a receipt after 300 s", m->w.count,
          m->ds.n);
   }
+  check_expected(m);
   say(m, "%zu of %zu receipts; stopping the workers", m->w.count, m->ds.n);
   watch_stop(&m->w);
   m->watching = 0;
@@ -597,6 +637,9 @@ static void f_rebalance(fm *m) {
   join_worker(m);
   wait_part(m, 3, 4);
   FX_CHECK(m->s.worker[0] > 0); /* kill(0) would signal the whole group */
+  /* the joins' rebalances are over (usually long since), so that the next
+   * assignment is one that worker 1's leaving caused */
+  check_expected(m);
   assigned = log_events(m, "partitions assigned");
   kill(m->s.worker[0], SIGTERM);
   rc = wait_exit(m->s.worker[0], 60000);
@@ -606,10 +649,8 @@ static void f_rebalance(fm *m) {
     note(m, "worker 1 exited with %d after SIGTERM", rc);
   m->stop_failures += rc != 0;
   /* its partitions go to the others */
-  if(await_events(m, "worker-*.log", "partitions assigned", assigned + 1,
-                  AWAIT_S))
-    missed(m, "no worker got partitions within %d s after worker 1 left",
-           AWAIT_S);
+  expect_events(m, "worker-*.log", "partitions assigned", assigned + 1,
+                "no worker got partitions after worker 1 left");
   finish(m);
   note_redone(m);
 }
