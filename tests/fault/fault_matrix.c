@@ -7,10 +7,12 @@
  * replay` once the fault is over, and reconciles every record: forwarded
  * (in a batch CBS holds), rejected (named by a rejection event), parked (in
  * a parked batch CBS does not hold) or lost. It prints one table row per
- * fault. Exit status 0 only when every row has lost = 0, no record reached
- * CBS under two different Idempotency-Keys, no worker crashed and every
- * other reconciliation check passed; 1 otherwise (the failing rows are
- * named); 2 on a usage error. See tests/fault/README.md. */
+ * fault. Exit status 0 only when every row passed: lost = 0, no record
+ * under two Idempotency-Keys, the replay exited 0 and left nothing parked,
+ * no worker crashed or exited without the fault explaining it, the fault
+ * took effect, and every other reconciliation check passed; 1 otherwise
+ * (the failing rows are named); 2 on a usage error. See
+ * tests/fault/README.md ("A row fails when"). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
@@ -938,21 +940,27 @@ static const char columns_md[] =
     "document-scope event of a message that is not JSON names every record "
     "id in it).\n"
     "- **parked**: distinct records in parked batches (`ddas.failed`) that "
-    "CBS does not hold at the end, after the scenario's replay step.\n"
-    "- **lost** = in - forwarded - rejected - parked; must be 0.\n"
+    "CBS does not hold at the end, after the scenario's replay step; must "
+    "be 0, since the replay runs against the recovered stub.\n"
+    "- **lost**: records in none of the three columns before, counted per "
+    "record (in = forwarded + rejected + parked + lost, or the row fails); "
+    "must be 0.\n"
     "- **dup-same**: record copies CBS received again under the same "
     "Idempotency-Key (re-sends of a batch, which CBS deduplicates: "
     "receipts - 1 per batch, times its records). Acceptable.\n"
     "- **dup-other**: records CBS holds under two different "
     "Idempotency-Keys. Never acceptable; must be 0.\n"
     "- **time s**: wall time of the scenario.\n"
-    "- **result**: `ok`, or `FAIL` when lost or dup-other is not 0, a worker "
-    "crashed, a worker did not exit 0 after SIGTERM, not every delivery got "
-    "its receipt, the fault did not reach a worker, or another "
-    "reconciliation check failed (a receipt with "
+    "- **result**: `ok`, or `FAIL` when lost or dup-other is not 0, a record "
+    "is in batches under two keys (parked or at CBS), the replay failed or "
+    "left a batch parked, a worker crashed or exited on its own without "
+    "the fault explaining it, a worker did not exit 0 after SIGTERM, not "
+    "every delivery got its receipt, the fault did not take effect (NOT "
+    "EXERCISED), or another reconciliation check failed (a receipt with "
     "the wrong counts, a batch a receipt names that CBS lacks, an "
     "Idempotency-Key conflict, a bad signature or schema at CBS, an invalid "
-    "record forwarded); the notes in the output say which.\n";
+    "record forwarded, a rejection event that names no record); the notes "
+    "in the output say which.\n";
 
 static int write_markdown(const char *path, fm *rows, size_t n,
                           size_t deliveries) {
@@ -990,8 +998,9 @@ static void usage(FILE *out) {
           "each fault\nand prints a table: records in, forwarded, rejected, "
           "parked, lost,\nduplicates under the same and under another "
           "Idempotency-Key.\nExit status 0 when every row passes (lost 0, "
-          "no duplicate under another key,\nno crash, every check passed), "
-          "1 otherwise, 2 on a usage error.\n"
+          "no record under two keys,\nreplay ok, no crash or unexplained "
+          "exit, the fault took effect, every check\npassed), 1 otherwise, "
+          "2 on a usage error.\n"
           "  --only LIST      run these faults only (comma-separated)\n"
           "  --deliveries N   deliveries per fault (default 300)\n"
           "  --markdown FILE  also write the table and descriptions as "
