@@ -7,10 +7,12 @@
  * replay` once the fault is over, and reconciles every record: forwarded
  * (in a batch CBS holds), rejected (named by a rejection event), parked (in
  * a parked batch CBS does not hold) or lost. It prints one table row per
- * fault. Exit status 0 only when every row has lost = 0, no record reached
- * CBS under two different Idempotency-Keys, no worker crashed and every
- * other reconciliation check passed; 1 otherwise (the failing rows are
- * named); 2 on a usage error. See tests/fault/README.md. */
+ * fault. Exit status 0 only when every row passed: lost = 0, no record
+ * under two Idempotency-Keys, the replay exited 0 and left nothing parked,
+ * no worker crashed or exited without the fault explaining it, the fault
+ * took effect, and every other reconciliation check passed; 1 otherwise
+ * (the failing rows are named); 2 on a usage error. See
+ * tests/fault/README.md ("A row fails when"). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
@@ -25,11 +27,24 @@
 
 typedef struct fm fm;
 
+/* An effect a fault must show in the workers' logs: at least min lines of
+ * event `what` in the logs matching `logs`, else the fault is missed. */
+typedef struct {
+  char logs[32];
+  const char *what;
+  long min;
+  char why[160];
+} expectation;
+#define MAX_EXPECT 8
+
 typedef struct {
   const char *name;      /* for --only */
   const char *title;     /* the table's first column */
   const char *mechanism; /* one paragraph for --markdown */
   void (*run)(fm *);
+  /* The status a worker may exit with on its own under this fault: its
+   * documented reaction to it (0: none, every exit is unexpected). */
+  int worker_exit;
 } fault;
 
 struct fm {
@@ -41,15 +56,19 @@ struct fm {
   int watching, have_scen, have_ds;
   pid_t ours[FX_MAX_WORKERS]; /* workers we killed on purpose */
   int nours;
-  int crashes, exits, timeout, stop_failures, not_exercised;
-  char first_exit[64];
-  char notes[600];
+  expectation expect[MAX_EXPECT]; /* checked in finish() */
+  int nexpect;
+  int crashes, exits, unexpected_exits, timeout, stop_failures, not_exercised,
+      replay_failed;
+  char first_exit[64], first_unexpected[400];
+  char notes[1200];
   char replay[200];
   recon r;
   double t0, secs;
   int error;
   char errmsg[600];
   long lost;
+  int columns_off; /* in != forwarded + rejected + parked + lost */
   int ok;
 };
 
@@ -95,8 +114,10 @@ static void say(const fm *m, const char *fmt, ...) {
  * deliveries and starts watching the receipts. */
 static void begin(fm *m, const stub_opts *o, const char *extra, int nworkers) {
   int i;
-  scen_start_opts(&m->s, m->f->name, o, extra);
+  /* before the start: a failed start may leave kafka-mock's pipe open
+   * (scen_start_opts sets it to -1 first) */
   m->have_scen = 1;
+  scen_start_opts(&m->s, m->f->name, o, extra);
   dataset_mix(&m->ds, m->s.sdir, m->n, 0);
   m->have_ds = 1;
   for(i = 0; i < nworkers; i++)
@@ -125,9 +146,10 @@ static int is_ours(const fm *m, pid_t pid) {
   return 0;
 }
 
-/* A worker that ended on its own is noted and replaced (as a container
- * runtime would restart it); one ended by a signal we did not send is a
- * crash. */
+/* A worker that ended on its own is replaced (as a container runtime would
+ * restart it). Only an exit with the fault's worker_exit status is
+ * expected (noted); any other exit, 0 included (nothing asked the worker to
+ * stop), and an end by a signal we did not send (a crash) fail the row. */
 static void supervise(fm *m) {
   int i;
   for(i = 0; i < m->s.nworkers; i++) {
@@ -142,10 +164,14 @@ static void supervise(fm *m) {
       m->crashes++;
       note(m, "CRASH: worker %d killed by signal %d (see %s/worker-%d.log)",
            i + 1, rc - 128, m->s.sdir, i + 1);
-    } else {
+    } else if(rc != 0 && rc == m->f->worker_exit) {
       if(!m->exits++)
         snprintf(m->first_exit, sizeof(m->first_exit),
                  "worker %d with status %d", i + 1, rc);
+    } else if(!m->unexpected_exits++) {
+      snprintf(m->first_unexpected, sizeof(m->first_unexpected),
+               "worker %d with status %d, see %s/worker-%d.log", i + 1, rc,
+               m->s.sdir, i + 1);
     }
     say(m, "worker %d ended on its own (status %d); starting another", i + 1,
         rc);
@@ -183,14 +209,118 @@ static void hold(fm *m, int ms) {
   }
 }
 
-/* SIGKILL to worker i (0-based), reaped. */
+/* The fault did not take effect, or the reaction that shows it did not
+ * come: the row fails, since it proved nothing about the fault. */
+static void missed(fm *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void missed(fm *m, const char *fmt, ...) {
+  char what[300];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  m->not_exercised = 1;
+  note(m, "NOT EXERCISED: %s", what);
+  say(m, "not exercised: %s", what);
+}
+
+/* How many lines of event `what` the logs matching `logs` (a file pattern
+ * in the scenario directory: "worker-*.log", "worker-3.log") have. */
+static long log_events_in(const fm *m, const char *logs, const char *what) {
+  char *out = NULL;
+  long n = 0;
+  if(tu_runf(&out, "cat '%s'/%s | grep -c '\"event\":\"%s'", m->s.sdir, logs,
+             what) <= 1 &&
+     out)
+    n = strtol(out, NULL, 10);
+  free(out);
+  return n;
+}
+
+/* The same over every worker's log. */
+static long log_events(const fm *m, const char *what) {
+  return log_events_in(m, "worker-*.log", what);
+}
+
+/* Polls the receipts (and supervises) until the logs matching `logs` have
+ * at least min lines of event `what`: 0, or -1 after timeout_s. Faults
+ * wait on what they cause rather than for a fixed time: on a loaded 2-core
+ * machine a stall or a rebalance can take many seconds, so the deadline is
+ * generous and only bounds a fault that never shows. */
+#define AWAIT_S 90
+static int await_events(fm *m, const char *logs, const char *what, long min,
+                        int timeout_s) {
+  double until = now_s() + timeout_s;
+  while(log_events_in(m, logs, what) < min) {
+    if(now_s() > until)
+      return -1;
+    watch_poll(&m->w, 250);
+    supervise(m);
+  }
+  return 0;
+}
+
+/* A kafka-mock command that injects or ends a fault; missed unless
+ * kafka-mock carried it out (it says "ok" once the mock cluster call
+ * returned). */
+static void inject(fm *m, const char *cmd) {
+  char answer[128];
+  if(mock_try(&m->s.km, cmd, answer, sizeof(answer)))
+    missed(m, "kafka-mock did not carry out '%s': %s", cmd, answer);
+}
+
+/* SIGKILL to worker i (0-based), reaped; missed unless it died by it. */
 static void kill_worker(fm *m, int i) {
   pid_t pid = m->s.worker[i];
-  FX_CHECK(pid > 0);
+  int rc;
+  FX_CHECK(pid > 0); /* kill(0) would signal the whole group */
   m->ours[m->nours++] = pid;
   kill(pid, SIGKILL);
-  FX_CHECK(wait_exit(pid, 10000) == 128 + SIGKILL);
+  rc = wait_exit(pid, 10000);
   m->s.worker[i] = 0;
+  if(rc != 128 + SIGKILL)
+    missed(m, "worker %d (pid %d) ended with status %d, not by SIGKILL", i + 1,
+           (int)pid, rc);
+}
+
+/* Expects an effect (see expectation; why: what it means when it does not
+ * show). Checked when every receipt is in, before the workers stop, so
+ * that waiting for it does not move the scenario's next injection: a
+ * rebalance takes seconds, in which the receipts would pass the next
+ * fraction and the faults would bunch up. */
+static void expect_events(fm *m, const char *logs, const char *what, long min,
+                          const char *why) {
+  expectation *e;
+  FX_CHECK(m->nexpect < MAX_EXPECT);
+  e = &m->expect[m->nexpect++];
+  snprintf(e->logs, sizeof(e->logs), "%s", logs);
+  e->what = what;
+  e->min = min;
+  snprintf(e->why, sizeof(e->why), "%s", why);
+}
+
+/* Waits for the expected effects (each at most AWAIT_S), then forgets
+ * them. */
+static void check_expected(fm *m) {
+  int i;
+  for(i = 0; i < m->nexpect; i++) {
+    const expectation *e = &m->expect[i];
+    if(await_events(m, e->logs, e->what, e->min, AWAIT_S))
+      missed(m, "%s (within %d s)", e->why, AWAIT_S);
+  }
+  m->nexpect = 0;
+}
+
+/* Starts a worker, which must get partitions ("partitions assigned" in its
+ * log): the group rebalanced. */
+static void join_worker(fm *m) {
+  char log[32], why[80];
+  worker_start(&m->s);
+  snprintf(log, sizeof(log), "worker-%d.log", m->s.nworkers);
+  snprintf(why, sizeof(why), "worker %d got no partitions: no rebalance",
+           m->s.nworkers);
+  expect_events(m, log, "partitions assigned", 1, why);
+  say(m, "worker %d started", m->s.nworkers);
 }
 
 static void set_plan(fm *m, const char *plan) {
@@ -228,6 +358,7 @@ static void finish(fm *m) {
     note(m, "only %zu of %zu deliveries had a receipt after 300 s", m->w.count,
          m->ds.n);
   }
+  check_expected(m);
   say(m, "%zu of %zu receipts; stopping the workers", m->w.count, m->ds.n);
   watch_stop(&m->w);
   m->watching = 0;
@@ -237,26 +368,25 @@ static void finish(fm *m) {
   set_plan(m, "[]");
   rc = run_replay(&m->s, &out);
   p = out ? strstr(out, "parked batches selected:") : NULL;
-  if(rc || !p)
-    note(m, "replay exited with %d", rc);
   if(p) {
     snprintf(m->replay, sizeof(m->replay), "%.*s", (int)strcspn(p, "\n"), p);
     say(m, "replay: %s", m->replay);
   }
   free(out);
-  fx_reconcile(&m->s, &m->ds, &m->r, FX_RECON_REJECTIONS);
-}
-
-/* How many lines of the workers' logs have event `what`. */
-static long log_events(const fm *m, const char *what) {
-  char *out = NULL;
-  long n = 0;
-  if(tu_runf(&out, "cat '%s'/worker-*.log | grep -c '\"event\":\"%s'",
-             m->s.sdir, what) <= 1 &&
-     out)
-    n = strtol(out, NULL, 10);
-  free(out);
-  return n;
+  /* The fault plan is cleared and the stub is the normal one: no parked
+   * batch has a reason to stay parked, so a replay that fails, or does not
+   * say what it did, fails the row. */
+  if(rc || !p) {
+    m->replay_failed = 1;
+    note(m, "REPLAY FAILED: exit status %d%s (see %s/replay.log)", rc,
+         p ? "" : ", no summary line", m->s.sdir);
+  }
+  /* ... and every parked batch must be at CBS now */
+  fx_reconcile(&m->s, &m->ds, &m->r,
+               FX_RECON_REJECTIONS | FX_RECON_REQUIRE_REPLAYED);
+  if(m->r.parked_at_cbs < m->r.parked_batches)
+    note(m, "%zu of %zu parked batches are not at CBS after the replay",
+         m->r.parked_batches - m->r.parked_at_cbs, m->r.parked_batches);
 }
 
 /* Notes how hard CBS-side faults hit the workers. */
@@ -264,10 +394,8 @@ static void note_attempts(fm *m) {
   long failed = log_events(m, "batch attempt failed");
   long parked = log_events(m, "batch parked");
   note(m, "%ld failed batch attempts, %ld batches parked", failed, parked);
-  if(!failed && !parked) {
-    m->not_exercised = 1;
-    note(m, "the fault did not reach a worker");
-  }
+  if(!failed && !parked)
+    missed(m, "the fault did not reach a worker (no failed batch attempt)");
 }
 
 /* Notes what a crash or a rebalance left behind. */
@@ -346,30 +474,58 @@ static void begin_stretched(fm *m) {
   wait_part(m, 1, 10);
 }
 
+static int live_workers(const fm *m) {
+  int i, n = 0;
+  for(i = 0; i < m->s.nworkers; i++)
+    n += m->s.worker[i] > 0;
+  return n;
+}
+
+#define STALLED "configuration fault: consumption paused"
+#define PROBE_PARKED "the probe batch is parked"
+
+/* Each phase lasts until the workers show its effect in their logs (at most
+ * AWAIT_S), not for a fixed time that a loaded machine may not fit it in. */
 static void f_tls(fm *m) {
+  long stalls;
+  int live;
   begin_stretched(m);
-  /* a server the workers must refuse (certificate under an unknown root) */
+  /* a server the workers must refuse (certificate under an unknown root):
+   * a configuration fault, which past cbs.config_fault_threshold stalls a
+   * worker; until every worker did */
   restart_stub(m, "rogue-server-chain.pem", "rogue-server.key", NULL);
+  live = live_workers(m);
   say(m, "CBS restarted with a rogue server certificate");
-  hold(m, 6000);
-  /* a server that refuses the workers' client certificate */
+  await_events(m, "worker-*.log", STALLED, live, AWAIT_S);
+  stalls = log_events(m, STALLED);
+  say(m, "%ld of %d workers stalled", stalls, live);
+  if(!stalls)
+    missed(m, "no worker stalled on the rogue server certificate in %d s",
+           AWAIT_S);
+  /* a server that refuses the workers' client certificate: a transient
+   * failure, which a stalled worker probes for STALL_TRANSIENT_PROBES
+   * rounds before it parks the probe and resumes; until every stalled
+   * worker did */
   restart_stub(m, NULL, NULL, "rogue-root.pem");
   say(m, "CBS restarted refusing the client certificate");
-  hold(m, 6000);
+  if(stalls && await_events(m, "worker-*.log", PROBE_PARKED, stalls, AWAIT_S))
+    missed(m,
+           "%ld of %ld stalled workers parked their probe on the refused "
+           "client certificate in %d s",
+           log_events(m, PROBE_PARKED), stalls, AWAIT_S);
   restart_stub(m, NULL, NULL, NULL);
   say(m, "CBS back to normal (%zu receipts)", m->w.count);
   finish(m);
   note_attempts(m);
   { /* the refused certificate stalled workers, and each one resumed */
-    long stalls = log_events(m, "configuration fault: consumption paused");
     long resumes = log_events(m, "CBS accepts batches again") +
-                   log_events(m, "the probe batch is parked");
+                   log_events(m, PROBE_PARKED);
+    stalls = log_events(m, STALLED);
     note(m, "%ld stalls, %ld resumptions", stalls, resumes);
-    if(!stalls || resumes < stalls) {
-      m->not_exercised = 1;
-      note(m, !stalls ? "no worker stalled on the refused certificate"
-                      : "a stalled worker did not resume");
-    }
+    if(!stalls || resumes < stalls)
+      missed(m, "%s",
+             !stalls ? "no worker stalled on the refused certificate"
+                     : "a stalled worker did not resume");
   }
 }
 
@@ -391,16 +547,16 @@ static void f_token(fm *m) {
 
 static void f_broker(fm *m) {
   begin_stretched(m);
-  mock_cmd(&m->s.km, "down 1");
+  inject(m, "down 1");
   say(m, "broker 1 down");
   hold(m, 5000);
-  mock_cmd(&m->s.km, "up 1");
+  inject(m, "up 1");
   say(m, "broker 1 up (%zu receipts)", m->w.count);
   hold(m, 2000);
-  mock_cmd(&m->s.km, "down 2");
+  inject(m, "down 2");
   say(m, "broker 2 down (%zu receipts)", m->w.count);
   hold(m, 5000);
-  mock_cmd(&m->s.km, "up 2");
+  inject(m, "up 2");
   say(m, "broker 2 up (%zu receipts)", m->w.count);
   finish(m);
   note_redone(m);
@@ -421,7 +577,7 @@ static void move_leaders(fm *m, int shift) {
       char cmd[128];
       snprintf(cmd, sizeof(cmd), "leader %s %d %d", t[i].topic, p,
                (p + shift) % 3 + 1);
-      mock_cmd(&m->s.km, cmd);
+      inject(m, cmd);
     }
 }
 
@@ -445,7 +601,7 @@ static void f_coordinator(fm *m) {
   for(i = 0; i < 3; i++) {
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "coordinator group ddas-worker %d", to[i]);
-    mock_cmd(&m->s.km, cmd);
+    inject(m, cmd);
     say(m, "%s (%zu receipts)", cmd + 12, m->w.count);
     hold(m, 2500);
   }
@@ -464,26 +620,29 @@ static void f_kill(fm *m) {
       "worker 1 killed (SIGKILL) with CBS at %ld batch requests; "
       "starting worker %d",
       before, m->s.nworkers + 1);
-  worker_start(&m->s);
+  join_worker(m);
   wait_part(m, 1, 2);
   kill_worker(m, 1);
   say(m, "worker 2 killed (SIGKILL); starting worker %d", m->s.nworkers + 1);
-  worker_start(&m->s);
+  join_worker(m);
   finish(m);
   note_redone(m);
 }
 
 static void f_rebalance(fm *m) {
   int rc;
+  long assigned;
   begin_slow(m, 100, 2000, NULL, 2);
   wait_part(m, 1, 4);
-  worker_start(&m->s);
-  say(m, "worker 3 added");
+  join_worker(m);
   wait_part(m, 1, 2);
-  worker_start(&m->s);
-  say(m, "worker 4 added");
+  join_worker(m);
   wait_part(m, 3, 4);
   FX_CHECK(m->s.worker[0] > 0); /* kill(0) would signal the whole group */
+  /* the joins' rebalances are over (usually long since), so that the next
+   * assignment is one that worker 1's leaving caused */
+  check_expected(m);
+  assigned = log_events(m, "partitions assigned");
   kill(m->s.worker[0], SIGTERM);
   rc = wait_exit(m->s.worker[0], 60000);
   m->s.worker[0] = 0;
@@ -491,6 +650,9 @@ static void f_rebalance(fm *m) {
   if(rc)
     note(m, "worker 1 exited with %d after SIGTERM", rc);
   m->stop_failures += rc != 0;
+  /* its partitions go to the others */
+  expect_events(m, "worker-*.log", "partitions assigned", assigned + 1,
+                "no worker got partitions after worker 1 left");
   finish(m);
   note_redone(m);
 }
@@ -514,7 +676,7 @@ static void produce_bursts(fm *m, const char *first, const char *second) {
   for(i = 0; i < 2; i++) {
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "produce-errors %s", burst[i]);
-    mock_cmd(&m->s.km, cmd);
+    inject(m, cmd);
     pushed += 3 * strtol(burst[i], NULL, 10);
     say(m, "%s: each broker's next Produce requests fail (%zu receipts)", cmd,
         m->w.count);
@@ -524,10 +686,8 @@ static void produce_bursts(fm *m, const char *first, const char *second) {
   finish(m);
   left = produce_errors_left(m);
   note(m, "%ld of %ld produce errors served", pushed - left, pushed);
-  if(left == pushed) {
-    m->not_exercised = 1;
-    note(m, "no produce error reached a worker");
-  }
+  if(left == pushed)
+    missed(m, "no produce error reached a worker");
 }
 
 static void f_produce(fm *m) {
@@ -537,6 +697,10 @@ static void f_produce(fm *m) {
 
 static void f_produce_refused(fm *m) {
   produce_bursts(m, "1 MSG_SIZE_TOO_LARGE", "1 INVALID_RECORD");
+  /* every refused event is the worker's to stop on: no stop, no proof */
+  if(!m->exits)
+    missed(m, "no worker stopped (status %d) on a refused event",
+           m->f->worker_exit);
 }
 
 static const fault faults[] = {
@@ -566,16 +730,17 @@ static const fault faults[] = {
      "CBS answers every batch after 40 ms to stretch the run. After a tenth "
      "of the receipts the stub is restarted on the same port "
      "with `rogue-server-chain.pem` (a server certificate under an unknown "
-     "root, which the workers must refuse) for 6 s, then with "
-     "`--client-ca rogue-root.pem` (it refuses the workers' client "
-     "certificate in the handshake) for 6 s, then normally again, on the "
-     "same record directory. The refused server certificate is a "
+     "root, which the workers must refuse) until every worker has stalled "
+     "on it, then with `--client-ca rogue-root.pem` (it refuses the "
+     "workers' client certificate in the handshake) until every stalled "
+     "worker has parked its probe, then normally again, on the same record "
+     "directory (each phase at most 90 s; the row fails when a phase's "
+     "effect does not show). The refused server certificate is a "
      "configuration fault: each worker parks the batches of its first "
      "faults, then pauses and probes with the same batch; the refused "
      "client certificate is a transient failure, which a stalled worker "
-     "probes for up to 3 rounds before it parks the probe and resumes; when "
-     "CBS is back the probes succeed and consumption resumes. The replay "
-     "step re-sends the parked batches.",
+     "probes for up to 3 rounds before it parks the probe and resumes. The "
+     "replay step re-sends the parked batches.",
      f_tls},
     {"token-down", "token endpoint down",
      "CBS answers every batch after 40 ms to stretch the run. After a tenth "
@@ -642,8 +807,9 @@ static const fault faults[] = {
      "errors the producer does not retry, so an event (receipt, rejection "
      "or parked batch) is not written. The worker must not commit the "
      "offsets it covers: it stops with an error and a restarted worker "
-     "(the matrix restarts workers that exit) redoes the deliveries.",
-     f_produce_refused},
+     "(the matrix restarts workers that exit) redoes the deliveries; a "
+     "worker exit with another status fails the row.",
+     f_produce_refused, 1},
 };
 #define NFAULTS (sizeof(faults) / sizeof(faults[0]))
 
@@ -656,23 +822,53 @@ static void run_one(fm *m) {
   fflush(stdout);
   if(setjmp(on_error) == 0) {
     m->f->run(m);
+    /* the stub and kafka-mock must stop cleanly (exit 0), not be killed */
+    scen_stop(&m->s);
   } else {
     m->error = 1;
     printf("  error: %s\n", m->errmsg);
   }
   current = NULL;
+  /* after a fixture failure: what is left, and kafka-mock's command pipe */
   children_kill_all();
+  if(m->have_scen && m->s.km.in >= 0) {
+    close(m->s.km.in);
+    m->s.km.in = -1;
+  }
   if(m->watching)
     watch_stop(&m->w);
   m->watching = 0;
   if(m->have_ds)
     dataset_free(&m->ds);
   m->secs = now_s() - m->t0;
-  m->lost = (long)m->r.records - (long)m->r.rec_forwarded -
-            (long)m->r.rec_rejected - (long)m->r.rec_parked;
+  /* lost: the fixture's count of records in none of the other three
+   * columns; the columns must add up to `in` (no record counted twice) */
+  m->lost = (long)m->r.rec_lost;
+  m->columns_off = (long)m->r.records - (long)m->r.rec_forwarded -
+                       (long)m->r.rec_rejected - (long)m->r.rec_parked !=
+                   m->lost;
+  if(m->columns_off)
+    note(m,
+         "in - forwarded - rejected - parked is not lost (%ld): a record "
+         "is counted in two columns",
+         m->lost);
+  if(m->r.lost)
+    note(m, "%zu valid records are in no batch, at CBS or parked", m->r.lost);
+  if(m->r.key_mismatch)
+    note(m,
+         "%zu record copies under a second Idempotency-Key (parked under "
+         "one, at CBS under another, or the like)",
+         m->r.key_mismatch);
   if(m->exits)
-    note(m, "%d workers exited on their own and were restarted (the first: %s)",
+    note(m,
+         "%d workers exited on their own as expected and were restarted (the "
+         "first: %s)",
          m->exits, m->first_exit);
+  if(m->unexpected_exits)
+    note(m,
+         "UNEXPECTED EXIT: %d workers exited on their own, which this fault "
+         "does not explain (the first: %s)",
+         m->unexpected_exits, m->first_unexpected);
   if(m->r.failures)
     note(m, "%zu reconciliation checks failed (above)", m->r.failures);
   if(m->r.key_conflicts)
@@ -687,11 +883,13 @@ static void run_one(fm *m) {
     note(m, "%zu rejection events name no record", m->r.rejection_unresolved);
   if(m->replay[0] && !strstr(m->replay, "sent: 0;"))
     note(m, "replay: %s", m->replay + strlen("parked batches "));
-  m->ok = !m->error && m->lost == 0 && m->r.rec_dup_other_key == 0 &&
-          !m->crashes && !m->r.failures && !m->r.key_conflicts &&
+  m->ok = !m->error && m->lost == 0 && !m->columns_off && m->r.lost == 0 &&
+          m->r.key_mismatch == 0 && m->r.rec_dup_other_key == 0 &&
+          m->r.rejection_unresolved == 0 && !m->crashes &&
+          !m->unexpected_exits && !m->r.failures && !m->r.key_conflicts &&
           !m->r.bad_signature && !m->r.schema_invalid && !m->r.extra &&
           !m->r.foreign && !m->timeout && !m->stop_failures &&
-          !m->not_exercised;
+          !m->not_exercised && !m->replay_failed;
   printf("  %s in %.1f s: in %zu, forwarded %zu, rejected %zu, parked %zu, "
          "lost %ld, duplicates same key %zu, other key %zu%s%s\n",
          m->ok ? "PASS" : "FAIL", m->secs, m->r.records, m->r.rec_forwarded,
@@ -742,21 +940,27 @@ static const char columns_md[] =
     "document-scope event of a message that is not JSON names every record "
     "id in it).\n"
     "- **parked**: distinct records in parked batches (`ddas.failed`) that "
-    "CBS does not hold at the end, after the scenario's replay step.\n"
-    "- **lost** = in - forwarded - rejected - parked; must be 0.\n"
+    "CBS does not hold at the end, after the scenario's replay step; must "
+    "be 0, since the replay runs against the recovered stub.\n"
+    "- **lost**: records in none of the three columns before, counted per "
+    "record (in = forwarded + rejected + parked + lost, or the row fails); "
+    "must be 0.\n"
     "- **dup-same**: record copies CBS received again under the same "
     "Idempotency-Key (re-sends of a batch, which CBS deduplicates: "
     "receipts - 1 per batch, times its records). Acceptable.\n"
     "- **dup-other**: records CBS holds under two different "
     "Idempotency-Keys. Never acceptable; must be 0.\n"
     "- **time s**: wall time of the scenario.\n"
-    "- **result**: `ok`, or `FAIL` when lost or dup-other is not 0, a worker "
-    "crashed, a worker did not exit 0 after SIGTERM, not every delivery got "
-    "its receipt, the fault did not reach a worker, or another "
-    "reconciliation check failed (a receipt with "
+    "- **result**: `ok`, or `FAIL` when lost or dup-other is not 0, a record "
+    "is in batches under two keys (parked or at CBS), the replay failed or "
+    "left a batch parked, a worker crashed or exited on its own without "
+    "the fault explaining it, a worker did not exit 0 after SIGTERM, not "
+    "every delivery got its receipt, the fault did not take effect (NOT "
+    "EXERCISED), or another reconciliation check failed (a receipt with "
     "the wrong counts, a batch a receipt names that CBS lacks, an "
     "Idempotency-Key conflict, a bad signature or schema at CBS, an invalid "
-    "record forwarded); the notes in the output say which.\n";
+    "record forwarded, a rejection event that names no record); the notes "
+    "in the output say which.\n";
 
 static int write_markdown(const char *path, fm *rows, size_t n,
                           size_t deliveries) {
@@ -794,8 +998,9 @@ static void usage(FILE *out) {
           "each fault\nand prints a table: records in, forwarded, rejected, "
           "parked, lost,\nduplicates under the same and under another "
           "Idempotency-Key.\nExit status 0 when every row passes (lost 0, "
-          "no duplicate under another key,\nno crash, every check passed), "
-          "1 otherwise, 2 on a usage error.\n"
+          "no record under two keys,\nreplay ok, no crash or unexplained "
+          "exit, the fault took effect, every check\npassed), 1 otherwise, "
+          "2 on a usage error.\n"
           "  --only LIST      run these faults only (comma-separated)\n"
           "  --deliveries N   deliveries per fault (default 300)\n"
           "  --markdown FILE  also write the table and descriptions as "

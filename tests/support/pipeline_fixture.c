@@ -189,20 +189,31 @@ static size_t count_answers(const char *log, char *last, size_t cap) {
   return n;
 }
 
-void mock_query(mock *m, const char *cmd, char *answer, size_t cap) {
+int mock_try(mock *m, const char *cmd, char *answer, size_t cap) {
   char line[256], last[512] = "";
   size_t before = count_answers(m->log, last, sizeof(last));
-  int i, n = snprintf(line, sizeof(line), "%s\n", cmd);
+  int i, n = snprintf(line, sizeof(line), "%s\n", cmd), answered = 0;
   FX_CHECK(write(m->in, line, (size_t)n) == n);
-  for(i = 0; i < 250; i++) {
-    if(count_answers(m->log, last, sizeof(last)) > before)
-      break;
-    usleep(20000);
+  for(i = 0; i < 250 && !answered; i++) {
+    answered = count_answers(m->log, last, sizeof(last)) > before;
+    if(!answered)
+      usleep(20000);
   }
-  if(strncmp(last, "ok", 2))
-    fx_fail("kafka-mock: '%s' answered '%s'", cmd, last);
+  /* without a new answer, `last` is the previous command's */
+  if(!answered)
+    snprintf(last, sizeof(last), "no answer within 5 s");
   last[strcspn(last, "\r\n")] = '\0';
+  if(!answered || strncmp(last, "ok", 2)) {
+    snprintf(answer, cap, "%s", last);
+    return -1;
+  }
   snprintf(answer, cap, "%s", last[2] == ' ' ? last + 3 : "");
+  return 0;
+}
+
+void mock_query(mock *m, const char *cmd, char *answer, size_t cap) {
+  if(mock_try(m, cmd, answer, cap))
+    fx_fail("kafka-mock: '%s' answered '%s'", cmd, answer);
 }
 
 void mock_cmd(mock *m, const char *cmd) {
@@ -218,9 +229,12 @@ void mock_stop(mock *m) {
     close(m->in);
     m->in = -1;
   }
-  if(m->pid > 0)
-    FX_CHECK(wait_exit(m->pid, 20000) == 0);
-  m->pid = 0;
+  if(m->pid > 0) {
+    int rc = wait_exit(m->pid, 20000);
+    m->pid = 0;
+    if(rc)
+      fx_fail("kafka-mock ended with %d after quit (see %s)", rc, m->log);
+  }
 }
 
 /* ---- the CBS stub ------------------------------------------------------ */
@@ -292,10 +306,13 @@ void stub_start_opts(stub *s, const char *sdir, const stub_opts *o) {
 
 void stub_stop(stub *s) {
   if(s->pid > 0) {
+    int rc;
     kill(s->pid, SIGTERM);
-    FX_CHECK(wait_exit(s->pid, 20000) == 0);
+    rc = wait_exit(s->pid, 20000);
+    s->pid = 0;
+    if(rc)
+      fx_fail("the CBS stub ended with %d after SIGTERM (see %s)", rc, s->log);
   }
-  s->pid = 0;
 }
 
 /* GET /_stats, or POST /_plan with body; the answer as JSON. */
@@ -1325,6 +1342,8 @@ void fx_reconcile(const scen *s, const dataset *ds, recon *r, int flags) {
       r->rec_parked++;
     if(c.rejected[i])
       r->rec_rejected++;
+    if(c.cbs_key[i] < 0 && !c.parked[i] && !c.rejected[i])
+      r->rec_lost++;
     if(c.rejected[i] && ds->valid[i])
       rfail(&c, "a rejection event names valid record %zu", i);
   }

@@ -80,10 +80,15 @@ typedef struct {
 } mock;
 
 void mock_start(mock *m, const char *sdir);
-/* Sends one command ("down 2") and waits for its "ok". */
+/* Sends one command ("down 2") and waits for its "ok" (fails without). */
 void mock_cmd(mock *m, const char *cmd);
 /* The same for a command that answers "ok VALUE": VALUE into answer. */
 void mock_query(mock *m, const char *cmd, char *answer, size_t cap);
+/* Like mock_query without failing: 0 on "ok" (VALUE into answer), -1 when
+ * kafka-mock answered an error or nothing within 5 s (what it said, or
+ * "no answer within 5 s", into answer). A command is done when it says
+ * "ok": it answers only after the mock cluster call returned. */
+int mock_try(mock *m, const char *cmd, char *answer, size_t cap);
 void mock_stop(mock *m);
 
 /* ---- the CBS stub ------------------------------------------------------- */
@@ -266,7 +271,11 @@ typedef struct {
   size_t cbs_batches, cbs_records, cbs_resends;
   /* ddas.failed */
   size_t parked_events, parked_batches, parked_records, parked_at_cbs;
-  /* records */
+  /* records, over every batch CBS holds and every parked batch:
+   * copies_same_key: a record again under the key it was first seen under;
+   * key_mismatch: a record again under another key (parked under one, at
+   * CBS under another, say); lost: valid records in no batch at all;
+   * extra: invalid records in a batch; foreign: ids not in the dataset */
   size_t copies_same_key, key_mismatch, lost, extra, foreign;
   /* per record, each distinct: at CBS; in a parked batch CBS does not hold;
    * named by a rejection event (with FX_RECON_REJECTIONS, else 0) */
@@ -276,6 +285,10 @@ typedef struct {
   size_t rec_resent_same_key;
   /* records at CBS under two different keys (never acceptable) */
   size_t rec_dup_other_key;
+  /* records in none of rec_forwarded, rec_parked, rec_rejected, valid or
+   * not (with FX_RECON_REJECTIONS; without it every invalid record counts);
+   * `lost` above counts only valid records in no batch at all */
+  size_t rec_lost;
   /* rejection events, and how many named no known record */
   size_t rejection_events, rejection_unresolved;
   /* checks that failed (each printed, the first 10) */
