@@ -133,7 +133,7 @@ static ddas_result core_pass(ddas_schemaset *set, const char *buf, size_t len,
     ddas_batch batch;
     memset(&bo, 0, sizeof bo);
     bo.delivery_id = "bench";
-    bo.sent_at = "2026-01-01T00:00:00Z";
+    bo.envelope.delivered_at = "2026-01-01T00:00:00Z";
     bo.norm_mask = DDAS_N_ALL;
     r = ddas_batcher_new(&bo, &b);
     if(!r)

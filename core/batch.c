@@ -181,7 +181,29 @@ typedef struct {
   unsigned mask;
   int from_v09, from_v010; /* upgrade to v1.0 (N3 on) */
   ddas_norm_counts *counts;
+  /* ddas_upgrade_check only: what the upgrade leaves out is reported here
+   * (upgrade.dropped), by the code that leaves it out; NULL while writing
+   * batches (reported when the delivery was checked) */
+  ddas_findings *drops;
+  const ddas_ruleset *rs;
+  const char *base; /* pointer of the traject being written */
+  int nomem;
 } rctx;
+
+/* An upgrade.dropped finding at base + rel, and the member `key` below it
+ * when key is not NULL (RFC 6901 escaped). */
+static void dropped(rctx *c, const char *rel, const char *key, size_t klen) {
+  char ptr[2048];
+  if(!c->drops)
+    return;
+  snprintf(ptr, sizeof(ptr), "%s%s", c->base, rel);
+  if(key)
+    ddas_json_pointer_push_key(ptr, sizeof(ptr), key, klen);
+  if(ddas_rule_add(c->rs, c->drops, "upgrade.dropped", ptr, "%s",
+                   "SHV v1.0 has no place for this value: it is left out of "
+                   "the upgraded delivery"))
+    c->nomem = 1;
+}
 
 /* A schuld with N5 (schuldeiser naam <-> Naam) and, for v0.9 debts, soort
  * renamed to schuldsoort. */
@@ -254,6 +276,8 @@ static void emit_intake(rctx *c, wbuf *w, const ddas_json *in) {
   const ddas_json *bdatum = toel     ? toel
                             : beeind ? NULL
                                      : str_member(in, "beschikkingsdatum");
+  if(beeind && !str_member(in, "beschikkingsdatum"))
+    dropped(c, "/intake/beschikkingssoort", NULL, 0); /* nothing to move */
   w_raw(w, "{", 1);
   for(i = 0; i < in->n; i++) {
     const ddas_json_member *m = &in->u.members[i];
@@ -305,6 +329,8 @@ static void emit_uitstroom(rctx *c, wbuf *w, const ddas_json *tr,
     w_mkey(w, &first, &uit->u.members[i]);
     emit(c->s, w, &uit->u.members[i].value);
   }
+  if(moved && str_member(uit, "datumBeeindigingsbeschikking"))
+    dropped(c, "/intake/beschikkingsdatum", NULL, 0); /* uitstroom has one */
   if(moved && !str_member(uit, "datumBeeindigingsbeschikking")) {
     w_key(w, &first, "datumBeeindigingsbeschikking", 28);
     emit_string(w, moved);
@@ -349,6 +375,24 @@ static int emit_v09_debts(rctx *c, wbuf *w, const ddas_json *clients,
   return any;
 }
 
+/* Reports what of client `ci`'s leefsituatie does not reach v1.0: every
+ * member of its elements but schulden (moved by emit_v09_debts). */
+static void dropped_leefsituatie(rctx *c, size_t ci, const ddas_json *ls) {
+  size_t j, k;
+  char rel[96];
+  for(j = 0; c->drops && ls->type == DDAS_JSON_ARRAY && j < ls->n; j++) {
+    const ddas_json *e = &ls->u.items[j];
+    snprintf(rel, sizeof(rel), "/client/%zu/leefsituatie/%zu", ci, j);
+    if(e->type != DDAS_JSON_OBJECT) {
+      dropped(c, rel, NULL, 0);
+      continue;
+    }
+    for(k = 0; k < e->n; k++)
+      if(!key_is(&e->u.members[k], "schulden"))
+        dropped(c, rel, e->u.members[k].key, e->u.members[k].key_len);
+  }
+}
+
 static void emit_clients_v09(rctx *c, wbuf *w, const ddas_json *clients) {
   size_t i, j;
   w_raw(w, "[", 1);
@@ -363,9 +407,11 @@ static void emit_clients_v09(rctx *c, wbuf *w, const ddas_json *clients) {
     }
     w_raw(w, "{", 1);
     for(j = 0; j < cl->n; j++) {
-      if(key_is(&cl->u.members[j], "leefsituatie"))
+      if(key_is(&cl->u.members[j], "leefsituatie")) {
+        dropped_leefsituatie(c, i, &cl->u.members[j].value);
         continue; /* its debts move to the traject; v1.0 has no place for
                      the rest (datumGeldigVanaf/Tot) */
+      }
       w_mkey(w, &first, &cl->u.members[j]);
       emit(c->s, w, &cl->u.members[j].value);
     }
@@ -438,7 +484,10 @@ typedef struct {
 
 struct ddas_batcher {
   ddas_batch_options opt;
-  char *delivery_id, *sent_at, *code;
+  char *delivery_id;
+  char *ctx_time, *ctx_code; /* copies of the envelope context's values */
+  char *sent_at, *code;      /* the envelope's values (NULL: left out), fixed by
+                                the first chunk with accepted records */
   ddas_kind kind;
   const char *version;
   char *period_start, *period_end;
@@ -470,19 +519,25 @@ ddas_result ddas_batcher_new(const ddas_batch_options *opt,
                              ddas_batcher **out) {
   ddas_batcher *b;
   *out = NULL;
-  if(!opt || !opt->delivery_id || !opt->sent_at)
+  const ddas_envelope_context *ec = opt ? &opt->envelope : NULL;
+  if(!opt || !opt->delivery_id ||
+     (!opt->time_from_delivery && !opt->envelope.delivered_at))
     return DDAS_ERR_ARG;
   b = ddas_calloc(1, sizeof(*b));
   if(!b)
     return DDAS_ERR_NOMEM;
   b->opt = *opt;
+  /* the context's strings are the caller's: keep copies (the words of
+   * their origin are for findings only) */
+  memset(&b->opt.envelope, 0, sizeof(b->opt.envelope));
+  b->opt.envelope.code_replaces = ec->code_replaces;
   b->delivery_id = ddas_strdup(opt->delivery_id);
-  b->sent_at = ddas_strdup(opt->sent_at);
-  b->code = opt->code_gegevensleverancier
-                ? ddas_strdup(opt->code_gegevensleverancier)
-                : NULL;
-  if(!b->delivery_id || !b->sent_at ||
-     (opt->code_gegevensleverancier && !b->code)) {
+  b->ctx_time = ec->delivered_at ? ddas_strdup(ec->delivered_at) : NULL;
+  b->ctx_code = ec->code ? ddas_strdup(ec->code) : NULL;
+  b->opt.envelope.delivered_at = b->ctx_time;
+  b->opt.envelope.code = b->ctx_code;
+  if(!b->delivery_id || (ec->delivered_at && !b->ctx_time) ||
+     (ec->code && !b->ctx_code)) {
     ddas_batcher_free(b);
     return DDAS_ERR_NOMEM;
   }
@@ -504,6 +559,8 @@ void ddas_batcher_free(ddas_batcher *b) {
   ddas_free(b->body.p);
   ddas_free(b->scratch.p);
   ddas_free(b->delivery_id);
+  ddas_free(b->ctx_time);
+  ddas_free(b->ctx_code);
   ddas_free(b->sent_at);
   ddas_free(b->code);
   ddas_free(b->period_start);
@@ -554,11 +611,14 @@ static void start_batch(ddas_batcher *b) {
   w_str(w, b->period_start, strlen(b->period_start));
   w_key(w, &first, "einddatumLevering", 17);
   w_str(w, b->period_end, strlen(b->period_end));
-  w_key(w, &first, "aanleverdatumEnTijd", 19);
-  w_str(w, b->sent_at, strlen(b->sent_at));
-  w_key(w, &first, "codeGegevensleverancier", 23);
-  w_str(w, b->code ? b->code : "ddas-worker",
-        strlen(b->code ? b->code : "ddas-worker"));
+  if(b->sent_at) {
+    w_key(w, &first, "aanleverdatumEnTijd", 19);
+    w_str(w, b->sent_at, strlen(b->sent_at));
+  }
+  if(b->code) {
+    w_key(w, &first, "codeGegevensleverancier", 23);
+    w_str(w, b->code, strlen(b->code));
+  }
   w_key(w, &first, "leveringen", 10);
   w_raw(w, "[", 1);
   memset(&b->cur, 0, sizeof(b->cur));
@@ -924,7 +984,8 @@ static ddas_result value_of(const vsource *vs, const vref *v,
   if(r) /* checked bytes parse again unless memory runs out */
     return r == DDAS_ERR_NOMEM ? r : DDAS_ERR_ARG;
   memset(&scratch, 0, sizeof(scratch));
-  if(vs->norms && (r = ddas_normalize_values(*tmp, vs->norms, &scratch))) {
+  if(vs->norms && /* reported when the delivery was checked */
+     (r = ddas_normalize_values(*tmp, vs->norms, NULL, NULL, &scratch))) {
     ddas_json_doc_free(*tmp);
     *tmp = NULL;
     return r;
@@ -972,25 +1033,27 @@ static ddas_result set_envelope(ddas_batcher *b,
                                 const ddas_json *root) {
   const ddas_json *s = str_member(root, "startdatumLevering");
   const ddas_json *e = str_member(root, "einddatumLevering");
-  const ddas_json *code = str_member(root, "codeGegevensleverancier");
   if(!s || !e)
     return DDAS_ERR_ARG;
   if(!b->period_start) {
-    const ddas_json *t = str_member(root, "aanleverdatumEnTijd");
-    if(b->opt.time_from_delivery && t) {
-      char *own = ddas_strndup(t->u.str, t->n);
-      if(!own)
-        return DDAS_ERR_NOMEM;
-      ddas_free(b->sent_at);
-      b->sent_at = own;
-    }
+    size_t tn, cn;
+    const char *from;
+    const char *t = b->opt.time_from_delivery
+                        ? ddas_envelope_value(&b->opt.envelope, root,
+                                              "aanleverdatumEnTijd", &tn, &from)
+                        : b->opt.envelope.delivered_at;
+    const char *code = ddas_envelope_value(
+        &b->opt.envelope, root, "codeGegevensleverancier", &cn, &from);
     b->kind = res->detection.kind;
     b->version = res->detection.version;
     b->period_start = ddas_strndup(s->u.str, s->n);
     b->period_end = ddas_strndup(e->u.str, e->n);
-    if(!b->code && code)
-      b->code = ddas_strndup(code->u.str, code->n);
-    if(!b->period_start || !b->period_end || (code && !b->code))
+    if(!b->opt.time_from_delivery)
+      tn = strlen(t);
+    b->sent_at = t ? ddas_strndup(t, tn) : NULL;
+    b->code = code ? ddas_strndup(code, cn) : NULL;
+    if(!b->period_start || !b->period_end || (t && !b->sent_at) ||
+       (code && !b->code))
       return DDAS_ERR_NOMEM;
     return DDAS_OK;
   }
@@ -1102,7 +1165,7 @@ int ddas_batcher_next(ddas_batcher *b, ddas_batch *out) {
 
 ddas_result ddas_upgrade_check(ddas_validate_result *res,
                                const ddas_json_doc *doc, const ddas_schema *v10,
-                               unsigned norm_mask) {
+                               unsigned norm_mask, const ddas_ruleset *rs) {
   static const char traject_schema[] =
       "#/properties/leveringen/items/properties/schuldhulptrajecten/items";
   const ddas_json *levs;
@@ -1121,6 +1184,8 @@ ddas_result ddas_upgrade_check(ddas_validate_result *res,
   rc.s = &sc;
   rc.mask = norm_mask;
   rc.counts = &scratch_counts;
+  rc.drops = &res->findings;
+  rc.rs = rs;
   rc.from_v09 = !strcmp(res->detection.version, "0.9");
   rc.from_v010 = !strcmp(res->detection.version, "0.10");
   levs = ddas_json_get(ddas_json_root(doc), "leveringen");
@@ -1135,14 +1200,20 @@ ddas_result ddas_upgrade_check(ddas_validate_result *res,
       ddas_json_error e;
       ddas_findings f;
       char base[64];
-      if(!ddas_record_accepted(res, i, j))
-        continue;
+      int accepted = ddas_record_accepted(res, i, j);
+      snprintf(base, sizeof(base), "/leveringen/%zu/schuldhulptrajecten/%zu", i,
+               j);
+      rc.base = base;
       w.len = 0;
+      /* every traject, so that what it would lose is reported even when
+       * it is rejected for something else; only accepted ones go out */
       emit_traject(&rc, &w, &recs->u.items[j]);
-      if(w.nomem) {
+      if(w.nomem || rc.nomem) {
         r = DDAS_ERR_NOMEM;
         break;
       }
+      if(!accepted)
+        continue;
       if(ddas_json_parse(w.p, w.len, NULL, &out, &e) != DDAS_OK) {
         r = e.code && !strcmp(e.code, "nomem") ? DDAS_ERR_NOMEM : DDAS_OK;
         continue; /* cannot happen for written JSON; not a record's fault */
@@ -1151,8 +1222,6 @@ ddas_result ddas_upgrade_check(ddas_validate_result *res,
       if(ddas_schema_validate_at(v10, traject_schema, ddas_json_root(out), &f) <
          0)
         r = DDAS_ERR_NOMEM;
-      snprintf(base, sizeof(base), "/leveringen/%zu/schuldhulptrajecten/%zu", i,
-               j);
       for(k = 0; k < f.count && !r; k++) {
         char ptr[2048];
         snprintf(ptr, sizeof(ptr), "%s%s", base, f.items[k].pointer);
@@ -1166,5 +1235,78 @@ ddas_result ddas_upgrade_check(ddas_validate_result *res,
     }
   }
   ddas_free(w.p);
+  return r;
+}
+
+/* ---- the envelope ----------------------------------------------------- */
+
+const char *ddas_envelope_value(const ddas_envelope_context *ctx,
+                                const ddas_json *root, const char *member,
+                                size_t *len, const char **from) {
+  int is_time = strcmp(member, "aanleverdatumEnTijd") == 0;
+  const ddas_json *own = str_member(root, member);
+  const char *v = !ctx ? NULL : is_time ? ctx->delivered_at : ctx->code;
+  *from = NULL;
+  if(own && (is_time || !ctx || !ctx->code || !ctx->code_replaces)) {
+    *len = own->n;
+    return own->u.str;
+  }
+  if(v && *v) {
+    *from = is_time ? ctx->delivered_at_from : ctx->code_from;
+    if(!*from)
+      *from = "the delivery's context";
+    *len = strlen(v);
+    return v;
+  }
+  *len = 0;
+  return NULL;
+}
+
+ddas_result ddas_envelope_check(const ddas_envelope_context *ctx,
+                                const ddas_json *root,
+                                const ddas_detection *det, unsigned norm_mask,
+                                const ddas_ruleset *rs, ddas_findings *out) {
+  static const char *const fill[2] = {"aanleverdatumEnTijd",
+                                      "codeGegevensleverancier"};
+  static const char *const kept[5] = {"startdatumLevering", "einddatumLevering",
+                                      "aanleverdatumEnTijd",
+                                      "codeGegevensleverancier", "leveringen"};
+  size_t i, k, n;
+  ddas_result r = DDAS_OK;
+  if(det->kind != DDAS_KIND_SHV || !det->version ||
+     strcmp(det->version, "0.9") != 0 || !root ||
+     root->type != DDAS_JSON_OBJECT)
+    return DDAS_OK;
+  for(i = 0; i < 2 && !r; i++) {
+    const char *from;
+    char ptr[64];
+    if(str_member(root, fill[i]))
+      continue;
+    snprintf(ptr, sizeof(ptr), "/%s", fill[i]);
+    if(ddas_envelope_value(ctx, root, fill[i], &n, &from))
+      r = ddas_rule_add(rs, out, "envelope.filled", ptr,
+                        "absent (optional in SHV v0.9, required in v1.0): the "
+                        "batches carry the value of %s",
+                        from);
+    else if(norm_mask & DDAS_N3)
+      r = ddas_rule_add(rs, out, "envelope.missing", ptr,
+                        "absent (optional in SHV v0.9, required in v1.0), and "
+                        "%s to fill it from",
+                        i == 0 ? "no time of submission is known"
+                               : "no codeGegevensleverancier is configured");
+  }
+  for(i = 0; i < root->n && !r; i++) {
+    const ddas_json_member *m = &root->u.members[i];
+    char ptr[2048] = "";
+    int keep = 0;
+    for(k = 0; k < 5 && !keep; k++)
+      keep = key_is(m, kept[k]);
+    if(keep)
+      continue;
+    ddas_json_pointer_push_key(ptr, sizeof(ptr), m->key, m->key_len);
+    r = ddas_rule_add(rs, out, "upgrade.dropped", ptr, "%s",
+                      "no batch envelope carries this member: it is left out "
+                      "of what is sent");
+  }
   return r;
 }

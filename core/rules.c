@@ -7,6 +7,7 @@
 #include "ddas/rules.h"
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,11 @@ enum {
   R_DATES_NOT_FUTURE,
   R_VS_ID_UNIQUE,
   R_VS_ZAAK_REF,
+  R_SCHEMA_NULL,
+  R_SCHEMA_WHITESPACE,
+  R_UPGRADE_DROPPED,
+  R_ENVELOPE_FILLED,
+  R_ENVELOPE_MISSING,
   R_COUNT
 };
 
@@ -102,7 +108,27 @@ static const ddas_rule_info table[R_COUNT] = {
      "(VS) vroegsignalen[].ID unique within a levering"},
     {"vs.zaak.ref", L, ERR, ERR, 0,
      "(VS) every vroegsignaalzaken[].vroegsignalen[].ID refers to a signal "
-     "of the same levering"}};
+     "of the same levering"},
+    /* Deviations the normalisations and the upgrade repair or cannot carry:
+     * reported so that a vendor sees what the official schema would say
+     * (N1, N2 run before the schema) and what does not reach CBS. Their
+     * scope, like "schema", is the deepest enclosing traject, levering or
+     * document of the pointer. */
+    {"schema.null", T, WARN, ERR, 0,
+     "a member is null, which the official schema does not allow; N1 "
+     "treats it as absent"},
+    {"schema.whitespace", T, WARN, ERR, 0,
+     "a string has leading or trailing white space, which the official "
+     "schema sees untrimmed; N2 trims it"},
+    {"upgrade.dropped", T, WARN, WARN, 0,
+     "a value of an older version that SHV v1.0 has no place for is left "
+     "out of the upgraded delivery"},
+    {"envelope.filled", D, WARN, WARN, 0,
+     "an envelope member the delivery lacks (SHV v0.9) is filled from its "
+     "context: the time it was submitted, or configuration"},
+    {"envelope.missing", D, ERR, ERR, 0,
+     "an envelope member SHV v1.0 requires is absent and its context has "
+     "no value for it"}};
 
 #undef D
 #undef L
@@ -216,6 +242,31 @@ int ddas_ruleset_override(ddas_ruleset *rs, const char *assignment, char *err,
 ddas_level ddas_ruleset_level(const ddas_ruleset *rs, const char *id) {
   int i = ddas_rule_index(id);
   return i < 0 ? OFF : rs->level[i];
+}
+
+ddas_result ddas_rule_add(const ddas_ruleset *rs, ddas_findings *out,
+                          const char *id, const char *pointer, const char *fmt,
+                          ...) {
+  int i = ddas_rule_index(id);
+  ddas_level lv;
+  char msg[480];
+  va_list ap;
+  if(i < 0)
+    return DDAS_ERR_ARG;
+  lv = rs ? rs->level[i] : table[i].spec;
+  if(lv == OFF)
+    return DDAS_OK;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  /* a traject-scope rule counts in the deepest scope of its pointer, as
+   * "schema" does; the others in their own */
+  if(table[i].scope == DDAS_SCOPE_RECORD)
+    return ddas_findings_add(out, lv == ERR ? DDAS_SEV_ERROR : DDAS_SEV_WARNING,
+                             table[i].id, NULL, pointer, NULL, "%s", msg);
+  return ddas_findings_add_scoped(
+      out, lv == ERR ? DDAS_SEV_ERROR : DDAS_SEV_WARNING, table[i].scope,
+      table[i].id, pointer, "%s", msg);
 }
 
 int ddas_bsn_valid(const char *s, size_t n) {

@@ -120,11 +120,45 @@ static ddas_result alloc_verdicts(const ddas_json *root, ddas_kind kind,
   return DDAS_OK;
 }
 
-/* Findings callback: marks the scope an error rejects, or a warned record.
- * Runs for every finding, stored or not, so verdicts do not depend on the
- * findings limit. */
+/* The verdict bookkeeping of one ddas_validate_buffer() call. Findings
+ * that arrive before the document's shape is known (N1 and N2 report while
+ * they run, before detection) are held as (severity, scope, levering,
+ * record) and applied once the verdict arrays exist; N1 removes members,
+ * never array elements, so their indexes still hold. */
+typedef struct {
+  ddas_validate_result *res;
+  int shaped; /* the verdict arrays are final (allocated, or never) */
+  struct held {
+    int err;
+    ddas_scope scope;
+    long lev, rec;
+  } * held;
+  size_t nheld, capheld;
+  int nomem;
+} vstate;
+
+/* Marks the scope an error rejects, or a warned record. */
+static void mark(ddas_validate_result *res, int err, ddas_scope scope, long lev,
+                 long rec) {
+  if(scope == DDAS_SCOPE_DOCUMENT || lev < 0 || (size_t)lev >= res->nverdicts) {
+    if(err)
+      res->document_rejected = 1;
+    return;
+  }
+  if(scope == DDAS_SCOPE_LEVERING || rec < 0 ||
+     (size_t)rec >= res->verdicts[lev].nrecords) {
+    if(err)
+      res->verdicts[lev].rejected = 1;
+    return;
+  }
+  res->verdicts[lev].record[rec] |= err ? DDAS_REC_REJECTED : DDAS_REC_WARNED;
+}
+
+/* Findings callback. Runs for every finding, stored or not, so verdicts
+ * and rule counts do not depend on the findings limit. */
 static void on_finding(void *ctx, const ddas_finding *f) {
-  ddas_validate_result *res = ctx;
+  vstate *st = ctx;
+  ddas_validate_result *res = st->res;
   long lev, rec;
   const char *list;
   size_t ll;
@@ -137,19 +171,39 @@ static void on_finding(void *ctx, const ddas_finding *f) {
   else
     res->rule_warnings[ri]++;
   ddas_finding_location(f->pointer, &lev, &rec, &list, &ll);
-  if(f->scope == DDAS_SCOPE_DOCUMENT || lev < 0 ||
-     (size_t)lev >= res->nverdicts) {
-    if(err)
-      res->document_rejected = 1;
+  if(st->shaped) {
+    mark(res, err, f->scope, lev, rec);
     return;
   }
-  if(f->scope == DDAS_SCOPE_LEVERING || rec < 0 ||
-     (size_t)rec >= res->verdicts[lev].nrecords) {
-    if(err)
-      res->verdicts[lev].rejected = 1;
-    return;
+  if(st->nheld == st->capheld) {
+    size_t nc = st->capheld ? st->capheld * 2 : 16;
+    struct held *x = ddas_realloc(st->held, nc * sizeof(*x));
+    if(!x) {
+      st->nomem = 1;
+      return;
+    }
+    st->held = x;
+    st->capheld = nc;
   }
-  res->verdicts[lev].record[rec] |= err ? DDAS_REC_REJECTED : DDAS_REC_WARNED;
+  st->held[st->nheld].err = err;
+  st->held[st->nheld].scope = f->scope;
+  st->held[st->nheld].lev = lev;
+  st->held[st->nheld].rec = rec;
+  st->nheld++;
+}
+
+/* The verdict arrays are final: applies the held findings. */
+static void shaped(vstate *st) {
+  size_t i;
+  if(st->shaped)
+    return;
+  st->shaped = 1;
+  for(i = 0; i < st->nheld; i++)
+    mark(st->res, st->held[i].err, st->held[i].scope, st->held[i].lev,
+         st->held[i].rec);
+  ddas_free(st->held);
+  st->held = NULL;
+  st->nheld = st->capheld = 0;
 }
 
 int ddas_record_accepted(const ddas_validate_result *res, size_t lev,
@@ -206,12 +260,15 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
   const ddas_json *root;
   ddas_result r = DDAS_OK;
   int ok, generic = opt && opt->schema;
+  vstate st;
 
   memset(res, 0, sizeof(*res));
+  memset(&st, 0, sizeof(st));
+  st.res = res;
   ddas_findings_init(&res->findings,
                      opt && opt->max_findings ? opt->max_findings : 10000);
   res->findings.on_add = on_finding;
-  res->findings.on_add_ctx = res;
+  res->findings.on_add_ctx = &st;
   if(errbuf && errlen)
     errbuf[0] = '\0';
   jopt.max_depth = opt ? opt->max_depth : 0;
@@ -219,11 +276,18 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
   r = ddas_json_parse(buf, len, &jopt, &doc, &jerr);
   if(r == DDAS_ERR_NOMEM)
     return r;
-  if(r)
-    return add_syntax_finding(res, &jerr);
+  if(r) {
+    st.shaped = 1;
+    r = add_syntax_finding(res, &jerr);
+    res->findings.on_add = NULL;
+    return r;
+  }
   res->parsed = 1;
   if(!generic && opt && opt->norm_mask) {
-    r = ddas_normalize_values(doc, opt->norm_mask, &res->normalised);
+    r = ddas_normalize_values(doc, opt->norm_mask, opt->rules, &res->findings,
+                              &res->normalised);
+    if(!r && st.nomem)
+      r = DDAS_ERR_NOMEM;
     if(r)
       goto out;
   }
@@ -252,6 +316,7 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
     if(r)
       goto out;
   }
+  shaped(&st);
   ok = ddas_schema_validate(schema, root, &res->findings);
   if(ok < 0) {
     r = DDAS_ERR_NOMEM;
@@ -262,6 +327,13 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
     if(r)
       goto out;
   }
+  if(!generic && opt && opt->rules) {
+    /* what the batches' envelope will be (not a schema-only question) */
+    r = ddas_envelope_check(opt->envelope, root, &res->detection,
+                            opt->norm_mask, opt->rules, &res->findings);
+    if(r)
+      goto out;
+  }
   if(!generic && opt && (opt->norm_mask & DDAS_N3) &&
      res->detection.kind == DDAS_KIND_SHV &&
      strcmp(res->detection.version, "1.0") != 0) {
@@ -269,11 +341,14 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
     const ddas_schema *v10;
     r = ddas_schemaset_get(set, DDAS_KIND_SHV, "1.0", &v10, errbuf, errlen);
     if(!r)
-      r = ddas_upgrade_check(res, doc, v10, opt->norm_mask);
+      r = ddas_upgrade_check(res, doc, v10, opt->norm_mask, opt->rules);
     if(r)
       goto out;
   }
 out:
+  shaped(&st); /* detection failed: held errors reject the document */
+  if(!r && st.nomem)
+    r = DDAS_ERR_NOMEM;
   res->valid = res->findings.errors == 0 && !r;
   tally(res);
   if(!r && opt && opt->keep_document) {

@@ -328,7 +328,7 @@ static char *run_batcher(ddas_validate_result *res, size_t max_records,
   size_t len = 0;
   memset(&bo, 0, sizeof(bo));
   bo.delivery_id = "fuzz-delivery";
-  bo.sent_at = "2025-01-16T08:00:00Z";
+  bo.envelope.delivered_at = "2025-01-16T08:00:00Z";
   bo.max_records = max_records;
   bo.max_bytes = max_bytes;
   bo.norm_mask = DDAS_N_ALL;

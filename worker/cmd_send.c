@@ -39,7 +39,12 @@ typedef struct {
   const char *path;        /* -c FILE */
   const char *delivery_id; /* --delivery-id, else the file's base name */
   const char *file;        /* DELIVERY.json */
+  char sent_at[32]; /* the clock when send started: the delivery's time of
+                       submission, for an envelope without one (SHV v0.9);
+                       the same for the check and the batches */
 } send_args;
+
+#define SEND_TIME_FROM "the clock when ddas-worker send started"
 
 /* Parses the command line into a. 0, -1 after --help, or 2 after a usage
  * error message. */
@@ -81,6 +86,7 @@ static int check_delivery(const send_args *a, const wk_config *cfg,
                           unsigned mask, const char *buf, size_t len,
                           ddas_validate_result *res) {
   ddas_validate_options vo;
+  ddas_envelope_context ec;
   char err[1024];
   if(ddas_schemaset_new(wk_schema_dir(), set))
     return -1;
@@ -88,6 +94,8 @@ static int check_delivery(const send_args *a, const wk_config *cfg,
   vo.rules = rules;
   vo.norm_mask = mask;
   vo.keep_document = 1;
+  wk_config_envelope(cfg, a->sent_at, SEND_TIME_FROM, &ec);
+  vo.envelope = &ec; /* as make_batches will fill */
   if(ddas_validate_buffer(*set, &vo, buf, len, res, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker send: %s: %s\n", a->file, err);
     return -1;
@@ -107,14 +115,10 @@ static int check_delivery(const send_args *a, const wk_config *cfg,
 static int make_batches(const send_args *a, const wk_config *cfg, unsigned mask,
                         ddas_validate_result *res, ddas_batcher **bt) {
   ddas_batch_options bo;
-  char sent_at[32];
-  wk_rfc3339(-1, sent_at, sizeof(sent_at));
   memset(&bo, 0, sizeof(bo));
-  bo.delivery_id = a->delivery_id;
-  bo.sent_at = sent_at; /* only when the delivery has no time of its own */
+  wk_config_envelope(cfg, a->sent_at, SEND_TIME_FROM, &bo.envelope);
   bo.time_from_delivery = 1;
-  bo.code_gegevensleverancier =
-      *cfg->code_gegevensleverancier ? cfg->code_gegevensleverancier : NULL;
+  bo.delivery_id = a->delivery_id;
   bo.max_records = (size_t)cfg->max_records;
   bo.max_bytes = (size_t)cfg->max_batch_bytes;
   bo.norm_mask = mask;
@@ -179,6 +183,7 @@ int wk_cmd_send(int argc, char **argv) {
 
   if((status = parse_args(argc, argv, &a)))
     return status < 0 ? 0 : status;
+  wk_rfc3339(-1, a.sent_at, sizeof(a.sent_at));
   if(wk_config_load(a.path, &cfg, err, sizeof(err)) ||
      wk_config_core(&cfg, &rules, &mask, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker send: %s\n", err);

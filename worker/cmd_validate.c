@@ -40,6 +40,17 @@ static void validate_usage(FILE *out) {
       "  --normalised-out FILE  write the accepted, normalised delivery (one\n"
       "                         SHV v1.0 or VS document) to FILE; needs one\n"
       "                         input FILE\n"
+      "  --delivered-at TIME    when the delivery is (was) submitted, RFC "
+      "3339\n"
+      "                         (2025-01-16T08:00:00Z): an SHV v0.9 delivery\n"
+      "                         without aanleverdatumEnTijd gets it, as the\n"
+      "                         worker gives it the time of its first Kafka\n"
+      "                         message; without it, such a delivery cannot\n"
+      "                         be upgraded (envelope.missing)\n"
+      "  --code-gegevensleverancier TEXT\n"
+      "                         codeGegevensleverancier for a delivery\n"
+      "                         without one (SHV v0.9), as the worker's\n"
+      "                         upgrade.code_gegevensleverancier\n"
       "  --kind shv|vs          the kind of delivery (default: detected from\n"
       "                         the content: schuldhulptrajecten = shv,\n"
       "                         vroegsignalen = vs)\n"
@@ -95,7 +106,8 @@ static void list_rules(void) {
 
 /* Runs the accepted records through the batch writer (N3-N6) to count the
  * normalisations and, when `out` is set, writes them as one document. */
-static int normalise(const ddas_validate_result *res, unsigned mask, FILE *out,
+static int normalise(const ddas_validate_result *res,
+                     const ddas_envelope_context *ec, unsigned mask, FILE *out,
                      ddas_norm_counts *counts, char *err, size_t errlen) {
   ddas_batch_options bo;
   ddas_batcher *b = NULL;
@@ -104,8 +116,7 @@ static int normalise(const ddas_validate_result *res, unsigned mask, FILE *out,
   size_t k;
   memset(&bo, 0, sizeof(bo));
   bo.delivery_id = "validate";
-  /* the delivery's own time, as the worker writes it */
-  bo.sent_at = "1970-01-01T00:00:00Z";
+  bo.envelope = *ec; /* the context the delivery was checked with */
   bo.time_from_delivery = 1;
   bo.max_records = SIZE_MAX;
   bo.max_bytes = SIZE_MAX;
@@ -146,7 +157,9 @@ enum {
   O_LIST_RULES,
   O_NO_RULES,
   O_NORMALISE,
-  O_NORMALISED_OUT
+  O_NORMALISED_OUT,
+  O_DELIVERED_AT,
+  O_CODE
 };
 
 /* One `validate` run: the command line, and what every file is checked
@@ -167,6 +180,7 @@ typedef struct {
   ddas_schemaset *set;
   ddas_schema *custom;
   int progress;
+  ddas_envelope_context envelope; /* --delivered-at, --code-... */
 } validate_run;
 
 /* Applies option c (its argument in optarg) to v. 0, -1 when the command is
@@ -241,6 +255,24 @@ static int parse_option(int c, validate_run *v) {
     }
     break;
   case O_NORMALISED_OUT: v->norm_out = optarg; break;
+  case O_DELIVERED_AT:
+    if(!ddas_format_date_time(optarg, strlen(optarg))) {
+      fprintf(stderr, "ddas-worker validate: --delivered-at takes an RFC "
+                      "3339 time such as 2025-01-16T08:00:00Z\n");
+      return 2;
+    }
+    v->envelope.delivered_at = optarg;
+    v->envelope.delivered_at_from = "--delivered-at";
+    break;
+  case O_CODE:
+    if(!*optarg) {
+      fprintf(stderr, "ddas-worker validate: --code-gegevensleverancier "
+                      "takes a non-empty text\n");
+      return 2;
+    }
+    v->envelope.code = optarg;
+    v->envelope.code_from = "--code-gegevensleverancier";
+    break;
   case 'q': v->quiet = 1; break;
   case 'h': validate_usage(stdout); return -1;
   default: fprintf(stderr, "Try 'ddas-worker validate --help'.\n"); return 2;
@@ -270,6 +302,8 @@ static int parse_args(int argc, char **argv, validate_run *v) {
       {"normalise", required_argument, NULL, O_NORMALISE},
       {"normalize", required_argument, NULL, O_NORMALISE},
       {"normalised-out", required_argument, NULL, O_NORMALISED_OUT},
+      {"delivered-at", required_argument, NULL, O_DELIVERED_AT},
+      {"code-gegevensleverancier", required_argument, NULL, O_CODE},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -349,6 +383,7 @@ static int setup(validate_run *v) {
     }
     v->vo.norm_mask = v->mask;
     v->vo.keep_document = !v->no_rules;
+    v->vo.envelope = &v->envelope;
   }
   v->progress = !v->quiet && isatty(STDERR_FILENO);
   return 0;
@@ -374,7 +409,8 @@ static int normalise_file(const validate_run *v, const char *shown,
             "not written\n",
             shown, v->norm_out);
   }
-  if(normalise(res, v->mask, out, &res->normalised, err, sizeof(err))) {
+  if(normalise(res, &v->envelope, v->mask, out, &res->normalised, err,
+               sizeof(err))) {
     fprintf(stderr, "ddas-worker validate: %s: %s\n", shown, err);
     status = 2;
   }

@@ -89,7 +89,14 @@ static const kdef table[] = {
      "which consumption stops and /readyz fails"},
     {"batch.code_gegevensleverancier", T_STR, "", 0, 0, NULL,
      F(code_gegevensleverancier),
-     "codeGegevensleverancier of outgoing batches; empty: the delivery's own"},
+     "codeGegevensleverancier of every outgoing batch, replacing the "
+     "delivery's own; empty: the delivery's own"},
+    {"upgrade.code_gegevensleverancier", T_STR, "", 0, 0, NULL,
+     F(upgrade_code_gegevensleverancier),
+     "codeGegevensleverancier for a delivery without one (SHV v0.9, where it "
+     "is optional; v1.0 requires it), with an `envelope.filled` warning; "
+     "`batch.code_gegevensleverancier` wins when set; with neither, such a "
+     "delivery is rejected (`envelope.missing`)"},
     {"batch.max_records", T_INT, "0", 0, 50000, NULL, F(max_records),
      "records per batch; 0: 25,000 trajecten (SHV) or 50,000 vroegsignalen "
      "(VS)"},
@@ -623,5 +630,21 @@ void wk_config_print(const wk_config *c, FILE *out) {
                  strstr(c->kafka[i].name, "secret");
     fprintf(out, "kafka.%s = %s\n", c->kafka[i].name,
             secret ? "(set, not shown)" : c->kafka[i].value);
+  }
+}
+
+void wk_config_envelope(const wk_config *c, const char *delivered_at,
+                        const char *delivered_at_from,
+                        ddas_envelope_context *out) {
+  memset(out, 0, sizeof(*out));
+  out->delivered_at = delivered_at;
+  out->delivered_at_from = delivered_at_from;
+  if(*c->code_gegevensleverancier) {
+    out->code = c->code_gegevensleverancier;
+    out->code_from = "configuration key batch.code_gegevensleverancier";
+    out->code_replaces = 1;
+  } else if(*c->upgrade_code_gegevensleverancier) {
+    out->code = c->upgrade_code_gegevensleverancier;
+    out->code_from = "configuration key upgrade.code_gegevensleverancier";
   }
 }

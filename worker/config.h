@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "ddas/validate.h"
+
 typedef struct {
   char *name;
   char *value;
@@ -52,9 +54,12 @@ typedef struct {
   long config_fault_threshold; /* consecutive configuration faults before
                                   the forwarder reports itself unhealthy */
   /* content */
-  char *code_gegevensleverancier; /* empty: the delivery's own */
-  char *profile;                  /* "spec" or "strict" */
-  wk_kv *rules;                   /* rules.ID = error|warning|off */
+  char *code_gegevensleverancier; /* every batch's; empty: the delivery's
+                                     own */
+  char *upgrade_code_gegevensleverancier; /* for a delivery without one;
+                                             empty: none */
+  char *profile;                          /* "spec" or "strict" */
+  wk_kv *rules;                           /* rules.ID = error|warning|off */
   size_t nrules;
   char *normalise;  /* "all", "none" or "N1,N2,…" */
   long max_records; /* per batch; 0: 25,000 / 50,000 */
@@ -92,5 +97,14 @@ void wk_config_reference(FILE *out);
 int wk_config_is_secret(const char *key);
 /* Prints the effective configuration with secrets masked. */
 void wk_config_print(const wk_config *c, FILE *out);
+/* The envelope context of a delivery submitted at `delivered_at` (words
+ * of its origin in `delivered_at_from`; both borrowed, as is c):
+ * codeGegevensleverancier from batch.code_gegevensleverancier (replacing
+ * the delivery's own, as RULES.md's "from configuration when set"), else
+ * from upgrade.code_gegevensleverancier (only for a delivery without one),
+ * else none. */
+void wk_config_envelope(const wk_config *c, const char *delivered_at,
+                        const char *delivered_at_from,
+                        ddas_envelope_context *out);
 
 #endif

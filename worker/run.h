@@ -45,6 +45,7 @@ typedef struct wk_delivery {
   size_t records, accepted, rejected, warned;
   size_t normalised[6];
   size_t rule_errors[DDAS_MAX_RULES + 1];
+  size_t rule_warnings[DDAS_MAX_RULES + 1];
   struct {
     unsigned index;
     char id[33];

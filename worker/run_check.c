@@ -11,16 +11,25 @@
 #include "log.h"
 #include "run.h"
 
-/* aanleverdatumEnTijd of a delivery's batches when the delivery has none
- * of its own (SHV v0.9; otherwise the batcher takes the delivery's): the
- * Kafka timestamp of its first message, not the clock, so that a delivery
- * redone after a crash or a rebalance yields byte-identical batches (CBS
- * refuses a known Idempotency-Key with another body). The clock only when
- * the message has no timestamp. */
-static void sent_time(const wk_delivery *d, char *buf, size_t cap) {
+/* The envelope context of delivery d (ddas_envelope_context): its time of
+ * submission, for aanleverdatumEnTijd when it has none of its own (SHV
+ * v0.9), is the Kafka timestamp of its first message, not the clock, so
+ * that a delivery redone after a crash or a rebalance yields the same
+ * findings and byte-identical batches (CBS refuses a known Idempotency-Key
+ * with another body); the clock only when the message has no timestamp.
+ * `buf` holds the time. */
+static void envelope(const wk_run *c, const wk_delivery *d,
+                     ddas_envelope_context *out, char *buf, size_t cap) {
   wk_rfc3339(d->published_ms < 0 ? (time_t)-1
                                  : (time_t)(d->published_ms / 1000),
              buf, cap);
+  wk_config_envelope(c->cfg, buf,
+                     d->published_ms < 0
+                         ? "the worker's clock when the delivery's first "
+                           "message (without a timestamp) arrived"
+                         : "the Kafka timestamp of the delivery's first "
+                           "message (when it was submitted)",
+                     out);
 }
 
 static wk_delivery *find(wk_run *c, int32_t part, uint64_t handle) {
@@ -124,6 +133,7 @@ static void count_result(wk_run *c, wk_delivery *d,
   }
   for(k = 0; k <= DDAS_MAX_RULES; k++) {
     d->rule_errors[k] += res->rule_errors[k];
+    d->rule_warnings[k] += res->rule_warnings[k];
     atomic_fetch_add(&c->metrics.rejected_by_rule[k], res->rule_errors[k]);
     atomic_fetch_add(&c->metrics.warnings_by_rule[k], res->rule_warnings[k]);
   }
@@ -135,14 +145,10 @@ static void count_result(wk_run *c, wk_delivery *d,
 static int new_batcher(wk_run *c, wk_delivery *d) {
   ddas_batch_options bo;
   char sent[40];
-  sent_time(d, sent, sizeof(sent));
   memset(&bo, 0, sizeof(bo));
-  bo.delivery_id = d->id;
-  bo.sent_at = sent;
+  envelope(c, d, &bo.envelope, sent, sizeof(sent));
   bo.time_from_delivery = 1;
-  bo.code_gegevensleverancier = *c->cfg->code_gegevensleverancier
-                                    ? c->cfg->code_gegevensleverancier
-                                    : NULL;
+  bo.delivery_id = d->id;
   bo.max_records = (size_t)c->cfg->max_records;
   bo.max_bytes = (size_t)c->cfg->max_batch_bytes;
   bo.norm_mask = c->mask;
@@ -178,7 +184,8 @@ static int batch_chunk(wk_run *c, wk_delivery *d, ddas_validate_result *res,
 static int check_chunk(wk_run *c, wk_delivery *d, rd_kafka_message_t *m) {
   ddas_validate_options vo;
   ddas_validate_result res;
-  char err[512], kind[16], version[16];
+  ddas_envelope_context ec;
+  char err[512], kind[16], version[16], sent[40];
   int r = 0;
   if(!wk_header(m, "ddas-kind", kind, sizeof(kind)))
     kind[0] = '\0';
@@ -191,6 +198,8 @@ static int check_chunk(wk_run *c, wk_delivery *d, rd_kafka_message_t *m) {
   vo.max_findings = 1000;
   vo.kind = ddas_kind_parse(kind);
   vo.version = vo.kind != DDAS_KIND_UNKNOWN ? version : NULL;
+  envelope(c, d, &ec, sent, sizeof(sent)); /* as the batcher will fill */
+  vo.envelope = &ec;
   if(ddas_validate_buffer(c->set, &vo, m->payload ? m->payload : "", m->len,
                           &res, err, sizeof(err))) {
     wk_log(WK_ERROR, "cannot check a delivery", "delivery_id", d->id, "error",

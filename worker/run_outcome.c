@@ -373,17 +373,22 @@ static void count_done(wk_run *c, wk_delivery *d) {
 static void receipt(wk_run *c, wk_delivery *d) {
   ddas_processed_in in;
   ddas_event ev;
-  ddas_rule_count rc[DDAS_MAX_RULES + 1];
+  ddas_rule_count rc[DDAS_MAX_RULES + 1], wc[DDAS_MAX_RULES + 1];
   const char *ids[4096], **idv = ids;
-  size_t nrc = 0, k, ntable, n;
+  size_t nrc = 0, nwc = 0, k, ntable, n;
   const ddas_rule_info *table = ddas_rule_table(&ntable);
   char when[40];
   ddas_source *src;
-  for(k = 0; k <= DDAS_MAX_RULES; k++)
+  for(k = 0; k <= DDAS_MAX_RULES; k++) {
     if(d->rule_errors[k]) {
       rc[nrc].rule = k < ntable ? table[k].id : "other";
       rc[nrc++].count = d->rule_errors[k];
     }
+    if(d->rule_warnings[k]) {
+      wc[nwc].rule = k < ntable ? table[k].id : "other";
+      wc[nwc++].count = d->rule_warnings[k];
+    }
+  }
   if(d->nforwarded > 1)
     qsort(d->forwarded, d->nforwarded, sizeof(*d->forwarded), by_index);
   if(d->nforwarded > 4096 && !(idv = calloc(d->nforwarded, sizeof(*idv)))) {
@@ -410,6 +415,8 @@ static void receipt(wk_run *c, wk_delivery *d) {
       in.normalised[k] += ddas_batcher_normalised(d->batcher)->n[k];
   in.rejected_by_rule = rc;
   in.nrejected_by_rule = nrc;
+  in.warnings_by_rule = wc;
+  in.nwarnings_by_rule = nwc;
   in.batch_ids = idv;
   in.nbatch_ids = d->nforwarded;
   in.nchunks = d->nchunks;

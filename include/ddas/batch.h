@@ -32,24 +32,26 @@
 
 typedef struct {
   const char *delivery_id; /* required */
-  const char *sent_at;     /* aanleverdatumEnTijd of every batch (RFC 3339,
-                              UTC); the caller's clock, required */
-  int time_from_delivery;  /* 1: aanleverdatumEnTijd is the delivery's own
-                              (the envelope of its first chunk with
-                              accepted records) when it has one,
-                              sent_at only otherwise: the same delivery then
-                              always yields the same bytes, so a delivery
-                              submitted again is a harmless repeat at CBS
-                              (same Idempotency-Key, same body) instead of
-                              a conflict (409) */
-  const char *code_gegevensleverancier; /* NULL: the delivery's own, else
-                                           "ddas-worker" */
-  size_t max_records;                   /* 0: 25,000 (SHV) or 50,000 (VS) */
-  size_t max_bytes;                     /* 0: 64 MiB */
-  unsigned norm_mask;                   /* DDAS_N3..DDAS_N6 are applied here */
-  size_t reparse_min; /* ddas_batcher_add_release() re-reads the records of
-                         an SHV chunk of at least this many bytes (0: 4 MiB,
-                         1: always) */
+  /* Where the envelope comes from (ddas_envelope_value): aanleverdatumEnTijd
+   * is the delivery's own (that of its first chunk with accepted records)
+   * when it has one, so that the same delivery always yields the same bytes
+   * and a delivery submitted again is a harmless repeat at CBS (same
+   * Idempotency-Key, same body) instead of a conflict (409); else
+   * envelope.delivered_at. codeGegevensleverancier likewise (see
+   * ddas_envelope_context.code_replaces). A member with no value from
+   * either is left out: ddas_envelope_check() rejected such a delivery
+   * when the batch must be v1.0. Validate with the same context. */
+  ddas_envelope_context envelope;
+  int time_from_delivery; /* 1: as above (the worker, send, validate); 0:
+                             envelope.delivered_at (required then) in
+                             every batch, the delivery's own or not (the
+                             pinned known answers of test_batch) */
+  size_t max_records;     /* 0: 25,000 (SHV) or 50,000 (VS) */
+  size_t max_bytes;       /* 0: 64 MiB */
+  unsigned norm_mask;     /* DDAS_N3..DDAS_N6 are applied here */
+  size_t reparse_min;     /* ddas_batcher_add_release() re-reads the records of
+                             an SHV chunk of at least this many bytes (0: 4 MiB,
+                             1: always) */
 } ddas_batch_options;
 
 typedef struct {
@@ -97,16 +99,43 @@ int ddas_batcher_next(ddas_batcher *b, ddas_batch *out);
 /* Counts of N3-N6 so far (N1 and N2 are counted in the validate result). */
 const ddas_norm_counts *ddas_batcher_normalised(const ddas_batcher *b);
 
+/* The value of envelope member `member` ("aanleverdatumEnTijd" or
+ * "codeGegevensleverancier") in the batches of the delivery whose root is
+ * `root` (ctx may be NULL): the delivery's own, with *from NULL, or the
+ * context's, with *from its origin in words; NULL (and *len 0) when
+ * neither has one. */
+const char *ddas_envelope_value(const ddas_envelope_context *ctx,
+                                const ddas_json *root, const char *member,
+                                size_t *len, const char **from);
+
+/* The envelope findings of a delivery of `det`: for SHV v0.9, the only
+ * shipped version in which aanleverdatumEnTijd and codeGegevensleverancier
+ * are optional (the others' schemas require them), a warning of rule
+ * envelope.filled naming each member that ddas_envelope_value() fills
+ * and where from; an error of envelope.missing for each it cannot fill
+ * when the batch must be v1.0 (N3 in norm_mask; a v0.9 batch may lack
+ * them); and an upgrade.dropped warning for each other root member,
+ * which no batch envelope carries. */
+ddas_result ddas_envelope_check(const ddas_envelope_context *ctx,
+                                const ddas_json *root,
+                                const ddas_detection *det, unsigned norm_mask,
+                                const ddas_ruleset *rs, ddas_findings *out);
+
 /* For an SHV v0.9 or v0.10 delivery with N3 in norm_mask: writes every
  * accepted traject as it will go out (upgraded to v1.0) and validates it
  * against the v1.0 traject schema of `v10`; a traject that would break
  * v1.0 (for example three clients, which v0.9 allows) gets "schema"
  * findings with the v1.0 keyword at its own pointer and is rejected, so
- * that CBS never refuses a batch for it. `doc` is the result's document
- * (during ddas_validate_buffer). */
+ * that CBS never refuses a batch for it. Every value of a traject
+ * (accepted or not) that the upgrade leaves out because v1.0 has no place
+ * for it (v0.9 client leefsituatie members other than its schulden, such
+ * as datumGeldigVanaf/Tot; a v0.10 Beeindigingsbeschikking without a date)
+ * gets a warning of rule upgrade.dropped at its pointer, with the severity
+ * `rs` gives it. `doc` is the result's document (during
+ * ddas_validate_buffer). */
 ddas_result ddas_upgrade_check(ddas_validate_result *res,
                                const ddas_json_doc *doc, const ddas_schema *v10,
-                               unsigned norm_mask);
+                               unsigned norm_mask, const ddas_ruleset *rs);
 
 /* Computes a batch id (see above) into out[33]. */
 void ddas_batch_id(const char *delivery_id, unsigned index,

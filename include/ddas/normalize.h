@@ -13,6 +13,7 @@
 
 #include "ddas/json.h"
 #include "ddas/result.h"
+#include "ddas/rules.h"
 
 #define DDAS_N1 (1u << 0)
 #define DDAS_N2 (1u << 1)
@@ -32,9 +33,16 @@ typedef struct {
 int ddas_norm_parse(const char *list, unsigned *mask);
 
 /* Applies N1 and N2 (as enabled in mask) to the document in place and adds
- * to counts: N1 counts removed members, N2 counts changed strings. Returns
- * DDAS_OK or DDAS_ERR_NOMEM. */
+ * to counts: N1 counts removed members, N2 counts changed strings. Because
+ * they run before the schema, what they repair would otherwise go unseen:
+ * with `out`, every member N1 removes gives a finding of rule schema.null
+ * at the member, and every string N2 trims (leading or trailing white
+ * space; not a postcode's case or inner spaces, which the schema does not
+ * constrain) one of rule schema.whitespace at the string, with the
+ * severity `rs` gives the rule (see ddas_rule_add). Returns DDAS_OK or
+ * DDAS_ERR_NOMEM. */
 ddas_result ddas_normalize_values(ddas_json_doc *doc, unsigned mask,
+                                  const ddas_ruleset *rs, ddas_findings *out,
                                   ddas_norm_counts *counts);
 
 #endif

@@ -58,6 +58,20 @@ int ddas_ruleset_override(ddas_ruleset *rs, const char *assignment, char *err,
                           size_t errlen);
 ddas_level ddas_ruleset_level(const ddas_ruleset *rs, const char *id);
 
+/* Adds a finding of rule `id` (a table id) with the severity `rs` gives it
+ * (the spec profile's default when rs is NULL; nothing when off), for
+ * checks outside the rule walk (normalisations, the upgrade, the envelope).
+ * A traject-scope rule counts in the deepest traject, levering or document
+ * that encloses the pointer. The message must not quote document values.
+ * Returns DDAS_OK, DDAS_ERR_NOMEM, or DDAS_ERR_ARG for an unknown id. */
+ddas_result ddas_rule_add(const ddas_ruleset *rs, ddas_findings *out,
+                          const char *id, const char *pointer, const char *fmt,
+                          ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
 /* Runs every rule that is not off over a document of `kind` (after N1/N2)
  * and appends the findings. Returns DDAS_OK or DDAS_ERR_NOMEM. */
 ddas_result ddas_rules_check(const ddas_ruleset *rs, const ddas_json *root,

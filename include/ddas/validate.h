@@ -29,6 +29,25 @@ ddas_result ddas_schemaset_get(ddas_schemaset *set, ddas_kind kind,
                                const char *version, const ddas_schema **out,
                                char *errbuf, size_t errlen);
 
+/* The context of a delivery, for the envelope members of its batches that
+ * the delivery itself may lack (SHV v0.9, where aanleverdatumEnTijd and
+ * codeGegevensleverancier are optional and v1.0 requires both): nothing is
+ * made up, every value comes from here, and the words saying where it came
+ * from go into the envelope.filled finding. */
+typedef struct {
+  const char *delivered_at;      /* RFC 3339 UTC: when the delivery was
+                                    submitted (the worker: the Kafka
+                                    timestamp of its first message, the same
+                                    when it is redone); NULL: unknown */
+  const char *delivered_at_from; /* where that time comes from, in words */
+  const char *code;              /* codeGegevensleverancier from
+                                    configuration; NULL: none */
+  const char *code_from;         /* where it comes from (the config key) */
+  int code_replaces;             /* 1: `code` replaces the delivery's own
+                                    too (batch.code_gegevensleverancier);
+                                    0: it only fills a missing one */
+} ddas_envelope_context;
+
 typedef struct {
   ddas_kind kind;            /* DDAS_KIND_UNKNOWN: detect */
   const char *version;       /* NULL: detect */
@@ -40,6 +59,8 @@ typedef struct {
                                 mode only, never with `schema`) */
   int keep_document;         /* 1: the result keeps the parsed, normalised
                                 document for batching */
+  const ddas_envelope_context *envelope; /* NULL: no context (nothing to
+                                            fill a missing member from) */
 } ddas_validate_options;
 
 /* Verdict of one levering and its records. */

@@ -79,7 +79,7 @@ static void build(const ddas_validate_result *res, const char *delivery_id,
   ddas_batcher *bt;
   memset(&bo, 0, sizeof(bo));
   bo.delivery_id = delivery_id;
-  bo.sent_at = "2025-01-16T08:00:00Z";
+  bo.envelope.delivered_at = "2025-01-16T08:00:00Z";
   bo.max_bytes = max_bytes;
   bo.norm_mask = DDAS_N_ALL;
   assert_int_equal(ddas_batcher_new(&bo, &bt), DDAS_OK);
@@ -213,7 +213,8 @@ static void batch_id_depends_on_each_input(void **state) {
 }
 
 /* time_from_delivery: the envelope's aanleverdatumEnTijd is the delivery's
- * own (the same delivery, the same bytes); without it, sent_at. */
+ * own (the same delivery, the same bytes); without it, the context's
+ * delivered_at. */
 static void envelope_time(void **state) {
   size_t len;
   char *buf = make_delivery(3, 1, &len);
@@ -227,7 +228,7 @@ static void envelope_time(void **state) {
   for(own = 0; own < 2; own++) {
     memset(&bo, 0, sizeof(bo));
     bo.delivery_id = "d";
-    bo.sent_at = "2025-01-16T08:00:00Z";
+    bo.envelope.delivered_at = "2025-01-16T08:00:00Z";
     bo.time_from_delivery = own;
     assert_int_equal(ddas_batcher_new(&bo, &bt), DDAS_OK);
     assert_int_equal(ddas_batcher_add(bt, &res), DDAS_OK);
@@ -363,7 +364,7 @@ static size_t build_with(const char *buf, size_t len, unsigned mask,
       DDAS_OK);
   memset(&bo, 0, sizeof(bo));
   bo.delivery_id = "same-bytes";
-  bo.sent_at = "2025-01-16T08:00:00Z";
+  bo.envelope.delivered_at = "2025-01-16T08:00:00Z";
   bo.max_records = max_records;
   bo.max_bytes = max_bytes;
   bo.norm_mask = mask;

@@ -209,11 +209,34 @@ static void profiles_rules_and_normalised_out(void **state) {
   free(out);
   /* the accepted, normalised delivery: v0.9 in, valid v1.0 out */
   snprintf(cmd, sizeof(cmd),
-           "validate --profile spec --normalised-out %s " EX
-           "shv-v0.9-enkelvoudig.json",
+           "validate --profile spec --code-gegevensleverancier 'Acme 4.2' "
+           "--normalised-out %s " EX "shv-v0.9-enkelvoudig.json",
            path);
   assert_int_equal(sh(cmd, &out), 0);
   assert_non_null(strstr(out, "N3 1"));
+  assert_non_null(strstr(out, "envelope.filled"));
+  assert_non_null(strstr(out, "upgrade.dropped"));
+  free(out);
+  { /* the configured code, never a made-up one */
+    char *written = tu_read(path, NULL);
+    assert_non_null(
+        strstr(written, "\"codeGegevensleverancier\":\"Acme 4.2\""));
+    assert_null(strstr(written, "ddas-worker"));
+    free(written);
+  }
+  /* without it the v0.9 example cannot become v1.0: nothing is written */
+  snprintf(cmd, sizeof(cmd),
+           "validate --profile spec --normalised-out %s.no " EX
+           "shv-v0.9-enkelvoudig.json 2>&1",
+           path);
+  assert_int_equal(sh(cmd, &out), 1);
+  assert_non_null(strstr(out, "envelope.missing"));
+  assert_non_null(strstr(out, "not written"));
+  free(out);
+  assert_int_equal(sh("validate --delivered-at yesterday " EX
+                      "shv-v0.9-enkelvoudig.json 2>&1",
+                      &out),
+                   2);
   free(out);
   snprintf(cmd, sizeof(cmd),
            "validate --profile spec --kind shv --schema-version 1.0 --json %s",

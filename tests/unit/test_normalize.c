@@ -23,10 +23,17 @@
 #define ENVELOPE_TAIL "]}]}"
 #define CLIENT "\"client\":[{\"Burgerservicenummer\":\"111222333\"}]"
 
+/* The context the worker would give: a time of submission and a configured
+ * codeGegevensleverancier (for SHV v0.9 deliveries, which may lack both). */
+static const ddas_envelope_context test_context = {
+    "2025-01-16T00:00:00Z", "the test's time of submission",
+    "Testleverancier 1.0", "the test's configuration", 0};
+
 typedef struct {
   ddas_validate_result res;
   ddas_json_doc *out; /* the single batch, parsed */
-  char *body;
+  char *body;         /* not NUL-terminated */
+  size_t len;
   ddas_norm_counts counts; /* N1..N6 */
 } outcome;
 
@@ -48,6 +55,7 @@ static void run(const char *doc, const char *version, unsigned mask,
   vo.rules = &rs;
   vo.norm_mask = mask;
   vo.keep_document = 1;
+  vo.envelope = &test_context;
   if(version) {
     vo.kind = DDAS_KIND_SHV;
     vo.version = version;
@@ -61,7 +69,8 @@ static void run(const char *doc, const char *version, unsigned mask,
   assert_true(o->res.valid);
   memset(&bo, 0, sizeof(bo));
   bo.delivery_id = "n";
-  bo.sent_at = "2025-01-16T00:00:00Z";
+  bo.envelope = test_context;
+  bo.time_from_delivery = 1;
   bo.norm_mask = mask;
   assert_int_equal(ddas_batcher_new(&bo, &b), DDAS_OK);
   assert_int_equal(ddas_batcher_add(b, &o->res), DDAS_OK);
@@ -72,6 +81,7 @@ static void run(const char *doc, const char *version, unsigned mask,
     o->counts.n[k] = ddas_batcher_normalised(b)->n[k];
   ddas_batcher_free(b);
   o->body = batch.body;
+  o->len = batch.len;
   assert_int_equal(ddas_json_parse(o->body, batch.len, NULL, &o->out, &e),
                    DDAS_OK);
   /* whatever was normalised, the batch is valid SHV v1.0 */
@@ -286,6 +296,7 @@ static void upgrade_that_breaks_v10_is_rejected(void **state) {
   vo.norm_mask = DDAS_N_ALL;
   vo.kind = DDAS_KIND_SHV;
   vo.version = "0.9";
+  vo.envelope = &test_context;
   assert_int_equal(
       ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
       DDAS_OK);
@@ -309,6 +320,267 @@ static void upgrade_that_breaks_v10_is_rejected(void **state) {
   free(buf);
 }
 
+/* Findings of `res` with rule `rule` and severity `sev` (-1: any) at
+ * `pointer` (NULL: anywhere). */
+static size_t count(const ddas_validate_result *res, const char *rule, int sev,
+                    const char *pointer) {
+  size_t i, n = 0;
+  for(i = 0; i < res->findings.count; i++) {
+    const ddas_finding *f = &res->findings.items[i];
+    n += !strcmp(f->rule, rule) && (sev < 0 || (int)f->severity == sev) &&
+         (!pointer || !strcmp(f->pointer, pointer));
+  }
+  return n;
+}
+
+/* The official v0.9 example without its (optional) aanleverdatumEnTijd. */
+static char *v09_without_time(size_t *len) {
+  char *buf = tu_read(SHARED_DIR "/examples/shv-v0.9-enkelvoudig.json", len);
+  char *p = strstr(buf, "\"aanleverdatumEnTijd\": \"2023-01-01T12:00:00Z\",");
+  assert_non_null(p);
+  memset(p, ' ', strlen("\"aanleverdatumEnTijd\": \"2023-01-01T12:00:00Z\","));
+  return buf;
+}
+
+/* Issue 14, item 1: an upgrade invents nothing. The envelope members v1.0
+ * requires and a v0.9 delivery lacks come from the delivery's context (its
+ * time of submission, configuration), each with an envelope.filled warning
+ * saying where from; without a context the delivery cannot be upgraded
+ * (envelope.missing), instead of going out as 1970 from "ddas-worker". */
+static void v09_envelope_from_context(void **state) {
+  size_t len;
+  char *buf = v09_without_time(&len);
+  outcome o;
+  ddas_validate_options vo;
+  ddas_validate_result r;
+  ddas_ruleset rs;
+  char err[300];
+  (void)state;
+  run(buf, "0.9", DDAS_N_ALL, &o);
+  assert_str(at(&o, "/aanleverdatumEnTijd"), "2025-01-16T00:00:00Z");
+  assert_str(at(&o, "/codeGegevensleverancier"), "Testleverancier 1.0");
+  assert_int_equal(count(&o.res, "envelope.filled", DDAS_SEV_WARNING,
+                         "/aanleverdatumEnTijd"),
+                   1);
+  assert_int_equal(count(&o.res, "envelope.filled", DDAS_SEV_WARNING,
+                         "/codeGegevensleverancier"),
+                   1);
+  { /* the finding says where the value came from */
+    size_t i;
+    for(i = 0; i < o.res.findings.count; i++)
+      if(!strcmp(o.res.findings.items[i].rule, "envelope.filled"))
+        assert_non_null(strstr(o.res.findings.items[i].message, "the test's"));
+  }
+  /* the filled time is the real one: strict finds no date after it */
+  memset(&vo, 0, sizeof(vo));
+  ddas_ruleset_init(&rs, DDAS_PROFILE_STRICT);
+  vo.rules = &rs;
+  vo.norm_mask = DDAS_N_ALL;
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, o.body, o.len, &r, err, sizeof(err)),
+      DDAS_OK);
+  assert_int_equal(count(&r, "dates.not.future", -1, NULL), 0);
+  ddas_validate_result_clear(&r);
+  done(&o);
+  /* no context: nothing to fill from, so it cannot become v1.0 */
+  memset(&vo, 0, sizeof(vo));
+  ddas_ruleset_init(&rs, DDAS_PROFILE_SPEC);
+  vo.rules = &rs;
+  vo.norm_mask = DDAS_N_ALL;
+  vo.kind = DDAS_KIND_SHV;
+  vo.version = "0.9";
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, buf, len, &r, err, sizeof(err)),
+      DDAS_OK);
+  assert_int_equal(
+      count(&r, "envelope.missing", DDAS_SEV_ERROR, "/aanleverdatumEnTijd"), 1);
+  assert_int_equal(
+      count(&r, "envelope.missing", DDAS_SEV_ERROR, "/codeGegevensleverancier"),
+      1);
+  assert_true(r.document_rejected);
+  assert_int_equal(r.accepted, 0);
+  ddas_validate_result_clear(&r);
+  /* without N3 the batch stays v0.9, where both may be absent: no error */
+  vo.norm_mask = DDAS_N1 | DDAS_N2;
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, buf, len, &r, err, sizeof(err)),
+      DDAS_OK);
+  assert_int_equal(count(&r, "envelope.missing", -1, NULL), 0);
+  assert_int_equal(r.accepted, 1);
+  ddas_validate_result_clear(&r);
+  free(buf);
+}
+
+/* batch.code_gegevensleverancier replaces the delivery's own in every batch
+ * (RULES.md: "from configuration when set"); a fill-only code does not. */
+static void envelope_code_replaces_or_fills(void **state) {
+  static const char doc[] =
+      ENVELOPE_HEAD "{\"gemeentecode\":\"GM0363\"," CLIENT "}" ENVELOPE_TAIL;
+  const char *from;
+  size_t n;
+  ddas_envelope_context ec = test_context;
+  ddas_json_doc *d;
+  ddas_json_error e;
+  const char *v;
+  (void)state;
+  assert_int_equal(ddas_json_parse(doc, strlen(doc), NULL, &d, &e), DDAS_OK);
+  v = ddas_envelope_value(&ec, ddas_json_root(d), "codeGegevensleverancier", &n,
+                          &from);
+  assert_null(from);
+  assert_memory_equal(v, "Test 1.0", n);
+  ec.code_replaces = 1;
+  v = ddas_envelope_value(&ec, ddas_json_root(d), "codeGegevensleverancier", &n,
+                          &from);
+  assert_string_equal(from, "the test's configuration");
+  assert_memory_equal(v, "Testleverancier 1.0", n);
+  v = ddas_envelope_value(&ec, ddas_json_root(d), "aanleverdatumEnTijd", &n,
+                          &from);
+  assert_null(from);
+  assert_memory_equal(v, "2025-01-15T10:00:00Z", n);
+  ddas_json_doc_free(d);
+}
+
+/* Issue 14, item 2: what the upgrade cannot carry into v1.0 is reported
+ * (upgrade.dropped, a warning at the dropped value) and counted, never left
+ * out silently. */
+static void upgrade_reports_dropped_values(void **state) {
+  size_t len;
+  char *buf = tu_read(SHARED_DIR "/examples/shv-v0.9-enkelvoudig.json", &len);
+  outcome o;
+  int idx = ddas_rule_index("upgrade.dropped");
+  (void)state;
+  assert_true(idx >= 0);
+  run(buf, "0.9", DDAS_N_ALL, &o);
+  assert_int_equal(count(&o.res, "upgrade.dropped", DDAS_SEV_WARNING,
+                         T0 "/client/0/leefsituatie/0/datumGeldigVanaf"),
+                   1);
+  assert_int_equal(count(&o.res, "upgrade.dropped", DDAS_SEV_WARNING,
+                         T0 "/client/0/leefsituatie/0/datumGeldigTot"),
+                   1);
+  assert_int_equal(o.res.rule_warnings[idx], 2);
+  assert_true(o.res.verdicts[0].record[0] & DDAS_REC_WARNED);
+  done(&o);
+  free(buf);
+  /* v0.10: a Beeindigingsbeschikking without a date has nowhere to go; an
+   * extra root member of v0.9 is in no batch envelope */
+  {
+    static const char v010[] = ENVELOPE_HEAD
+        "{\"gemeentecode\":\"GM0363\",\"intake\":{"
+        "\"beschikkingssoort\":\"Beeindigingsbeschikking\"}," CLIENT
+        "}" ENVELOPE_TAIL;
+    run(v010, "0.10", DDAS_N_ALL, &o);
+    assert_int_equal(count(&o.res, "upgrade.dropped", DDAS_SEV_WARNING,
+                           T0 "/intake/beschikkingssoort"),
+                     1);
+    done(&o);
+  }
+  {
+    char *v09 = tu_read(SHARED_DIR "/examples/shv-v0.9-enkelvoudig.json", &len);
+    char *extra = malloc(len + 32);
+    assert_non_null(extra);
+    snprintf(extra, len + 32, "{\"x~y\":1,%s", strchr(v09, '{') + 1);
+    run(extra, "0.9", DDAS_N_ALL, &o);
+    assert_int_equal(
+        count(&o.res, "upgrade.dropped", DDAS_SEV_WARNING, "/x~0y"), 1);
+    done(&o);
+    free(extra);
+    free(v09);
+  }
+}
+
+/* Issue 14, item 3: N1 and N2 run before the schema, so each value they
+ * repair is a finding (schema.null, schema.whitespace): a warning in spec,
+ * an error in strict that rejects its scope like any other, overridable. */
+static void n1_n2_deviations_are_findings(void **state) {
+  static const char doc[] = ENVELOPE_HEAD
+      "{\"gemeentecode\":\"GM0363\",\"einddatum\":null," CLIENT "},"
+      "{\"gemeentecode\":\"GM0363\",\"startdatum\":\" 2024-02-01\"," CLIENT
+      "},{\"gemeentecode\":\"GM0363\"," CLIENT "}" ENVELOPE_TAIL;
+  ddas_validate_options vo;
+  ddas_validate_result r;
+  ddas_ruleset rs;
+  char err[300];
+  (void)state;
+  memset(&vo, 0, sizeof(vo));
+  vo.rules = &rs;
+  vo.norm_mask = DDAS_N_ALL;
+  ddas_ruleset_init(&rs, DDAS_PROFILE_SPEC);
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, doc, strlen(doc), &r, err, sizeof(err)),
+      DDAS_OK);
+  assert_int_equal(count(&r, "schema.null", DDAS_SEV_WARNING, T0 "/einddatum"),
+                   1);
+  assert_int_equal(count(&r, "schema.whitespace", DDAS_SEV_WARNING,
+                         "/leveringen/0/schuldhulptrajecten/1/startdatum"),
+                   1);
+  assert_int_equal(r.accepted, 3);
+  assert_int_equal(r.warned, 2);
+  ddas_validate_result_clear(&r);
+  /* strict: errors, which reject their trajecten; the third goes on */
+  ddas_ruleset_init(&rs, DDAS_PROFILE_STRICT);
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, doc, strlen(doc), &r, err, sizeof(err)),
+      DDAS_OK);
+  assert_int_equal(count(&r, "schema.null", DDAS_SEV_ERROR, T0 "/einddatum"),
+                   1);
+  assert_int_equal(r.accepted, 1);
+  assert_true(ddas_record_accepted(&r, 0, 2));
+  ddas_validate_result_clear(&r);
+  /* overridable like every rule */
+  assert_int_equal(
+      ddas_ruleset_override(&rs, "schema.null=off", err, sizeof(err)), 0);
+  assert_int_equal(
+      ddas_ruleset_override(&rs, "schema.whitespace=warning", err, sizeof(err)),
+      0);
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, doc, strlen(doc), &r, err, sizeof(err)),
+      DDAS_OK);
+  assert_int_equal(count(&r, "schema.null", -1, NULL), 0);
+  assert_int_equal(r.accepted, 3);
+  assert_int_equal(r.normalised.n[0], 1);
+  ddas_validate_result_clear(&r);
+}
+
+/* The official invalid example UitgebreidMeervoudigVoorbeeld (VNG's
+ * repository) has 12 schema errors, five of them null members: with the
+ * normalisations on, every pointer the raw schema view reports is still
+ * reported (schema.null for the nulls), none is hidden. */
+static void official_invalid_example_keeps_every_error(void **state) {
+  size_t len, i, j;
+  char *buf = tu_read(SOURCE_DIR "/tests/cases/schema/"
+                                 "shv10-official-uitgebreid-meervoudig.json",
+                      &len);
+  ddas_validate_options vo;
+  ddas_validate_result raw, norm;
+  ddas_ruleset rs;
+  char err[300];
+  (void)state;
+  memset(&vo, 0, sizeof(vo));
+  ddas_ruleset_init(&rs, DDAS_PROFILE_SPEC);
+  vo.rules = &rs;
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, buf, len, &raw, err, sizeof(err)),
+      DDAS_OK);
+  vo.norm_mask = DDAS_N_ALL;
+  assert_int_equal(
+      ddas_validate_buffer(tu_set, &vo, buf, len, &norm, err, sizeof(err)),
+      DDAS_OK);
+  assert_int_equal(count(&raw, "schema", -1, NULL), 14);
+  assert_int_equal(count(&norm, "schema.null", DDAS_SEV_WARNING, NULL), 5);
+  for(i = 0; i < raw.findings.count; i++) {
+    int seen = 0;
+    for(j = 0; j < norm.findings.count && !seen; j++)
+      seen = !strcmp(raw.findings.items[i].pointer,
+                     norm.findings.items[j].pointer);
+    if(!seen)
+      printf("hidden: %s\n", raw.findings.items[i].pointer);
+    assert_true(seen);
+  }
+  ddas_validate_result_clear(&raw);
+  ddas_validate_result_clear(&norm);
+  free(buf);
+}
+
 static void parse_lists(void **state) {
   unsigned m;
   (void)state;
@@ -325,6 +597,11 @@ static void parse_lists(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(n1_null_is_absent),
+      cmocka_unit_test(n1_n2_deviations_are_findings),
+      cmocka_unit_test(official_invalid_example_keeps_every_error),
+      cmocka_unit_test(v09_envelope_from_context),
+      cmocka_unit_test(envelope_code_replaces_or_fills),
+      cmocka_unit_test(upgrade_reports_dropped_values),
       cmocka_unit_test(n2_trim_and_postcode),
       cmocka_unit_test(n4_end_dates),
       cmocka_unit_test(n5_toekenning_and_schuldeiser),

@@ -120,7 +120,7 @@ static void run_core(scan *sc, const char *buf, size_t len, ddas_profile p) {
     ddas_batch batch;
     memset(&bo, 0, sizeof(bo));
     bo.delivery_id = "delivery-1";
-    bo.sent_at = "2026-11-29T10:00:00Z";
+    bo.envelope.delivered_at = "2026-11-29T10:00:00Z";
     bo.norm_mask = DDAS_N_ALL;
     assert_int_equal(ddas_batcher_new(&bo, &b), DDAS_OK);
     assert_int_equal(ddas_batcher_add(b, &res), DDAS_OK);
