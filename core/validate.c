@@ -182,8 +182,10 @@ static void tally(ddas_validate_result *res) {
 static ddas_result add_syntax_finding(ddas_validate_result *res,
                                       const ddas_json_error *jerr) {
   if(ddas_findings_add(&res->findings, DDAS_SEV_ERROR, "json.syntax",
-                       jerr->code, jerr->pointer, NULL, "%s", jerr->message))
+                       jerr->code, jerr->pointer, NULL, "%s", jerr->message)) {
+    res->syntax_nomem = 1;
     return DDAS_ERR_NOMEM;
+  }
   if(res->findings.count) {
     ddas_finding *f = &res->findings.items[res->findings.count - 1];
     f->offset = jerr->offset;
@@ -192,6 +194,11 @@ static ddas_result add_syntax_finding(ddas_validate_result *res,
   }
   res->document_rejected = 1;
   return DDAS_OK;
+}
+
+/* The parser's on_duplicate: every repeated member name is a finding. */
+static void on_duplicate(void *ctx, const ddas_json_error *e) {
+  add_syntax_finding(ctx, e);
 }
 
 ddas_result ddas_validate_buffer(ddas_schemaset *set,
@@ -215,12 +222,15 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
   if(errbuf && errlen)
     errbuf[0] = '\0';
   jopt.max_depth = opt ? opt->max_depth : 0;
+  jopt.max_memory = opt ? opt->max_memory : 0;
+  jopt.on_duplicate = on_duplicate;
+  jopt.ctx = res;
 
   r = ddas_json_parse(buf, len, &jopt, &doc, &jerr);
-  if(r == DDAS_ERR_NOMEM)
-    return r;
+  if(r == DDAS_ERR_NOMEM || res->syntax_nomem)
+    return DDAS_ERR_NOMEM;
   if(r)
-    return add_syntax_finding(res, &jerr);
+    return *jerr.code ? add_syntax_finding(res, &jerr) : DDAS_OK;
   res->parsed = 1;
   if(!generic && opt && opt->norm_mask) {
     r = ddas_normalize_values(doc, opt->norm_mask, &res->normalised);
