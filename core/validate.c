@@ -229,8 +229,12 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
   r = ddas_json_parse(buf, len, &jopt, &doc, &jerr);
   if(r == DDAS_ERR_NOMEM || res->syntax_nomem)
     return DDAS_ERR_NOMEM;
-  if(r)
-    return *jerr.code ? add_syntax_finding(res, &jerr) : DDAS_OK;
+  if(r) {
+    r = *jerr.code ? add_syntax_finding(res, &jerr) : DDAS_OK;
+    /* the duplicates arrive as their objects close: input order */
+    ddas_findings_sort_document(&res->findings, NULL);
+    return r;
+  }
   res->parsed = 1;
   if(!generic && opt && opt->norm_mask) {
     r = ddas_normalize_values(doc, opt->norm_mask, &res->normalised);
@@ -284,6 +288,8 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
       goto out;
   }
 out:
+  /* schema, rule and upgrade findings arrive in runs: document order */
+  ddas_findings_sort_document(&res->findings, ddas_json_root(doc));
   res->valid = res->findings.errors == 0 && !r;
   tally(res);
   if(!r && opt && opt->keep_document) {

@@ -431,7 +431,6 @@ static int check_file(const validate_run *v, const char *name, int nth,
     wk_file_release(&in);
     return 2;
   }
-  ddas_findings_sort(&res.findings);
   if(res.doc)
     status = normalise_file(v, shown, &res);
   /* the report needs only the findings; the kept document borrows the

@@ -62,7 +62,9 @@ typedef struct {
   ddas_detection detection;
   size_t leveringen;      /* number of leveringen (0 when not a DDAS shape) */
   size_t records;         /* trajecten (SHV) or vroegsignalen (VS) */
-  ddas_findings findings; /* owned; release with ddas_validate_result_clear */
+  ddas_findings findings; /* owned; release with ddas_validate_result_clear;
+                             in document order
+                             (ddas_findings_sort_document) */
   ddas_norm_counts normalised; /* N1 and N2; N3-N6 come from the batcher */
   /* Partial acceptance (RULES.md scopes): a record is accepted unless the
    * document, its levering or the record itself has an error. */
