@@ -212,7 +212,7 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
   const ddas_schema *schema;
   const ddas_json *root;
   ddas_result r = DDAS_OK;
-  int ok, generic = opt && opt->schema;
+  int ok, generic = opt && opt->schema, guessed = 0;
 
   memset(res, 0, sizeof(*res));
   ddas_findings_init(&res->findings,
@@ -253,7 +253,11 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
                    sizeof(why))) {
       r = ddas_findings_add(&res->findings, DDAS_SEV_ERROR, "detect", NULL, "",
                             NULL, "%s", why);
-      goto out;
+      /* with a best guess, its schema shows what else is wrong; the rules
+       * and the upgrade are not run on a guess */
+      if(r || res->detection.kind == DDAS_KIND_UNKNOWN)
+        goto out;
+      guessed = 1;
     }
     r = ddas_schemaset_get(set, res->detection.kind, res->detection.version,
                            &schema, errbuf, errlen);
@@ -271,12 +275,12 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
     r = DDAS_ERR_NOMEM;
     goto out;
   }
-  if(!generic && opt && opt->rules) {
+  if(!generic && !guessed && opt && opt->rules) {
     r = ddas_rules_check(opt->rules, root, res->detection.kind, &res->findings);
     if(r)
       goto out;
   }
-  if(!generic && opt && (opt->norm_mask & DDAS_N3) &&
+  if(!generic && !guessed && opt && (opt->norm_mask & DDAS_N3) &&
      res->detection.kind == DDAS_KIND_SHV &&
      strcmp(res->detection.version, "1.0") != 0) {
     /* what goes out must be valid v1.0: check the upgraded records */
