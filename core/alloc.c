@@ -1,13 +1,27 @@
-/* Allocation wrappers with test-time failure injection (see ddas/alloc.h). */
+/* Allocation wrappers with test-time failure injection and byte accounting
+ * (see ddas/alloc.h). */
 #include "ddas/alloc.h"
 
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Test hook state. Plain globals on purpose: injection is a test-only,
  * single-threaded facility, like curl's memdebug. */
 static unsigned long fail_at;
 static unsigned long counter;
+
+/* Accounting is process-wide and may be updated from several threads (the
+ * worker's stages share the core), hence atomics; relaxed order suffices
+ * because the figures are statistics, not synchronisation. A block counts
+ * malloc_usable_size() bytes, what the allocator really set aside (glibc
+ * and the sanitizers' allocators provide it): no header is added, so core
+ * memory stays plain malloc memory that callers may free() as before; such
+ * a free() is simply not subtracted. */
+static atomic_size_t in_use;
+static atomic_size_t peak;
 
 static int should_fail(void) {
   counter++;
@@ -21,25 +35,80 @@ void ddas_alloc_fail_at(unsigned long n) {
 
 unsigned long ddas_alloc_count(void) { return counter; }
 
+size_t ddas_alloc_in_use(void) {
+  return atomic_load_explicit(&in_use, memory_order_relaxed);
+}
+
+size_t ddas_alloc_peak(void) {
+  return atomic_load_explicit(&peak, memory_order_relaxed);
+}
+
+void ddas_alloc_peak_reset(void) {
+  atomic_store_explicit(&peak, ddas_alloc_in_use(), memory_order_relaxed);
+}
+
+size_t ddas_alloc_slack(void) {
+  static size_t slack;
+  if(!slack) {
+    long page = sysconf(_SC_PAGESIZE);
+    slack = (page > 0 ? (size_t)page : 4096u) + 32u;
+  }
+  return slack;
+}
+
+static void raise_peak(size_t v) {
+  size_t p = atomic_load_explicit(&peak, memory_order_relaxed);
+  while(v > p && !atomic_compare_exchange_weak_explicit(
+                     &peak, &p, v, memory_order_relaxed, memory_order_relaxed))
+    ;
+}
+
+static void *counted(void *p) {
+  if(p) {
+    size_t n = malloc_usable_size(p);
+    raise_peak(atomic_fetch_add_explicit(&in_use, n, memory_order_relaxed) + n);
+  }
+  return p;
+}
+
 void *ddas_malloc(size_t n) {
   if(should_fail())
     return NULL;
-  return malloc(n ? n : 1);
+  return counted(malloc(n ? n : 1));
 }
 
 void *ddas_calloc(size_t count, size_t size) {
   if(should_fail())
     return NULL;
-  return calloc(count ? count : 1, size ? size : 1);
+  return counted(calloc(count ? count : 1, size ? size : 1));
 }
 
 void *ddas_realloc(void *p, size_t n) {
+  size_t was;
+  void *q;
+  if(!p)
+    return ddas_malloc(n);
   if(should_fail())
     return NULL;
-  return realloc(p, n ? n : 1);
+  was = malloc_usable_size(p);
+  /* the old and the new block may both exist while realloc copies: the
+   * high-water mark counts both (the new one at its requested size plus the
+   * slack), so it is an upper bound */
+  raise_peak(ddas_alloc_in_use() + (n ? n : 1) + ddas_alloc_slack());
+  q = realloc(p, n ? n : 1);
+  if(!q)
+    return NULL;
+  atomic_fetch_sub_explicit(&in_use, was, memory_order_relaxed);
+  return counted(q);
 }
 
-void ddas_free(void *p) { free(p); }
+void ddas_free(void *p) {
+  if(!p)
+    return;
+  atomic_fetch_sub_explicit(&in_use, malloc_usable_size(p),
+                            memory_order_relaxed);
+  free(p);
+}
 
 char *ddas_strndup(const char *s, size_t n) {
   char *d = ddas_malloc(n + 1);

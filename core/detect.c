@@ -145,6 +145,14 @@ int ddas_detect(const ddas_json *root, ddas_kind kind, const char *version,
       for(i = 0; i < levs->n && kind == DDAS_KIND_UNKNOWN; i++)
         kind = kind_of_levering(&levs->u.items[i], &how);
     if(kind == DDAS_KIND_UNKNOWN) {
+      /* a best guess to check the document against all the same: the
+       * newest SHV (the kind most deliveries are), or the version asked */
+      out->kind = DDAS_KIND_SHV;
+      out->version = ddas_version_canonical(DDAS_KIND_SHV, version);
+      if(!out->version)
+        out->version = shv_versions[0];
+      out->how = "guess: the kind cannot be told from the content, so "
+                 "checked as SHV";
       snprintf(why, whylen,
                "cannot tell whether this is an SHV or a VS delivery: no "
                "levering has schuldhulptrajecten, vroegsignalen or "

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ddas/alloc.h"
+#include "ddas/text.h"
 
 const char *ddas_scope_name(ddas_scope s) {
   switch(s) {
@@ -49,40 +50,6 @@ void ddas_findings_clear(ddas_findings *f) {
   f->dropped = f->errors = f->warnings = 0;
 }
 
-/* Replaces every byte that is not part of a valid UTF-8 sequence with '?'.
- * Messages may quote member names cut at a byte limit, and vsnprintf may cut
- * the whole message; reports must stay valid UTF-8 (JSON requires it). */
-static void utf8_sanitize(char *s) {
-  unsigned char *p = (unsigned char *)s;
-  while(*p) {
-    size_t n = 0, i;
-    if(*p < 0x80) {
-      p++;
-      continue;
-    }
-    if(*p >= 0xC2 && *p <= 0xDF)
-      n = 2;
-    else if(*p >= 0xE0 && *p <= 0xEF)
-      n = 3;
-    else if(*p >= 0xF0 && *p <= 0xF4)
-      n = 4;
-    for(i = 1; i < n; i++)
-      if((p[i] & 0xC0) != 0x80)
-        n = 0;
-    if(n == 3 &&
-       ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F)))
-      n = 0;
-    if(n == 4 &&
-       ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] > 0x8F)))
-      n = 0;
-    if(!n) {
-      *p++ = '?';
-      continue;
-    }
-    p += n;
-  }
-}
-
 static ddas_result add_v(ddas_findings *f, ddas_severity sev, int scope,
                          const char *rule, const char *keyword,
                          const char *pointer, const char *schema_pointer,
@@ -102,7 +69,10 @@ static ddas_result add_v(ddas_findings *f, ddas_severity sev, int scope,
   if(!pointer)
     pointer = "";
   vsnprintf(msg, sizeof(msg), fmt, ap);
-  utf8_sanitize(msg);
+  /* messages may quote member names cut at a byte limit, and vsnprintf may
+   * cut the whole message; reports must stay valid UTF-8 (JSON requires
+   * it) */
+  ddas_utf8_sanitize(msg);
   memset(&tmp, 0, sizeof(tmp));
   tmp.severity = sev;
   tmp.scope = scope >= 0 ? (ddas_scope)scope : scope_of(pointer);
@@ -198,32 +168,140 @@ static int cmp_pointer(const char *a, const char *b) {
   return (*a != 0) - (*b != 0);
 }
 
-/* Stable merge sort: schema and rule findings arrive as two runs, and
- * stored findings are capped, so O(n log n) keeps reports fast. */
-void ddas_findings_sort(ddas_findings *f) {
-  size_t width, i, n = f->count;
-  ddas_finding *a = f->items, *tmp;
+/* Stable merge sort of the indexes 0..n-1 into order[] by `before`
+ * (before(ctx, a, b): index a goes strictly before index b). O(n log n):
+ * stored findings are capped, but the cap may be large. -1 when out of
+ * memory. */
+static int stable_order(size_t n, int (*before)(const void *, size_t, size_t),
+                        const void *ctx, size_t *order) {
+  size_t width, i, *tmp;
+  for(i = 0; i < n; i++)
+    order[i] = i;
   if(n < 2)
-    return;
+    return 0;
   tmp = ddas_malloc(n * sizeof(*tmp));
   if(!tmp)
-    return; /* unsorted but complete: ordering is cosmetic */
+    return -1;
   for(width = 1; width < n; width *= 2) {
     for(i = 0; i < n; i += 2 * width) {
       size_t lo = i, mid = i + width < n ? i + width : n;
       size_t hi = i + 2 * width < n ? i + 2 * width : n;
       size_t l = lo, r = mid, k = lo;
       while(l < mid && r < hi)
-        tmp[k++] =
-            cmp_pointer(a[r].pointer, a[l].pointer) < 0 ? a[r++] : a[l++];
+        tmp[k++] = before(ctx, order[r], order[l]) ? order[r++] : order[l++];
       while(l < mid)
-        tmp[k++] = a[l++];
+        tmp[k++] = order[l++];
       while(r < hi)
-        tmp[k++] = a[r++];
+        tmp[k++] = order[r++];
     }
-    memcpy(a, tmp, n * sizeof(*a));
+    memcpy(order, tmp, n * sizeof(*order));
   }
   ddas_free(tmp);
+  return 0;
+}
+
+/* Puts f's findings in the order stable_order() gives; unchanged when out
+ * of memory (the order is cosmetic, the findings complete). */
+static void reorder(ddas_findings *f,
+                    int (*before)(const void *, size_t, size_t),
+                    const void *ctx) {
+  size_t n = f->count, i, *order;
+  ddas_finding *sorted;
+  if(n < 2)
+    return;
+  order = ddas_malloc(n * sizeof(*order));
+  sorted = ddas_malloc(n * sizeof(*sorted));
+  if(order && sorted && stable_order(n, before, ctx, order) == 0) {
+    for(i = 0; i < n; i++)
+      sorted[i] = f->items[order[i]];
+    memcpy(f->items, sorted, n * sizeof(*sorted));
+  }
+  ddas_free(order);
+  ddas_free(sorted);
+}
+
+static int pointer_before(const void *ctx, size_t a, size_t b) {
+  const ddas_finding *it = ctx;
+  return cmp_pointer(it[a].pointer, it[b].pointer) < 0;
+}
+
+void ddas_findings_sort(ddas_findings *f) {
+  reorder(f, pointer_before, f->items);
+}
+
+/* The byte offset in the input where finding f points: its own offset for
+ * json.syntax, else the value its pointer leads to or, for a member that
+ * is missing (required, or removed by N1), the deepest value that exists. */
+static size_t document_offset(const ddas_finding *f, const ddas_json *root) {
+  const char *p = f->pointer;
+  size_t len;
+  if(f->line || !root)
+    return f->offset;
+  len = strlen(p);
+  for(;;) {
+    const ddas_json *v = ddas_json_pointer_get(root, p, len);
+    if(v)
+      return v->start;
+    while(len && p[len - 1] != '/')
+      len--;
+    if(!len)
+      return root->start;
+    len--; /* drop the '/' */
+  }
+}
+
+typedef struct {
+  const size_t *key;
+} by_key;
+
+static int key_before(const void *ctx, size_t a, size_t b) {
+  const by_key *k = ctx;
+  return k->key[a] < k->key[b];
+}
+
+void ddas_findings_sort_document(ddas_findings *f, const ddas_json *root) {
+  size_t i, *keys;
+  by_key k;
+  if(f->count < 2)
+    return;
+  keys = ddas_malloc(f->count * sizeof(*keys));
+  if(!keys)
+    return; /* unsorted but complete */
+  for(i = 0; i < f->count; i++)
+    keys[i] = document_offset(&f->items[i], root);
+  k.key = keys;
+  reorder(f, key_before, &k);
+  ddas_free(keys);
+}
+
+/* Group of a finding: its levering and record index, -1 for none (so the
+ * document's own come first, then a levering's own before its records). */
+static void group_of(const ddas_finding *f, long *lev, long *rec) {
+  const char *list;
+  size_t ll;
+  ddas_finding_location(f->pointer, lev, rec, &list, &ll);
+}
+
+static int group_before(const void *ctx, size_t a, size_t b) {
+  const ddas_finding *it = ctx;
+  long la, ra, lb, rb;
+  group_of(&it[a], &la, &ra);
+  group_of(&it[b], &lb, &rb);
+  if(la != lb)
+    return la < lb;
+  return ra < rb;
+}
+
+ddas_result ddas_findings_group_order(const ddas_findings *f, size_t **order) {
+  *order = ddas_malloc((f->count ? f->count : 1) * sizeof(**order));
+  if(!*order)
+    return DDAS_ERR_NOMEM;
+  if(stable_order(f->count, group_before, f->items, *order)) {
+    ddas_free(*order);
+    *order = NULL;
+    return DDAS_ERR_NOMEM;
+  }
+  return DDAS_OK;
 }
 
 static long parse_index(const char *s, const char **end) {

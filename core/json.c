@@ -37,27 +37,60 @@ typedef struct chunk {
 
 #define CHUNK_HDR ((sizeof(chunk) + 15u) & ~(size_t)15u)
 
+/* While parsing, everything the parser allocates (arena chunks and its
+ * scratch stacks) is charged to the arena's budget, counted the way
+ * core/alloc.c counts it at most (requested size plus ddas_alloc_slack(); a
+ * growing stack's old and new block together), so that the allocator's
+ * high-water mark of a parse never exceeds the budget. After the parse the
+ * document's arena is unlimited (limit 0): normalisations only narrow the tree.
+ */
 typedef struct {
   chunk *head;
-  size_t next_size;
+  size_t next_size; /* bytes of the next chunk */
+  size_t limit;     /* bytes; 0 = no limit */
+  size_t charged;   /* bytes charged against limit */
+  int refused;      /* an allocation was refused for the limit, not by malloc */
 } arena;
+
+/* Charges n bytes; 0 (and `refused` set) when that would pass the limit. */
+static int charge(arena *a, size_t n) {
+  if(a->limit && (a->charged > a->limit || n > a->limit - a->charged)) {
+    a->refused = 1;
+    return 0;
+  }
+  a->charged += n;
+  return 1;
+}
+
+/* Bytes still available under the limit (SIZE_MAX without one). */
+static size_t headroom(const arena *a) {
+  if(!a->limit)
+    return SIZE_MAX;
+  return a->charged < a->limit ? a->limit - a->charged : 0;
+}
 
 static void *arena_alloc(arena *a, size_t n) {
   n = (n + 7u) & ~(size_t)7u;
   if(!a->head || a->head->cap - a->head->used < n) {
-    size_t cap = a->next_size;
+    size_t cap = a->next_size, room = headroom(a);
+    const size_t extra = CHUNK_HDR + ddas_alloc_slack();
     chunk *c;
     if(cap < n)
       cap = n;
-    c = ddas_malloc(CHUNK_HDR + cap);
-    if(!c)
+    /* near the limit, a smaller last chunk that still fits */
+    if(room < extra + cap && room >= extra + n)
+      cap = room - extra;
+    if(!charge(a, extra + cap))
       return NULL;
+    c = ddas_malloc(CHUNK_HDR + cap);
+    if(!c) {
+      a->charged -= extra + cap;
+      return NULL;
+    }
     c->next = a->head;
     c->used = 0;
     c->cap = cap;
     a->head = c;
-    if(a->next_size < (16u << 20))
-      a->next_size *= 2;
   }
   {
     void *p = (char *)a->head + CHUNK_HDR + a->head->used;
@@ -121,6 +154,8 @@ typedef struct {
 typedef struct {
   const unsigned char *start, *p, *end;
   arena *mem;
+  const ddas_json_options *opt; /* never NULL */
+  size_t duplicates;            /* reported through opt->on_duplicate */
   unsigned max_depth;
   unsigned depth;
   ddas_json *vals;
@@ -153,16 +188,11 @@ static void line_col(const unsigned char *start, const unsigned char *at,
   *col = (unsigned)(at - bol) + 1u;
 }
 
-/* Records the first error; returns 0 so callers can `return fail(...)`. */
-static int fail(parser *ps, ddas_result r, const char *code,
-                const unsigned char *at, const char *msg) {
-  ddas_json_error *e = ps->err;
+/* Fills e with a defect at `at`, and the pointer of the value being parsed
+ * (the open containers' current children). */
+static void describe(parser *ps, ddas_json_error *e, const char *code,
+                     const unsigned char *at, const char *msg) {
   unsigned d;
-  if(ps->fail)
-    return 0;
-  ps->fail = r;
-  if(!e)
-    return 0;
   if(at > ps->end)
     at = ps->end;
   e->code = code;
@@ -183,11 +213,60 @@ static int fail(parser *ps, ddas_result r, const char *code,
       break;
     }
   }
+}
+
+/* Records the first error; returns 0 so callers can `return fail(...)`. */
+static int fail(parser *ps, ddas_result r, const char *code,
+                const unsigned char *at, const char *msg) {
+  if(ps->fail)
+    return 0;
+  ps->fail = r;
+  if(ps->err)
+    describe(ps, ps->err, code, at, msg);
   return 0;
 }
 
-static int fail_nomem(parser *ps) {
-  return fail(ps, DDAS_ERR_NOMEM, "nomem", ps->p, "out of memory");
+/* An allocation failed: over the memory budget (a finding for the input),
+ * or malloc itself (DDAS_ERR_NOMEM). */
+static int fail_alloc(parser *ps) {
+  char msg[200];
+  if(!ps->mem->refused)
+    return fail(ps, DDAS_ERR_NOMEM, "nomem", ps->p, "out of memory");
+  /* what the limit is, why it was hit, how to raise it; the CLI's option
+   * is named because this is what a person acts on */
+  snprintf(msg, sizeof(msg),
+           "parsing needs more memory than the limit of %zu bytes (%s); "
+           "tiny values such as [0,0,...] cost far more than their text; "
+           "raise it with --max-memory",
+           ps->mem->limit,
+           ps->opt->max_memory ? "as set" : "4 times the input plus 1 MiB");
+  return fail(ps, DDAS_ERR_LIMIT, "memory-limit", ps->p, msg);
+}
+
+/* Grows a scratch stack of `elem`-byte entries to at least `want` entries
+ * (doubling, or what the budget still allows). 0 after fail_alloc(). */
+static int grow_stack(parser *ps, void **stack, size_t *cap, size_t elem,
+                      size_t want) {
+  size_t ncap = *cap ? *cap * 2 : 256, room = headroom(ps->mem);
+  void *n;
+  if(ncap < want)
+    ncap = want;
+  if(room < ddas_alloc_slack() + ncap * elem &&
+     room >= ddas_alloc_slack() + want * elem)
+    ncap = (room - ddas_alloc_slack()) / elem;
+  /* the old block stays charged until realloc has returned */
+  if(!charge(ps->mem, ddas_alloc_slack() + ncap * elem))
+    return fail_alloc(ps);
+  n = ddas_realloc(*stack, ncap * elem);
+  if(!n) {
+    ps->mem->charged -= ddas_alloc_slack() + ncap * elem;
+    return fail_alloc(ps);
+  }
+  if(*cap)
+    ps->mem->charged -= ddas_alloc_slack() + *cap * elem;
+  *stack = n;
+  *cap = ncap;
+  return 1;
 }
 
 /* Character classes. */
@@ -301,7 +380,7 @@ static int decode_escaped(parser *ps, const unsigned char *b,
   /* decoded text is never longer than the source */
   unsigned char *o = arena_alloc(ps->mem, (size_t)(e - b) + 1u), *w;
   if(!o)
-    return fail_nomem(ps);
+    return fail_alloc(ps);
   w = o;
   while(b < e) {
     if(*b != '\\') {
@@ -546,7 +625,7 @@ static int parse_number(parser *ps, ddas_json *v) {
     if(n >= sizeof(small)) {
       lex = ddas_malloc(n + 1);
       if(!lex)
-        return fail_nomem(ps);
+        return fail_alloc(ps);
     }
     memcpy(lex, s, n);
     lex[n] = '\0';
@@ -569,71 +648,83 @@ static int parse_number(parser *ps, ddas_json *v) {
 static int parse_value(parser *ps, ddas_json *v);
 
 static int push_val(parser *ps, const ddas_json *v) {
-  if(ps->nvals == ps->capvals) {
-    size_t cap = ps->capvals ? ps->capvals * 2 : 256;
-    ddas_json *n = ddas_realloc(ps->vals, cap * sizeof(*n));
-    if(!n)
-      return fail_nomem(ps);
-    ps->vals = n;
-    ps->capvals = cap;
-  }
+  if(ps->nvals == ps->capvals &&
+     !grow_stack(ps, (void **)&ps->vals, &ps->capvals, sizeof(*ps->vals),
+                 ps->nvals + 1))
+    return 0;
   ps->vals[ps->nvals++] = *v;
   return 1;
 }
 
 static ddas_json_member *push_mem(parser *ps) {
-  if(ps->nmems == ps->capmems) {
-    size_t cap = ps->capmems ? ps->capmems * 2 : 256;
-    ddas_json_member *n = ddas_realloc(ps->mems, cap * sizeof(*n));
-    if(!n) {
-      fail_nomem(ps);
-      return NULL;
-    }
-    ps->mems = n;
-    ps->capmems = cap;
-  }
+  if(ps->nmems == ps->capmems &&
+     !grow_stack(ps, (void **)&ps->mems, &ps->capmems, sizeof(*ps->mems),
+                 ps->nmems + 1))
+    return NULL;
   return &ps->mems[ps->nmems++];
 }
 
-/* Index of the first member (in m[0..n)) whose name repeats an earlier one,
- * or n when all names are unique. */
-static size_t find_duplicate(parser *ps, const ddas_json_member *m, size_t n) {
-  size_t i, j;
+static int same_name(const ddas_json_member *a, const ddas_json_member *b) {
+  return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
+/* A member m (of the object in frame f) repeats an earlier name: without
+ * opt->on_duplicate the parse fails here; with it the duplicate is
+ * reported and parsing goes on. 0 after a failure. */
+static int duplicate(parser *ps, frame *f, const ddas_json_member *m) {
+  static const char msg[] = "duplicate member name in an object (each name "
+                            "may appear once)";
+  const unsigned char *at = ps->start + m->value.start;
+  int ok = 1;
+  f->key = m->key;
+  f->key_len = m->key_len;
+  f->has_child = 1;
+  if(ps->opt->on_duplicate) {
+    ddas_json_error e;
+    memset(&e, 0, sizeof(e));
+    describe(ps, &e, "duplicate-key", at, msg);
+    ps->opt->on_duplicate(ps->opt->ctx, &e);
+    ps->duplicates++;
+  } else {
+    ok = fail(ps, DDAS_ERR_SYNTAX, "duplicate-key", at, msg);
+  }
+  f->has_child = 0;
+  return ok;
+}
+
+/* Every member of m[0..n) whose name repeats an earlier one goes to
+ * duplicate() (a name given three times: twice), in input order. 0 after a
+ * failure. */
+static int check_duplicates(parser *ps, frame *f, const ddas_json_member *m,
+                            size_t n) {
+  size_t i, j, cap = 64;
   if(n <= SMALL_OBJECT) {
     for(i = 1; i < n; i++)
       for(j = 0; j < i; j++)
-        if(m[i].key_len == m[j].key_len &&
-           memcmp(m[i].key, m[j].key, m[i].key_len) == 0)
-          return i;
-    return n;
+        if(same_name(&m[i], &m[j])) {
+          if(!duplicate(ps, f, &m[i]))
+            return 0;
+          break;
+        }
+    return 1;
   }
-  {
-    size_t cap = 64;
-    while(cap < n * 2)
-      cap *= 2;
-    if(cap > ps->dupcap) {
-      uint32_t *t = ddas_realloc(ps->dupset, cap * sizeof(*t));
-      if(!t) {
-        fail_nomem(ps);
-        return n;
-      }
-      ps->dupset = t;
-      ps->dupcap = cap;
-    }
-    memset(ps->dupset, 0xff, cap * sizeof(uint32_t));
-    for(i = 0; i < n; i++) {
-      size_t slot = ddas_fnv1a(m[i].key, m[i].key_len) & (cap - 1);
-      while(ps->dupset[slot] != UINT32_MAX) {
-        const ddas_json_member *o = &m[ps->dupset[slot]];
-        if(o->key_len == m[i].key_len &&
-           memcmp(o->key, m[i].key, m[i].key_len) == 0)
-          return i;
-        slot = (slot + 1) & (cap - 1);
-      }
+  while(cap < n * 2)
+    cap *= 2;
+  if(cap > ps->dupcap &&
+     !grow_stack(ps, (void **)&ps->dupset, &ps->dupcap, sizeof(uint32_t), cap))
+    return 0;
+  memset(ps->dupset, 0xff, cap * sizeof(uint32_t));
+  for(i = 0; i < n; i++) {
+    size_t slot = ddas_fnv1a(m[i].key, m[i].key_len) & (cap - 1);
+    while(ps->dupset[slot] != UINT32_MAX &&
+          !same_name(&m[ps->dupset[slot]], &m[i]))
+      slot = (slot + 1) & (cap - 1);
+    if(ps->dupset[slot] == UINT32_MAX)
       ps->dupset[slot] = (uint32_t)i;
-    }
+    else if(!duplicate(ps, f, &m[i]))
+      return 0;
   }
-  return n;
+  return 1;
 }
 
 static int enter(parser *ps, int is_object) {
@@ -694,7 +785,7 @@ static int parse_array(parser *ps, ddas_json *v) {
   if(n) {
     v->u.items = arena_alloc(ps->mem, n * sizeof(ddas_json));
     if(!v->u.items)
-      return fail_nomem(ps);
+      return fail_alloc(ps);
     memcpy(v->u.items, ps->vals + base, n * sizeof(ddas_json));
   }
   ps->nvals = base;
@@ -703,7 +794,7 @@ static int parse_array(parser *ps, ddas_json *v) {
 }
 
 static int parse_object(parser *ps, ddas_json *v) {
-  size_t base = ps->nmems, n, dup;
+  size_t base = ps->nmems, n;
   frame *f;
   if(!enter(ps, 1))
     return 0;
@@ -769,26 +860,15 @@ static int parse_object(parser *ps, ddas_json *v) {
   }
   n = ps->nmems - base;
   /* no pointer arithmetic on the (possibly NULL) stack of an empty object */
-  dup = n ? find_duplicate(ps, ps->mems + base, n) : 0;
-  if(ps->fail)
+  if(n && !check_duplicates(ps, f, ps->mems + base, n))
     return 0;
-  if(dup < n) {
-    const ddas_json_member *d = &ps->mems[base + dup];
-    f->key = d->key;
-    f->key_len = d->key_len;
-    f->has_child = 1;
-    return fail(ps, DDAS_ERR_SYNTAX, "duplicate-key",
-                ps->start + d->value.start,
-                "duplicate member name in an object (each name may appear "
-                "once)");
-  }
   v->type = DDAS_JSON_OBJECT;
   v->n = (uint32_t)n;
   v->u.members = NULL;
   if(n) {
     v->u.members = arena_alloc(ps->mem, n * sizeof(ddas_json_member));
     if(!v->u.members)
-      return fail_nomem(ps);
+      return fail_alloc(ps);
     memcpy(v->u.members, ps->mems + base, n * sizeof(ddas_json_member));
   }
   ps->nmems = base;
@@ -866,11 +946,20 @@ static int parse_value(parser *ps, ddas_json *v) {
   return 1;
 }
 
+size_t ddas_json_memory_budget(size_t len, const ddas_json_options *opt) {
+  if(opt && opt->max_memory)
+    return opt->max_memory;
+  if(len > (SIZE_MAX - DDAS_JSON_MEMORY_BASE) / DDAS_JSON_MEMORY_FACTOR)
+    return SIZE_MAX;
+  return DDAS_JSON_MEMORY_FACTOR * len + DDAS_JSON_MEMORY_BASE;
+}
+
 ddas_result ddas_json_parse(const char *buf, size_t len,
                             const ddas_json_options *opt, ddas_json_doc **out,
                             ddas_json_error *err) {
+  static const ddas_json_options defaults;
   parser ps;
-  arena mem = {NULL, 64 * 1024};
+  arena mem = {NULL, 64 * 1024, 0, 0, 0};
   ddas_json_doc *doc = NULL;
   ddas_json root;
   ddas_result r;
@@ -885,7 +974,9 @@ ddas_result ddas_json_parse(const char *buf, size_t len,
   ps.end = ps.start + len;
   ps.err = err;
   ps.mem = &mem;
-  ps.max_depth = opt && opt->max_depth ? opt->max_depth : DEFAULT_MAX_DEPTH;
+  ps.opt = opt ? opt : &defaults;
+  ps.max_depth = ps.opt->max_depth ? ps.opt->max_depth : DEFAULT_MAX_DEPTH;
+  mem.limit = ddas_json_memory_budget(len, opt);
 
   if(len > MAX_INPUT) {
     ps.end = ps.start;
@@ -894,15 +985,20 @@ ddas_result ddas_json_parse(const char *buf, size_t len,
     return ps.fail;
   }
   if(ps.max_depth > DEFAULT_MAX_DEPTH) {
-    ps.deep_frames = ddas_calloc(ps.max_depth + 2u, sizeof(frame));
+    size_t bytes = (ps.max_depth + 2u) * sizeof(frame);
+    if(charge(&mem, ddas_alloc_slack() + bytes))
+      ps.deep_frames = ddas_calloc(ps.max_depth + 2u, sizeof(frame));
     if(!ps.deep_frames) {
-      fail_nomem(&ps);
+      fail_alloc(&ps);
       return ps.fail;
     }
   }
-  /* a bigger first chunk for bigger inputs: fewer, larger allocations */
-  if(len / 2 > mem.next_size)
-    mem.next_size = len / 2 < (16u << 20) ? len / 2 : (16u << 20);
+  /* Chunks of an eighth of the input (64 KiB to 16 MiB): few allocations,
+   * and at most one partly used chunk, so the tree costs little more than
+   * its nodes (doubling chunks wasted up to half, which the budget would
+   * have to allow for). */
+  if(len / 8 > mem.next_size)
+    mem.next_size = len / 8 < (16u << 20) ? len / 8 : (16u << 20);
 
   if(len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
     fail(&ps, DDAS_ERR_SYNTAX, "bom", ps.start,
@@ -920,13 +1016,19 @@ ddas_result ddas_json_parse(const char *buf, size_t len,
                       "per document)");
     goto out;
   }
+  if(ps.duplicates) {
+    /* all reported through on_duplicate; err keeps code "" */
+    ps.fail = DDAS_ERR_SYNTAX;
+    goto out;
+  }
   doc = arena_alloc(&mem, sizeof(*doc));
   if(!doc) {
-    fail_nomem(&ps);
+    fail_alloc(&ps);
     goto out;
   }
   doc->root = root;
   doc->input = buf;
+  mem.limit = 0;  /* the parse is over: see arena */
   doc->mem = mem; /* copied last: the arena holds the doc itself */
   *out = doc;
 out:

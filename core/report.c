@@ -4,6 +4,9 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "ddas/alloc.h"
+#include "ddas/text.h"
+
 #define C_RED "\033[31m"
 #define C_YEL "\033[33m"
 #define C_GRN "\033[32m"
@@ -42,9 +45,12 @@ int ddas_report_text(FILE *out, const char *name,
                      const ddas_report_options *opt) {
   const ddas_findings *fs = &res->findings;
   long cur_lev = -2, cur_rec = -2;
-  size_t i;
+  size_t i, *order;
 
-  fprintf(out, "%s%s%s: %s%s%s", col(opt, C_BOLD), name, col(opt, C_OFF),
+  /* the name comes from outside: escaped, it cannot drive the terminal */
+  fputs(col(opt, C_BOLD), out);
+  ddas_fput_escaped(out, name);
+  fprintf(out, "%s: %s%s%s", col(opt, C_OFF),
           col(opt, res->valid ? C_GRN : C_RED),
           res->valid ? "valid" : "INVALID", col(opt, C_OFF));
   if(res->detection.kind != DDAS_KIND_UNKNOWN)
@@ -74,8 +80,12 @@ int ddas_report_text(FILE *out, const char *name,
     }
   } else
     fprintf(out, "\n  not well-formed JSON, so nothing else was checked\n");
+  /* one group per scope (document, levering, record), each in document
+   * order */
+  if(ddas_findings_group_order(fs, &order))
+    return -1;
   for(i = 0; i < fs->count; i++) {
-    const ddas_finding *f = &fs->items[i];
+    const ddas_finding *f = &fs->items[order[i]];
     long lev, rec;
     const char *list;
     size_t list_len;
@@ -105,6 +115,7 @@ int ddas_report_text(FILE *out, const char *name,
       print_finding(out, f, 0, "    ", opt);
     }
   }
+  ddas_free(order);
   if(fs->dropped)
     fprintf(out, "  ... and %zu more findings not shown (limit %zu)\n",
             fs->dropped, fs->limit);
@@ -119,11 +130,17 @@ int ddas_report_json(FILE *out, const char *name,
                      const ddas_validate_result *res,
                      const ddas_report_options *opt) {
   json_t *o = json_object(), *arr = json_array();
+  char *file = NULL;
   size_t i;
   int rc = -1;
   if(!o || !arr)
     goto out;
-  if(set_new(o, "file", json_string(name)) ||
+  /* a file name need not be UTF-8; JSON text must be: '?' for the rest */
+  file = ddas_strdup(name);
+  if(!file)
+    goto out;
+  ddas_utf8_sanitize(file);
+  if(set_new(o, "file", json_string(file)) ||
      set_new(o, "valid", json_boolean(res->valid)) ||
      set_new(o, "kind",
              res->detection.kind != DDAS_KIND_UNKNOWN
@@ -192,6 +209,7 @@ int ddas_report_json(FILE *out, const char *name,
      fputc('\n', out) != EOF)
     rc = 0;
 out:
+  ddas_free(file);
   json_decref(arr);
   json_decref(o);
   return rc;

@@ -236,8 +236,10 @@ static void tally(ddas_validate_result *res) {
 static ddas_result add_syntax_finding(ddas_validate_result *res,
                                       const ddas_json_error *jerr) {
   if(ddas_findings_add(&res->findings, DDAS_SEV_ERROR, "json.syntax",
-                       jerr->code, jerr->pointer, NULL, "%s", jerr->message))
+                       jerr->code, jerr->pointer, NULL, "%s", jerr->message)) {
+    res->syntax_nomem = 1;
     return DDAS_ERR_NOMEM;
+  }
   if(res->findings.count) {
     ddas_finding *f = &res->findings.items[res->findings.count - 1];
     f->offset = jerr->offset;
@@ -246,6 +248,11 @@ static ddas_result add_syntax_finding(ddas_validate_result *res,
   }
   res->document_rejected = 1;
   return DDAS_OK;
+}
+
+/* The parser's on_duplicate: every repeated member name is a finding. */
+static void on_duplicate(void *ctx, const ddas_json_error *e) {
+  add_syntax_finding(ctx, e);
 }
 
 ddas_result ddas_validate_buffer(ddas_schemaset *set,
@@ -259,7 +266,7 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
   const ddas_schema *schema;
   const ddas_json *root;
   ddas_result r = DDAS_OK;
-  int ok, generic = opt && opt->schema;
+  int ok, generic = opt && opt->schema, guessed = 0;
   vstate st;
 
   memset(res, 0, sizeof(*res));
@@ -272,13 +279,23 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
   if(errbuf && errlen)
     errbuf[0] = '\0';
   jopt.max_depth = opt ? opt->max_depth : 0;
+  jopt.max_memory = opt ? opt->max_memory : 0;
+  jopt.on_duplicate = on_duplicate;
+  jopt.ctx = res;
 
   r = ddas_json_parse(buf, len, &jopt, &doc, &jerr);
-  if(r == DDAS_ERR_NOMEM)
-    return r;
+  if(r == DDAS_ERR_NOMEM || res->syntax_nomem) {
+    shaped(&st);
+    res->findings.on_add = NULL;
+    return DDAS_ERR_NOMEM;
+  }
   if(r) {
-    st.shaped = 1;
-    r = add_syntax_finding(res, &jerr);
+    r = *jerr.code ? add_syntax_finding(res, &jerr) : DDAS_OK;
+    shaped(&st); /* a document that does not parse is rejected whole */
+    if(!r && st.nomem)
+      r = DDAS_ERR_NOMEM;
+    /* the duplicates arrive as their objects close: input order */
+    ddas_findings_sort_document(&res->findings, NULL);
     res->findings.on_add = NULL;
     return r;
   }
@@ -303,7 +320,11 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
                    sizeof(why))) {
       r = ddas_findings_add(&res->findings, DDAS_SEV_ERROR, "detect", NULL, "",
                             NULL, "%s", why);
-      goto out;
+      /* with a best guess, its schema shows what else is wrong; the rules
+       * and the upgrade are not run on a guess */
+      if(r || res->detection.kind == DDAS_KIND_UNKNOWN)
+        goto out;
+      guessed = 1;
     }
     r = ddas_schemaset_get(set, res->detection.kind, res->detection.version,
                            &schema, errbuf, errlen);
@@ -322,19 +343,19 @@ ddas_result ddas_validate_buffer(ddas_schemaset *set,
     r = DDAS_ERR_NOMEM;
     goto out;
   }
-  if(!generic && opt && opt->rules) {
+  if(!generic && !guessed && opt && opt->rules) {
     r = ddas_rules_check(opt->rules, root, res->detection.kind, &res->findings);
     if(r)
       goto out;
   }
-  if(!generic && opt && opt->rules) {
+  if(!generic && !guessed && opt && opt->rules) {
     /* what the batches' envelope will be (not a schema-only question) */
     r = ddas_envelope_check(opt->envelope, root, &res->detection,
                             opt->norm_mask, opt->rules, &res->findings);
     if(r)
       goto out;
   }
-  if(!generic && opt && (opt->norm_mask & DDAS_N3) &&
+  if(!generic && !guessed && opt && (opt->norm_mask & DDAS_N3) &&
      res->detection.kind == DDAS_KIND_SHV &&
      strcmp(res->detection.version, "1.0") != 0) {
     /* what goes out must be valid v1.0: check the upgraded records */
@@ -349,6 +370,8 @@ out:
   shaped(&st); /* detection failed: held errors reject the document */
   if(!r && st.nomem)
     r = DDAS_ERR_NOMEM;
+  /* schema, rule and upgrade findings arrive in runs: document order */
+  ddas_findings_sort_document(&res->findings, ddas_json_root(doc));
   res->valid = res->findings.errors == 0 && !r;
   tally(res);
   if(!r && opt && opt->keep_document) {

@@ -150,6 +150,27 @@ static void walk(jwalk *w, const ddas_json *v, char *ptr, unsigned depth) {
   }
 }
 
+/* Parses buf and fails the target when the allocator's high-water mark
+ * rose by more than the parse's budget, or when a refusal for the budget
+ * is not DDAS_ERR_LIMIT "memory-limit". */
+static ddas_result fz_parse_within_budget(const char *buf, size_t size,
+                                          const ddas_json_options *opt) {
+  ddas_json_doc *doc = NULL;
+  ddas_json_error err;
+  size_t base = ddas_alloc_in_use();
+  ddas_result r;
+  ddas_alloc_peak_reset();
+  r = ddas_json_parse(buf, size, opt, &doc, &err);
+  if(ddas_alloc_peak() - base > ddas_json_memory_budget(size, opt))
+    fz_fail("fuzz_json", "the parse took more memory than its budget");
+  if(r == DDAS_ERR_NOMEM)
+    fz_fail("fuzz_json", "out of memory instead of the budget's refusal");
+  if(r && strcmp(err.code, "memory-limit") == 0 && r != DDAS_ERR_LIMIT)
+    fz_fail("fuzz_json", "memory-limit is not DDAS_ERR_LIMIT");
+  ddas_json_doc_free(doc);
+  return r;
+}
+
 void fz_json(const uint8_t *data, size_t size) {
   const char *buf = (const char *)data;
   ddas_json_doc *doc = NULL, *doc2 = NULL;
@@ -159,6 +180,13 @@ void fz_json(const uint8_t *data, size_t size) {
   jwalk *w;
   char *ptr;
 
+  /* the memory budget (ddas/json.h): the allocator's high-water mark rises
+   * by at most ddas_json_memory_budget(), with the default and with a tight
+   * explicit budget (which may refuse the input, with "memory-limit") */
+  opt.max_memory = size + 65536;
+  fz_parse_within_budget(buf, size, &opt);
+  opt.max_memory = 0;
+  (void)fz_parse_within_budget(buf, size, NULL);
   r = ddas_json_parse(buf, size, NULL, &doc, &err);
   if(r != DDAS_OK) {
     if(doc)

@@ -177,8 +177,7 @@ int wk_cmd_send(int argc, char **argv) {
   ddas_batcher *bt = NULL;
   unsigned mask;
   char err[1024];
-  char *buf = NULL;
-  size_t len = 0;
+  wk_file in = {NULL, 0, 0}; /* released at out: even when never read */
   int status, have_res = 0;
 
   if((status = parse_args(argc, argv, &a)))
@@ -199,11 +198,11 @@ int wk_cmd_send(int argc, char **argv) {
     fprintf(stderr, "ddas-worker send: %s\n", err);
     goto out;
   }
-  if(wk_read_file(a.file, (size_t)1 << 30, &buf, &len, err, sizeof(err))) {
+  if(wk_file_read(a.file, (size_t)1 << 30, &in, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker send: %s: %s\n", a.file, err);
     goto out;
   }
-  if(check_delivery(&a, &cfg, &set, &rules, mask, buf, len, &res))
+  if(check_delivery(&a, &cfg, &set, &rules, mask, in.data, in.len, &res))
     goto out;
   have_res = 1;
   status = 1;
@@ -219,7 +218,7 @@ out:
   if(have_res)
     ddas_validate_result_clear(&res);
   ddas_schemaset_free(set);
-  free(buf);
+  wk_file_release(&in);
   wk_forwarder_free(fw);
   wk_config_free(&cfg);
   return status;

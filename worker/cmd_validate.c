@@ -79,6 +79,11 @@ static void validate_usage(FILE *out) {
       "  --max-size SIZE        refuse inputs larger than SIZE (default 1G; "
       "K,\n"
       "                         M, G suffixes)\n"
+      "  --max-memory SIZE      memory the parse of one file may take "
+      "(default\n"
+      "                         4 times its size plus 1M); input that needs\n"
+      "                         more, such as long runs of tiny values, is a\n"
+      "                         json.syntax memory-limit finding\n"
       "  --max-depth N          maximum nesting of arrays/objects (default "
       "64)\n"
       "  --max-findings N       findings kept per file (default 10000; the "
@@ -151,6 +156,7 @@ enum {
   O_COLOR,
   O_MAX_SIZE,
   O_MAX_DEPTH,
+  O_MAX_MEMORY,
   O_MAX_FINDINGS,
   O_PROFILE,
   O_RULE,
@@ -212,6 +218,13 @@ static int parse_option(int c, validate_run *v) {
     if(wk_parse_size(optarg, &v->max_size) || v->max_size == 0) {
       fprintf(stderr, "ddas-worker validate: --max-size takes a size such "
                       "as 512M or 2G\n");
+      return 2;
+    }
+    break;
+  case O_MAX_MEMORY:
+    if(wk_parse_size(optarg, &v->vo.max_memory) || v->vo.max_memory == 0) {
+      fprintf(stderr, "ddas-worker validate: --max-memory takes a size such "
+                      "as 512M or 8G\n");
       return 2;
     }
     break;
@@ -294,6 +307,7 @@ static int parse_args(int argc, char **argv, validate_run *v) {
       {"colour", required_argument, NULL, O_COLOR},
       {"max-size", required_argument, NULL, O_MAX_SIZE},
       {"max-depth", required_argument, NULL, O_MAX_DEPTH},
+      {"max-memory", required_argument, NULL, O_MAX_MEMORY},
       {"max-findings", required_argument, NULL, O_MAX_FINDINGS},
       {"profile", required_argument, NULL, O_PROFILE},
       {"rule", required_argument, NULL, O_RULE},
@@ -427,35 +441,37 @@ static int normalise_file(const validate_run *v, const char *shown,
 static int check_file(const validate_run *v, const char *name, int nth,
                       int count) {
   const char *shown = strcmp(name, "-") ? name : "(standard input)";
-  char *buf = NULL, err[600];
-  size_t len = 0;
+  char err[600];
+  wk_file in;
   ddas_validate_result res;
   ddas_result r;
   int status = 0;
-  if(wk_read_file(name, v->max_size, &buf, &len, err, sizeof(err))) {
+  if(wk_file_read(name, v->max_size, &in, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker validate: %s: %s\n", shown, err);
     return 2;
   }
   if(v->progress) {
     /* on a terminal only: which file, how big, how far */
     fprintf(stderr, "\r\033[K[%d/%d] checking %s (%.1f MB)...", nth, count,
-            shown, (double)len / 1e6);
+            shown, (double)in.len / 1e6);
     fflush(stderr);
   }
-  r = ddas_validate_buffer(v->set, &v->vo, buf, len, &res, err, sizeof(err));
+  r = ddas_validate_buffer(v->set, &v->vo, in.data, in.len, &res, err,
+                           sizeof(err));
   if(v->progress)
     fprintf(stderr, "\r\033[K");
   if(r) {
     fprintf(stderr, "ddas-worker validate: %s: %s%s%s\n", shown,
             ddas_result_str(r), *err ? ": " : "", err);
     ddas_validate_result_clear(&res);
-    free(buf);
+    wk_file_release(&in);
     return 2;
   }
-  ddas_findings_sort(&res.findings);
   if(res.doc)
     status = normalise_file(v, shown, &res);
-  free(buf);
+  /* the report needs only the findings; the kept document borrows the
+   * input, which goes first, so res.doc must not be used from here on */
+  wk_file_release(&in);
   if(!v->quiet) {
     if(v->json ? ddas_report_json(stdout, shown, &res, &v->ro)
                : ddas_report_text(stdout, shown, &res, &v->ro)) {

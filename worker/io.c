@@ -1,4 +1,4 @@
-/* Whole-file reads with a size cap (see io.h). */
+/* Whole-file reads with a size cap, mapped where possible (see io.h). */
 #include "io.h"
 
 #include <errno.h>
@@ -6,32 +6,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-int wk_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
-                 char *err, size_t errlen) {
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+static void too_large(size_t max_bytes, char *err, size_t errlen) {
+  snprintf(err, errlen,
+           "larger than the limit of %zu bytes (raise it with --max-size)",
+           max_bytes);
+}
+
+/* Reads f to its end into a new malloc buffer, at most max_bytes (one more
+ * byte tells "too large"). 0, -1 or -2 as wk_file_read(). */
+static int read_stream(FILE *f, size_t max_bytes, wk_file *out, char *err,
+                       size_t errlen) {
   char *b = NULL;
   size_t n = 0, cap = 0;
   int rc = 0;
-  *buf = NULL;
-  *len = 0;
-  if(!f) {
-    snprintf(err, errlen, "cannot open: %s", strerror(errno));
-    return -1;
-  }
   for(;;) {
     size_t want, got;
     if(n == cap) {
       size_t ncap = cap ? cap * 2 : 1 << 16;
       char *nb;
       if(ncap > max_bytes + 1)
-        ncap = max_bytes + 1; /* one byte more tells "too large" */
+        ncap = max_bytes + 1;
       if(ncap <= cap) {
         rc = -2;
-        snprintf(err, errlen,
-                 "larger than the limit of %zu bytes (raise it with "
-                 "--max-size)",
-                 max_bytes);
         break;
       }
       nb = realloc(b, ncap);
@@ -54,21 +54,70 @@ int wk_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
       break;
     }
   }
-  if(!rc && n > max_bytes) {
+  if(!rc && n > max_bytes)
     rc = -2;
-    snprintf(err, errlen,
-             "larger than the limit of %zu bytes (raise it with --max-size)",
-             max_bytes);
-  }
-  if(f != stdin)
-    fclose(f);
+  if(rc == -2)
+    too_large(max_bytes, err, errlen);
   if(rc) {
     free(b);
     return rc;
   }
-  *buf = b;
-  *len = n;
+  out->data = b;
+  out->len = n;
   return 0;
+}
+
+int wk_file_read(const char *path, size_t max_bytes, wk_file *out, char *err,
+                 size_t errlen) {
+  int is_stdin = strcmp(path, "-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(path, "rb");
+  struct stat st;
+  int rc;
+  memset(out, 0, sizeof(*out));
+  if(!f) {
+    snprintf(err, errlen, "cannot open: %s", strerror(errno));
+    return -1;
+  }
+  if(fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+    off_t pos = is_stdin ? lseek(fileno(f), 0, SEEK_CUR) : 0;
+    /* refused from its size, before a byte is read */
+    if(pos >= 0 && st.st_size > pos &&
+       (uintmax_t)(st.st_size - pos) > (uintmax_t)max_bytes) {
+      too_large(max_bytes, err, errlen);
+      rc = -2;
+      goto out;
+    }
+    /* a named file is mapped, not copied: the parser only reads it, and
+     * its pages come from the page cache (size 0: /proc files and the like
+     * are read instead; an empty file is read as empty) */
+    if(!is_stdin && st.st_size > 0 &&
+       (uintmax_t)st.st_size <= (uintmax_t)SIZE_MAX) {
+      void *m =
+          mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+      if(m != MAP_FAILED) {
+        /* one sequential pass: read ahead aggressively */
+        (void)posix_madvise(m, (size_t)st.st_size, POSIX_MADV_SEQUENTIAL);
+        out->data = m;
+        out->len = (size_t)st.st_size;
+        out->mapped = 1;
+        rc = 0;
+        goto out;
+      }
+    }
+  }
+  rc = read_stream(f, max_bytes, out, err, errlen);
+out:
+  if(!is_stdin)
+    fclose(f);
+  return rc;
+}
+
+void wk_file_release(wk_file *f) {
+  if(f->mapped)
+    munmap(f->data, f->len);
+  else
+    free(f->data);
+  memset(f, 0, sizeof(*f));
 }
 
 int wk_parse_size(const char *s, size_t *out) {

@@ -1,15 +1,28 @@
-/* worker/io.h: reading whole inputs with a size cap; time stamps. */
+/* worker/io.h: whole inputs with a size cap; time stamps. */
 #ifndef WK_IO_H
 #define WK_IO_H
 
 #include <stddef.h>
 #include <time.h>
 
-/* Reads `path` ("-" = standard input) into a new buffer (*buf, *len; free
- * with free()). Returns 0; -1 with a message in err when the file cannot be
- * read; -2 when it is larger than max_bytes (nothing more is read). */
-int wk_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
-                 char *err, size_t errlen);
+/* A whole input in memory, read-only: mapped or a malloc copy. */
+typedef struct {
+  char *data; /* len bytes, not NUL-terminated; never written to */
+  size_t len;
+  int mapped; /* 1: data is an mmap of the file */
+} wk_file;
+
+/* Reads `path` ("-" = standard input) into *out; release it with
+ * wk_file_release(). A regular file larger than max_bytes is refused from
+ * its size (fstat) before anything is read; a named regular file is mapped
+ * (MAP_PRIVATE, read-only) instead of copied, so it must not be truncated
+ * while in use (the process would get SIGBUS); pipes, standard input and
+ * files of size 0 are read into a buffer, at most max_bytes + 1 bytes.
+ * Returns 0; -1 with a message in err when the file cannot be read; -2 when
+ * it is larger than max_bytes. */
+int wk_file_read(const char *path, size_t max_bytes, wk_file *out, char *err,
+                 size_t errlen);
+void wk_file_release(wk_file *f);
 
 /* Parses a size such as "256M", "1G", "4096" (bytes; K/M/G are binary
  * multiples). Returns 0, or -1 when malformed. */

@@ -40,8 +40,9 @@ static void default_id(const char *path, const char *buf, size_t len, char *out,
 int wk_submit_file(const wk_config *c, wk_producer *p, const char *path,
                    const char *delivery_id, wk_submit_result *out, char *err,
                    size_t errlen) {
-  char *buf = NULL, id[160], chunkhdr[32];
-  size_t len = 0, i, nspans = 0;
+  char *buf, id[160], chunkhdr[32];
+  wk_file in;
+  size_t len, i, nspans = 0;
   ddas_json_doc *doc = NULL;
   ddas_json_error jerr;
   ddas_detection det;
@@ -52,8 +53,10 @@ int wk_submit_file(const wk_config *c, wk_producer *p, const char *path,
   char why[300];
 
   memset(out, 0, sizeof(*out));
-  if(wk_read_file(path, (size_t)4 << 30, &buf, &len, err, errlen))
+  if(wk_file_read(path, (size_t)4 << 30, &in, err, errlen))
     return -1;
+  buf = in.data;
+  len = in.len;
   if(delivery_id)
     snprintf(id, sizeof(id), "%s", delivery_id);
   else
@@ -113,6 +116,6 @@ int wk_submit_file(const wk_config *c, wk_producer *p, const char *path,
 out:
   ddas_free(spans);
   ddas_json_doc_free(doc);
-  free(buf);
+  wk_file_release(&in);
   return rc;
 }

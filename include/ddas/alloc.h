@@ -3,7 +3,13 @@
  * All core allocations go through these functions so that a test can make
  * the N-th allocation fail and check that the caller survives it (the curl
  * "torture" technique). The failure injection is process-global test state;
- * production code never calls ddas_alloc_fail_at(). */
+ * production code never calls ddas_alloc_fail_at().
+ *
+ * They also count the bytes in use and their high-water mark, so that a
+ * test or a fuzz target can check a memory budget (ddas/json.h). A block
+ * counts what the allocator set aside for it (malloc_usable_size), at most
+ * ddas_alloc_slack() bytes more than requested. The blocks are plain malloc
+ * blocks: free() still works on them, it is only not counted. */
 #ifndef DDAS_ALLOC_H
 #define DDAS_ALLOC_H
 
@@ -23,5 +29,18 @@ char *ddas_strdup(const char *s);
 void ddas_alloc_fail_at(unsigned long n);
 /* Testing only: allocations attempted since the last ddas_alloc_fail_at(). */
 unsigned long ddas_alloc_count(void);
+
+/* Bytes allocated through these functions and not released with
+ * ddas_free() yet (process-wide, all threads). */
+size_t ddas_alloc_in_use(void);
+/* The highest ddas_alloc_in_use() since the last ddas_alloc_peak_reset()
+ * (or the start). A realloc counts its old and new block together, since
+ * both may exist while it copies: an upper bound, not an underestimate. */
+size_t ddas_alloc_peak(void);
+/* Starts a new high-water mark at the current use. */
+void ddas_alloc_peak_reset(void);
+/* The most a block can count beyond its requested size (allocator rounding:
+ * a large block is rounded to whole pages): one page plus 32 bytes. */
+size_t ddas_alloc_slack(void);
 
 #endif

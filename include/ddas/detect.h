@@ -34,7 +34,11 @@ const char *const *ddas_versions(ddas_kind kind);
 /* Detects kind and version. `kind`/`version` (may be DDAS_KIND_UNKNOWN /
  * NULL) are explicit choices that override detection. Returns 0 and fills
  * *out, or -1 with a message in why[] when the document cannot be
- * classified (the message names what was missing). */
+ * classified (the message names what was missing). When the root is an
+ * object whose leveringen tell no kind (empty, not a list, or without the
+ * members of either kind), *out then holds a best guess to check it
+ * against: SHV, the version asked or the newest, with `how` starting with
+ * "guess"; otherwise *out is zeroed (kind DDAS_KIND_UNKNOWN). */
 int ddas_detect(const ddas_json *root, ddas_kind kind, const char *version,
                 ddas_detection *out, char *why, size_t whylen);
 

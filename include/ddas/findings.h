@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "ddas/json.h"
 #include "ddas/result.h"
 
 typedef enum { DDAS_SEV_ERROR = 0, DDAS_SEV_WARNING = 1 } ddas_severity;
@@ -77,10 +78,23 @@ ddas_result ddas_findings_add_scoped(ddas_findings *f, ddas_severity sev,
 #endif
     ;
 
-/* Sorts findings by instance pointer (document order of leveringen and
- * trajecten, numerically for array indexes), keeping insertion order for
- * equal pointers. */
+/* Sorts findings by instance pointer (member names alphabetically, array
+ * indexes numerically), keeping insertion order for equal pointers. */
 void ddas_findings_sort(ddas_findings *f);
+
+/* Sorts findings into document order: by the byte offset of what each
+ * points at in the input `root` was parsed from (json.syntax: its own
+ * offset; a missing member: the deepest value of its pointer that exists),
+ * keeping insertion order for equal offsets, so a finding at an object
+ * comes before the findings inside it. root may be NULL (unparsable input:
+ * only json.syntax findings, by offset). Unchanged when out of memory. */
+void ddas_findings_sort_document(ddas_findings *f, const ddas_json *root);
+
+/* The order in which a report lists f's findings by group: the document's
+ * own first, then per levering (by index) the levering's own, then each of
+ * its records' (by index), keeping f's order within a group, so that every
+ * group is one run. *order (free with ddas_free) holds f->count indexes. */
+ddas_result ddas_findings_group_order(const ddas_findings *f, size_t **order);
 
 /* Parses "/leveringen/<i>/<list>/<j>/..." style pointers: *levering and
  * *record receive the indexes, or -1 when the pointer is not inside one.

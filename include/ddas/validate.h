@@ -53,6 +53,8 @@ typedef struct {
   const char *version;       /* NULL: detect */
   const ddas_schema *schema; /* non-NULL: generic mode, validate against it */
   unsigned max_depth;        /* 0 = 64 */
+  size_t max_memory;         /* the parse's memory budget in bytes; 0 = the
+                                default (ddas_json_memory_budget) */
   size_t max_findings;       /* 0 = 10000 */
   const ddas_ruleset *rules; /* NULL: schema only, no business rules */
   unsigned norm_mask;        /* DDAS_N1 and DDAS_N2 are applied here (DDAS
@@ -74,12 +76,16 @@ typedef struct {
 #define DDAS_REC_WARNED 2u   /* a warning of record scope */
 
 typedef struct {
-  int valid;  /* 1 when there is no error finding */
-  int parsed; /* 1 when the input was well-formed JSON */
+  int valid;        /* 1 when there is no error finding */
+  int parsed;       /* 1 when the input was well-formed JSON */
+  int syntax_nomem; /* internal: a json.syntax finding found during the
+                       parse could not be stored (out of memory) */
   ddas_detection detection;
   size_t leveringen;      /* number of leveringen (0 when not a DDAS shape) */
   size_t records;         /* trajecten (SHV) or vroegsignalen (VS) */
-  ddas_findings findings; /* owned; release with ddas_validate_result_clear */
+  ddas_findings findings; /* owned; release with ddas_validate_result_clear;
+                             in document order
+                             (ddas_findings_sort_document) */
   ddas_norm_counts normalised; /* N1 and N2; N3-N6 come from the batcher */
   /* Partial acceptance (RULES.md scopes): a record is accepted unless the
    * document, its levering or the record itself has an error. */

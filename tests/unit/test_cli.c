@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -158,6 +159,35 @@ static void limits(void **state) {
   assert_non_null(strstr(out, "larger than the limit of 100 bytes"));
   free(out);
   assert_int_equal(sh("validate --max-size lots x 2>&1", &out), 2);
+  free(out);
+  /* a regular file over --max-size is refused from its size: a sparse 2 GB
+   * file used to be read into 1 GB of memory first (5 s) */
+  {
+    char path[] = "/tmp/ddas-test-big-XXXXXX", cmd[256];
+    struct rusage ru;
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)2 << 30), 0);
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "validate %s 2>&1", path);
+    assert_int_equal(sh(cmd, &out), 2);
+    assert_non_null(strstr(out, "larger than the limit of 1073741824 bytes"));
+    free(out);
+    remove(path);
+    /* every child so far, this one included, stayed far below 1 GB */
+    assert_int_equal(getrusage(RUSAGE_CHILDREN, &ru), 0);
+    assert_true(ru.ru_maxrss < 256L * 1024);
+  }
+  /* the parse's memory budget */
+  assert_int_equal(sh("validate --json --max-memory 1000 " EX
+                      "shv-v1.0-enkelvoudig.json",
+                      &out),
+                   1);
+  assert_non_null(strstr(out, "\"keyword\":\"memory-limit\""));
+  assert_non_null(strstr(out, "limit of 1000 bytes (as set)"));
+  free(out);
+  assert_int_equal(sh("validate --max-memory 0 x 2>&1", &out), 2);
+  assert_non_null(strstr(out, "--max-memory takes a size"));
   free(out);
   assert_int_equal(
       sh("validate --max-depth 3 --json " EX "shv-v1.0-enkelvoudig.json", &out),

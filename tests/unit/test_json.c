@@ -179,6 +179,164 @@ static void duplicate_keys_in_large_objects(void **state) {
   assert_string_equal(e.pointer, "/k57");
 }
 
+/* on_duplicate collector: the pointers reported, joined by spaces */
+typedef struct {
+  char pointers[512];
+  size_t n;
+} dup_log;
+
+static void log_duplicate(void *ctx, const ddas_json_error *e) {
+  dup_log *l = ctx;
+  size_t w = strlen(l->pointers);
+  assert_string_equal(e->code, "duplicate-key");
+  assert_true(e->line >= 1 && e->column >= 1);
+  snprintf(l->pointers + w, sizeof(l->pointers) - w, "%s%s", w ? " " : "",
+           e->pointer);
+  l->n++;
+}
+
+static void every_duplicate_is_reported(void **state) {
+  ddas_json_options o = {0};
+  ddas_json_error e;
+  ddas_json_doc *d = NULL;
+  dup_log l;
+  char buf[4096];
+  size_t w = 0, i;
+  static const char small[] =
+      "{\"a\":1,\"b\":2,\"a\":3,\"a\":4,\"b\":5,\"c\":{\"x\":1,\"x\":2}}";
+  (void)state;
+  o.on_duplicate = log_duplicate;
+  o.ctx = &l;
+  memset(&l, 0, sizeof(l));
+  /* a name given three times is two repetitions; the inner object closes,
+   * and is checked, first */
+  assert_int_equal(ddas_json_parse(small, strlen(small), &o, &d, &e),
+                   DDAS_ERR_SYNTAX);
+  assert_null(d);
+  assert_string_equal(e.code, ""); /* the duplicates were the only defect */
+  assert_int_equal(l.n, 4);
+  assert_string_equal(l.pointers, "/c/x /a /a /b");
+  /* the hashed path of objects with more than 16 members, then a syntax
+   * error after the object: err describes that one */
+  memset(&l, 0, sizeof(l));
+  w += (size_t)snprintf(buf + w, sizeof(buf) - w, "[{");
+  for(i = 0; i < 100; i++)
+    w += (size_t)snprintf(buf + w, sizeof(buf) - w, "%s\"k%zu\":%zu",
+                          i ? "," : "", i % 90, i);
+  snprintf(buf + w, sizeof(buf) - w, "},x]");
+  assert_int_equal(ddas_json_parse(buf, strlen(buf), &o, &d, &e),
+                   DDAS_ERR_SYNTAX);
+  assert_string_equal(e.code, "syntax");
+  assert_int_equal(l.n, 10);
+  assert_non_null(strstr(l.pointers, "/0/k0 /0/k1 "));
+  assert_non_null(strstr(l.pointers, " /0/k9"));
+  /* without on_duplicate the first one stops the parse, as before */
+  assert_string_equal(parse_err(small, strlen(small), &e), "duplicate-key");
+  assert_string_equal(e.pointer, "/c/x");
+}
+
+/* Parses buf with opt and checks the allocator's high-water mark against
+ * the budget; returns the error code ("" on success). */
+static const char *parse_within_budget(const char *buf, size_t len,
+                                       const ddas_json_options *opt,
+                                       ddas_json_error *e) {
+  ddas_json_doc *d = NULL;
+  size_t base = ddas_alloc_in_use(), budget = ddas_json_memory_budget(len, opt);
+  ddas_result r;
+  ddas_alloc_peak_reset();
+  r = ddas_json_parse(buf, len, opt, &d, e);
+  if(ddas_alloc_peak() - base > budget)
+    fail_msg("%zu bytes of input took %zu bytes, over the budget of %zu", len,
+             ddas_alloc_peak() - base, budget);
+  ddas_json_doc_free(d);
+  assert_int_equal(ddas_alloc_in_use(), base); /* nothing kept */
+  return r ? e->code : "";
+}
+
+/* n bytes: `open`, then `item` repeated (separated by `sep`), then `close` */
+static char *repeat(const char *open, const char *item, const char *sep,
+                    const char *close, size_t n, size_t *len) {
+  char *b = malloc(n + 1);
+  size_t w = strlen(open), li = strlen(item), ls = strlen(sep),
+         lc = strlen(close);
+  assert_non_null(b);
+  memcpy(b, open, w);
+  while(w + ls + li + lc <= n) {
+    memcpy(b + w, item, li);
+    w += li;
+    if(w + ls + li + lc > n)
+      break;
+    memcpy(b + w, sep, ls);
+    w += ls;
+  }
+  memcpy(b + w, close, lc);
+  w += lc;
+  b[w] = '\0';
+  *len = w;
+  return b;
+}
+
+static void memory_stays_within_the_budget(void **state) {
+  /* the issue's 100 MB of [0,0,...] took 24 times its size; scaled down to
+   * 4 MB, each pattern must stay within 4 times the input plus 1 MiB */
+  static const struct {
+    const char *open, *item, *sep, *close, *code;
+  } pat[] = {{"[", "0", ",", "]", "memory-limit"},
+             {"[", "[]", ",", "]", "memory-limit"},
+             {"[", "{}", ",", "]", "memory-limit"},
+             {"[", "[0,0,0]", ",", "]", "memory-limit"},
+             {"{\"a\":", "{\"a\":", "", "0}", "depth"},
+             {"[", "[", "", "]", "depth"}};
+  const size_t n = (size_t)4 << 20;
+  size_t i, len;
+  ddas_json_error e;
+  ddas_json_options o = {0};
+  char *buf, *ex;
+  (void)state;
+  for(i = 0; i < sizeof(pat) / sizeof(pat[0]); i++) {
+    buf = repeat(pat[i].open, pat[i].item, pat[i].sep, pat[i].close, n, &len);
+    assert_string_equal(parse_within_budget(buf, len, NULL, &e), pat[i].code);
+    if(strcmp(pat[i].code, "memory-limit") == 0) {
+      assert_non_null(strstr(e.message, "4 times the input plus 1 MiB"));
+      assert_non_null(strstr(e.message, "--max-memory"));
+    }
+    /* the deepest allowed nesting cannot escape the budget either */
+    o.max_depth = 10000;
+    assert_string_equal(parse_within_budget(buf, len, &o, &e), pat[i].code);
+    free(buf);
+  }
+  /* a big object of tiny members */
+  {
+    char *b = malloc(n + 32);
+    size_t w = 0, k = 0;
+    assert_non_null(b);
+    b[w++] = '{';
+    while(w < n)
+      w += (size_t)sprintf(b + w, "%s\"%zx\":0", k ? "," : "", k), k++;
+    b[w++] = '}';
+    assert_string_equal(parse_within_budget(b, w, NULL, &e), "memory-limit");
+    free(b);
+  }
+  /* real data passes: 4 MB of official example deliveries in an array */
+  ex = tu_read(SHARED_DIR "/examples/shv-v1.0-meervoudig.json", &len);
+  {
+    size_t blen;
+    char *b = repeat("[", ex, ",", "]", n, &blen);
+    assert_string_equal(parse_within_budget(b, blen, NULL, &e), "");
+    /* an explicit budget replaces the default, both ways */
+    o.max_depth = 0;
+    o.max_memory = 100000;
+    assert_string_equal(parse_within_budget(b, blen, &o, &e), "memory-limit");
+    assert_non_null(strstr(e.message, "limit of 100000 bytes (as set)"));
+    free(b);
+    o.max_memory = (size_t)64 << 20; /* 1 MB of [0,...] needs about 40 */
+    b = repeat("[", "0", ",", "]", n / 4, &blen);
+    assert_string_equal(parse_within_budget(b, blen, &o, &e), "");
+    free(b);
+  }
+  free(ex);
+}
+
 static void depth_limit(void **state) {
   char buf[300];
   ddas_json_error e;
@@ -298,6 +456,8 @@ int main(void) {
       cmocka_unit_test(error_positions),
       cmocka_unit_test(defect_codes),
       cmocka_unit_test(duplicate_keys_in_large_objects),
+      cmocka_unit_test(every_duplicate_is_reported),
+      cmocka_unit_test(memory_stays_within_the_budget),
       cmocka_unit_test(depth_limit),
       cmocka_unit_test(equality),
       cmocka_unit_test(pointers),
