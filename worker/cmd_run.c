@@ -440,6 +440,9 @@ static void teardown(wk_run *c, wk_embedded *emb) {
     c->held = j->next;
     wk_job_free(j);
   }
+  /* before the deliveries: its last delivery reports still name them */
+  if(c->prod.rk)
+    wk_producer_close(&c->prod);
   while(c->deliveries) {
     wk_delivery *d = c->deliveries;
     c->deliveries = d->next;
@@ -447,8 +450,6 @@ static void teardown(wk_run *c, wk_embedded *emb) {
     free(d->forwarded);
     free(d);
   }
-  if(c->prod.rk)
-    wk_producer_close(&c->prod);
   for(k = 0; k < WK_MAX_PARTITIONS; k++)
     ddas_asm_free(c->asm_[k]);
   wk_admin_stop(c->admin);

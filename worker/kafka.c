@@ -98,7 +98,16 @@ int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   memset(p, 0, sizeof(*p));
   /* the idempotent producer implies acks=all and ordered retries */
+  /* One produce request in flight per broker connection: librdkafka 2.0
+   * (Debian 12) can stall a partition of an idempotent producer for good
+   * when a retriable error hits one of several requests in flight (the
+   * sequence bookkeeping after a possibly persisted error; fixed upstream
+   * in 2.3). Found by the fault matrix's produce-errors row: one receipt
+   * was never sent again nor timed out. Events are small and batched by
+   * linger, so one request at a time costs little. */
   if(rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
+     rd_kafka_conf_set(conf, "max.in.flight.requests.per.connection", "1", err,
+                       errlen) ||
      rd_kafka_conf_set(conf, "acks", "all", err, errlen) ||
      rd_kafka_conf_set(conf, "message.timeout.ms", "120000", err, errlen) ||
      wk_kafka_conf(c, bootstrap, conf, err, errlen)) {
@@ -196,7 +205,13 @@ int wk_producer_flush(wk_producer *p, int timeout_ms, char *err,
 
 void wk_producer_close(wk_producer *p) {
   if(p->rk) {
-    rd_kafka_flush(p->rk, 10000);
+    /* what Kafka has not acknowledged in 10 s is given up (its offsets were
+     * never marked done), so that destroying the handle cannot wait on a
+     * request that never ends */
+    if(rd_kafka_flush(p->rk, 10000)) {
+      rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rd_kafka_poll(p->rk, 100); /* their (failed) delivery reports */
+    }
     rd_kafka_destroy(p->rk);
   }
   memset(p, 0, sizeof(*p));
