@@ -467,10 +467,13 @@ static void restart_stub(fm *m, const char *cert, const char *key,
 }
 
 /* Faults injected while the workers are busy: CBS answers every batch
- * after 40 ms, which stretches the run so that the fault falls in the middle
- * of it, and the fault starts after a tenth of the receipts. */
+ * after 300 ms, which stretches the run so that the fault falls in the
+ * middle of it (each worker keeps up to cbs.max_in_flight = 8 batches at
+ * CBS: about 280 batches take some 3.5 s with 3 workers; 40 ms did it for
+ * the one-batch-at-a-time worker, but left the staged one done before the
+ * injection), and the fault starts after a tenth of the receipts. */
 static void begin_stretched(fm *m) {
-  begin_slow(m, 40, 2000, NULL, 3);
+  begin_slow(m, 300, 2000, NULL, 3);
   wait_part(m, 1, 10);
 }
 

@@ -146,6 +146,20 @@ static void plan_repeat(const stub *cbs, const char *step, int n) {
   free(b.b);
 }
 
+/* Stops the workers, reconciles every record (nothing lost, every delivery
+ * processed, one key per record) and ends the scenario. */
+static void stop_and_reconcile(scen *s, dataset *ds) {
+  recon r;
+  workers_stop(s);
+  fx_reconcile(s, ds, &r, 0);
+  assert_int_equal(r.lost, 0);
+  assert_int_equal(r.failures, 0);
+  assert_int_equal(r.key_mismatch, 0);
+  assert_int_equal(r.processed, ds->n);
+  scen_stop(s);
+  dataset_free(ds);
+}
+
 /* Events read from a topic: their ce_type and body. */
 typedef struct {
   json_t *list; /* [[type, body], ...] */
@@ -262,7 +276,6 @@ static void stall_does_not_evict(void **state) {
   scen s;
   dataset ds;
   watch w;
-  recon r;
   char log1[400], log2[400], plan[64];
   long revoked_before, assigned_before, faults;
   (void)state;
@@ -309,14 +322,7 @@ static void stall_does_not_evict(void **state) {
   assert_int_equal(log_count(log1, "partitions lost") +
                        log_count(log2, "partitions lost"),
                    0);
-  workers_stop(&s);
-  fx_reconcile(&s, &ds, &r, 0);
-  assert_int_equal(r.lost, 0);
-  assert_int_equal(r.failures, 0);
-  assert_int_equal(r.key_mismatch, 0);
-  assert_int_equal(r.processed, ds.n);
-  scen_stop(&s);
-  dataset_free(&ds);
+  stop_and_reconcile(&s, &ds);
 }
 
 /* ---- (c) a worker added while CBS is slow -------------------------------- */
@@ -370,23 +376,14 @@ static void added_worker_sends_within_15s(void **state) {
   worker_start(&s);
   {
     watch w;
-    recon r;
     watch_start(&w, s.km.bootstrap, &ds);
     watch_wait(&w, ds.n, 300, "(c) after the restart");
     watch_stop(&w);
-    workers_stop(&s);
-    fx_reconcile(&s, &ds, &r, 0);
-    assert_int_equal(r.lost, 0);
-    assert_int_equal(r.failures, 0);
-    assert_int_equal(r.key_mismatch, 0);
-    assert_int_equal(r.processed, ds.n);
   }
-  scen_stop(&s);
-  dataset_free(&ds);
+  stop_and_reconcile(&s, &ds);
 }
 
-/* ---- set-up ----------------------------------------------------------------
- */
+/* ---- set-up -------------------------------------------------------------- */
 
 static int setup(void **state) {
   (void)state;
