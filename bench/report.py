@@ -313,6 +313,13 @@ def targets_section(by, files, e2e, rb, md, lat=()):
             r = big["w1_busy_s"] / big["w2_busy_s"]
             rows.append(["2 workers >= 1.8x 1 worker (largest row)", "%.2fx" % r,
                          "met" if r >= 1.8 else "missed by %.2fx" % (1.8 - r)])
+    if e2e:
+        big = max(e2e, key=lambda r: r["trajecten"])
+        mib = big["w1_rss_kib"] / 1024
+        rows.append(["peak RSS of 1 worker with the largest backlog (%s trajecten) <= 510 MiB "
+                     "(the blocking worker's, 2026-11-29) at the default run.max_inflight_bytes"
+                     % fmt_int(big["trajecten"]), "%.0f MiB" % mib,
+                     "met" if mib <= 510 else "missed by %.0f MiB" % (mib - 510)])
     b0 = [x for x in lat if x["delay_ms"] == 0 and x["busy_s"]]
     slow = [x for x in lat if x["delay_ms"] == 100 and x["busy_s"]]
     if b0 and slow:
