@@ -154,6 +154,37 @@ static const kdef table[] = {
 
 #define NKEYS (sizeof(table) / sizeof(table[0]))
 
+/* librdkafka settings the worker sets itself because its guarantees rest
+ * on them: a kafka.* line may not change them (an automatic offset store
+ * committed a delivery still at CBS, and a SIGKILL then lost it). NULL, or
+ * why the key is refused. */
+static const char *guarded_kafka_key(const char *name) {
+  static const struct {
+    const char *name, *why;
+  } guarded[] = {
+      {"enable.auto.offset.store",
+       "offsets are stored only past durable outcomes"},
+      {"enable.auto.commit", "the worker commits what it stored"},
+      {"auto.offset.reset",
+       "a new group must read the backlog from the earliest offset"},
+      {"acks", "events are durable only when every in-sync replica has them"},
+      {"enable.idempotence", "events are produced idempotently"},
+      {"max.in.flight.requests.per.connection",
+       "the idempotent producer keeps one request in flight (librdkafka 2.0 "
+       "stalled partitions with more)"},
+      {"max.in.flight", "the idempotent producer keeps one request in flight"},
+      {"partition.assignment.strategy",
+       "revocations are incremental (cooperative-sticky)"},
+      {"group.id", "set it with kafka.group.id"},
+      {"transactional.id", "the worker does not use transactions"},
+  };
+  size_t i;
+  for(i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++)
+    if(!strcmp(name, guarded[i].name))
+      return guarded[i].why;
+  return NULL;
+}
+
 static char **str_at(wk_config *c, const kdef *k) {
   return (char **)(void *)((char *)c + k->off);
 }
@@ -347,8 +378,17 @@ static int apply(wk_config *c, const char *key, const char *value,
       }
     }
   }
-  if(strncmp(key, "kafka.", 6) == 0 && key[6])
+  if(strncmp(key, "kafka.", 6) == 0 && key[6]) {
+    const char *why = guarded_kafka_key(key + 6);
+    if(why) {
+      snprintf(err, errlen,
+               "%s: %s cannot be set: %s (DESIGN.md \"Guarantees\"); remove "
+               "the line",
+               where, key, why);
+      return -1;
+    }
     return kv_set(&c->kafka, &c->nkafka, key + 6, value) ? -1 : 0;
+  }
   if(strncmp(key, "cbs.header.", 11) == 0 && key[11]) {
     const char *h = key + 11;
     size_t i;
@@ -589,7 +629,11 @@ void wk_config_reference(FILE *out) {
   }
   fprintf(out,
           "| `kafka.*` | string | | passed to librdkafka as is (e.g. "
-          "`kafka.bootstrap.servers`) |\n"
+          "`kafka.bootstrap.servers`), except the settings the guarantees "
+          "rest on (offset store and commit, `auto.offset.reset`, `acks`, "
+          "idempotence, requests in flight, the assignment strategy, "
+          "`group.id`, `transactional.id`): those are refused with the "
+          "reason |\n"
           "| `cbs.header.NAME` | string | | extra request header NAME (e.g. "
           "for an FSC Outway) |\n"
           "| `rules.ID` | error\\|warning\\|off | the profile's | severity of "

@@ -89,6 +89,30 @@ static void errors_name_the_place(void **state) {
   wk_config_free(&c);
   assert_int_equal(load("cbs.header.Bad Name = x\n", &c, err, sizeof(err)), -1);
   wk_config_free(&c);
+  /* the settings the guarantees rest on cannot be overridden */
+  assert_int_equal(
+      load("kafka.enable.auto.offset.store = true\n", &c, err, sizeof(err)),
+      -1);
+  assert_non_null(strstr(err, "c.conf:1: kafka.enable.auto.offset.store "
+                              "cannot be set: offsets are stored only past "
+                              "durable outcomes"));
+  wk_config_free(&c);
+  assert_int_equal(load("\nkafka.acks = 0\n", &c, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "c.conf:2: kafka.acks cannot be set"));
+  wk_config_free(&c);
+  assert_int_equal(
+      load("kafka.auto.offset.reset = latest\n", &c, err, sizeof(err)), -1);
+  wk_config_free(&c);
+  assert_int_equal(
+      load("kafka.enable.idempotence = false\n", &c, err, sizeof(err)), -1);
+  wk_config_free(&c);
+  assert_int_equal(
+      load("kafka.enable.auto.commit = false\n", &c, err, sizeof(err)), -1);
+  wk_config_free(&c);
+  /* others pass through */
+  assert_int_equal(
+      load("kafka.fetch.message.max.bytes = 65536\n", &c, err, sizeof(err)), 0);
+  wk_config_free(&c);
   assert_int_equal(wk_config_load("/nonexistent.conf", &c, err, sizeof(err)),
                    -1);
   assert_non_null(strstr(err, "cannot open"));
