@@ -26,4 +26,10 @@ int wk_config_core(const wk_config *c, ddas_ruleset *rules, unsigned *mask,
  * build-time default. */
 const char *wk_schema_dir(void);
 
+/* The schema set of wk_schema_dir() with every shipped schema (SHV 1.0,
+ * 0.10, 0.9; VS 0.9) loaded and compiled now, so that a missing or broken
+ * schema directory stops a start (or check-config) instead of the first
+ * delivery. 0, or -1 with a message naming the file and DDAS_SCHEMA_DIR. */
+int wk_schemas_load(ddas_schemaset **out, char *err, size_t errlen);
+
 #endif

@@ -63,6 +63,40 @@ int wk_config_core(const wk_config *c, ddas_ruleset *rules, unsigned *mask,
   return 0;
 }
 
+int wk_schemas_load(ddas_schemaset **out, char *err, size_t errlen) {
+  static const struct {
+    ddas_kind kind;
+    const char *version;
+  } shipped[] = {{DDAS_KIND_SHV, "1.0"},
+                 {DDAS_KIND_SHV, "0.10"},
+                 {DDAS_KIND_SHV, "0.9"},
+                 {DDAS_KIND_VS, "0.9"}};
+  size_t i;
+  char why[400];
+  *out = NULL;
+  if(ddas_schemaset_new(wk_schema_dir(), out)) {
+    snprintf(err, errlen, "cannot use the schema directory %s",
+             wk_schema_dir());
+    return -1;
+  }
+  for(i = 0; i < sizeof(shipped) / sizeof(shipped[0]); i++) {
+    const ddas_schema *sch;
+    why[0] = '\0';
+    if(ddas_schemaset_get(*out, shipped[i].kind, shipped[i].version, &sch, why,
+                          sizeof(why))) {
+      snprintf(err, errlen,
+               "the shipped schemas cannot be loaded from %s: %s (set "
+               "DDAS_SCHEMA_DIR to the directory holding them, e.g. "
+               "config/schemas of the source tree)",
+               wk_schema_dir(), why[0] ? why : "unknown error");
+      ddas_schemaset_free(*out);
+      *out = NULL;
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int wk_cmd_check_config(int argc, char **argv) {
   static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                        {"print", no_argument, NULL, 'p'},
@@ -94,6 +128,16 @@ int wk_cmd_check_config(int argc, char **argv) {
     fprintf(stderr, "ddas-worker check-config: %s\n", err);
     wk_config_free(&cfg);
     return 2;
+  }
+  {
+    ddas_schemaset *set = NULL;
+    int bad = wk_schemas_load(&set, err, sizeof(err));
+    ddas_schemaset_free(set);
+    if(bad) {
+      fprintf(stderr, "ddas-worker check-config: %s\n", err);
+      wk_config_free(&cfg);
+      return 2;
+    }
   }
   if(*cfg.cbs_url) {
     wk_forwarder *f = NULL;

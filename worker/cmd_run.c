@@ -423,10 +423,8 @@ static int start_stages(wk_run *c, const run_args *a, char *err,
     snprintf(port, sizeof(port), "%d", wk_admin_port(c->admin));
     wk_log(WK_INFO, "admin endpoint listening", "port", port, NULL);
   }
-  if(ddas_schemaset_new(wk_schema_dir(), &c->set)) {
-    snprintf(err, errlen, "cannot load the schemas from %s", wk_schema_dir());
+  if(wk_schemas_load(&c->set, err, errlen))
     return -1;
-  }
   return 0;
 }
 

@@ -53,6 +53,31 @@ static void help_and_usage(void **state) {
   free(out);
 }
 
+/* A schema directory that cannot be used stops check-config (and run's
+ * start), not the first delivery. */
+static void unusable_schema_dir(void **state) {
+  char *out, conf[] = "/tmp/ddas-cli-conf-XXXXXX", cmd[600];
+  int fd;
+  (void)state;
+  fd = mkstemp(conf);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "kafka.bootstrap.servers = embedded\n", 35), 35);
+  close(fd);
+  snprintf(cmd, sizeof(cmd),
+           "DDAS_SCHEMA_DIR=/nonexistent '%s' check-config -c %s 2>&1",
+           WORKER_BIN, conf);
+  assert_int_equal(tu_run(cmd, &out), 2);
+  assert_non_null(strstr(out, "the shipped schemas cannot be loaded from "
+                              "/nonexistent"));
+  assert_non_null(strstr(out, "DDAS_SCHEMA_DIR"));
+  free(out);
+  snprintf(cmd, sizeof(cmd), "'%s' check-config -c %s 2>&1", WORKER_BIN, conf);
+  assert_int_equal(tu_run(cmd, &out), 0);
+  assert_non_null(strstr(out, "configuration is usable"));
+  free(out);
+  unlink(conf);
+}
+
 static void exit_codes(void **state) {
   char *out;
   (void)state;
@@ -281,6 +306,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(help_and_usage),
       cmocka_unit_test(exit_codes),
+      cmocka_unit_test(unusable_schema_dir),
       cmocka_unit_test(standard_input_and_json),
       cmocka_unit_test(custom_schema),
       cmocka_unit_test(limits),
