@@ -70,16 +70,16 @@ void wk_run_store_offsets(wk_run *c, int32_t part) {
 void wk_run_on_ack(void *ctx, void *opaque, int failed) {
   wk_run *c = ctx;
   ack_ref *a = opaque;
-  if(failed) {
+  if(failed)
     c->fatal = 1; /* nothing is committed any more: redone after restart */
-  } else if(a->d) {
-    a->d->unacked--;
-  } else if(c->asm_[a->partition] && c->gen[a->partition] == a->gen) {
+  if(a->d) {
+    a->d->unacked--; /* the sweep in wk_run_outcomes moves it on */
+  } else if(!failed && c->asm_[a->partition] &&
+            c->gen[a->partition] == a->gen) {
+    /* a dropped message's event is durable: its offset is done */
     ddas_asm_offset_done(c->asm_[a->partition], a->offset);
     wk_run_store_offsets(c, a->partition);
   }
-  if(a->d && failed)
-    a->d->unacked--;
   free(a);
 }
 
