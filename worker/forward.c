@@ -232,6 +232,9 @@ static void wk_log(const wk_forwarder *f, int level, const char *msg,
   if(f && level < f->log_min)
     return;
   now_rfc3339(when, sizeof(when));
+  /* the senders of `run` log from several threads: one whole line at a
+   * time (log.c takes the same lock) */
+  flockfile(stderr);
   if(json) {
     fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"event\":", when,
             names[level]);
@@ -270,6 +273,7 @@ static void wk_log(const wk_forwarder *f, int level, const char *msg,
     fputc('\n', stderr);
   }
   fflush(stderr);
+  funlockfile(stderr);
 }
 
 /* ---- start-up checks ---------------------------------------------------- */
