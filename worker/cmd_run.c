@@ -184,11 +184,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   c->assigned = 1;
   c->assigned_ms = wk_mono_ms();
   atomic_store(&c->metrics.assigned, 1);
-  for(i = 0; i < parts->cnt; i++) {
-    int32_t p = parts->elems[i].partition;
-    if(p >= 0 && p < WK_MAX_PARTITIONS)
-      c->part_paused[p] = 0; /* a new assignment is not paused */
-  }
   wk_run_update_pause(c);
   part_list(parts, list, sizeof(list));
   wk_log(WK_INFO, "partitions assigned", "partitions", list, NULL);
@@ -474,7 +469,6 @@ int wk_cmd_run(int argc, char **argv) {
     return 2;
   }
   c.cfg = &cfg;
-  c.stop = &stop_flag;
   wk_log_init(&cfg);
   wk_metrics_init(&c.metrics);
   snprintf(c.ce_source, sizeof(c.ce_source), "urn:ddas-worker:%s",

@@ -52,7 +52,7 @@ typedef struct {
   long retry_max_ms;
   long retry_budget_ms;
   long config_fault_threshold; /* consecutive configuration faults before
-                                  the forwarder reports itself unhealthy */
+                                  run stalls (ddas/stall.h) */
   /* content */
   char *code_gegevensleverancier; /* every batch's; empty: the delivery's
                                      own */

@@ -91,8 +91,6 @@ struct wk_forwarder {
   uint64_t base_ms, max_ms;
   uint64_t rng;
   /* health and metrics */
-  long fault_threshold;
-  unsigned long consecutive_faults;
   wk_forward_stats stats;
   wk_metrics *metrics; /* NULL: none */
   /* logging */
@@ -1398,7 +1396,6 @@ static void set_retries(wk_forwarder *f, const wk_config *cfg) {
       cfg->retry_budget_ms > 0 ? (uint64_t)cfg->retry_budget_ms : 0;
   f->base_ms = cfg->retry_base_ms > 0 ? (uint64_t)cfg->retry_base_ms : 1;
   f->max_ms = cfg->retry_max_ms > 0 ? (uint64_t)cfg->retry_max_ms : f->base_ms;
-  f->fault_threshold = cfg->config_fault_threshold;
   if(getrandom(&f->rng, sizeof(f->rng), 0) != (ssize_t)sizeof(f->rng))
     f->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ mono_ms();
   if(!f->rng)
@@ -1638,7 +1635,6 @@ static after_try settle(wk_forwarder *f, const char *batch_id,
   const char *oname = ddas_outcome_name(t->outcome);
   switch(t->outcome) {
   case DDAS_OUT_FORWARDED:
-    f->consecutive_faults = 0;
     f->stats.forwarded++;
     wk_log(f, LV_INFO, "batch forwarded", batch_id, r->attempts,
            f->outbox ? -1 : t->status, oname, t->error, -1);
@@ -1670,7 +1666,6 @@ static after_try settle(wk_forwarder *f, const char *batch_id,
     }
     /* fall through */
   case DDAS_OUT_CONFIG_FAULT:
-    f->consecutive_faults++;
     f->stats.config_faults++;
     f->stats.parked++;
     wk_log(f, LV_ERROR, "configuration fault", batch_id, r->attempts, t->status,
@@ -1773,13 +1768,6 @@ int wk_forwarder_send_signed(wk_forwarder *f, const char *batch_id,
     return -1;
   }
   return send_impl(f, batch_id, body, len, digest, signature, r);
-}
-
-int wk_forwarder_healthy(const wk_forwarder *f) {
-  if(!f)
-    return 0;
-  return f->fault_threshold <= 0 ||
-         f->consecutive_faults < (unsigned long)f->fault_threshold;
 }
 
 void wk_forwarder_stats(const wk_forwarder *f, wk_forward_stats *out) {

@@ -81,11 +81,6 @@ int wk_forwarder_send_signed(wk_forwarder *f, const char *batch_id,
                              const void *body, size_t len, const char *digest,
                              const char *signature, wk_send_result *r);
 
-/* 0 after cbs.config_fault_threshold consecutive configuration faults (the
- * worker then stops consuming and reports not ready); 1 otherwise. A
- * forwarded batch resets the count. */
-int wk_forwarder_healthy(const wk_forwarder *f);
-
 /* Reports request latency and retry reasons into m (may be NULL). */
 void wk_forwarder_set_metrics(wk_forwarder *f, wk_metrics *m);
 

@@ -79,13 +79,13 @@ typedef struct {
   long long open_bytes;     /* checked chunks of open deliveries */
   unsigned open_count[WK_MAX_PARTITIONS]; /* open deliveries per partition */
   unsigned char part_paused[WK_MAX_PARTITIONS];
+  int npaused; /* partitions in part_paused that are set */
   char ce_source[256];
   int cooperative;
   int assigned;         /* ever had an assignment */
   uint64_t assigned_ms; /* when the last assignment came */
   unsigned pause;       /* WK_PAUSE_* reasons in force */
   int fatal;            /* an event was not acknowledged, or worse */
-  const volatile sig_atomic_t *stop;
   /* totals for the summary */
   size_t ndeliveries, incomplete, records, accepted, rejected, warned;
   size_t forwarded, parked, rejection_events, dropped_chunks;

@@ -368,11 +368,16 @@ void wk_run_closed(wk_run *c, wk_delivery *d) {
 void wk_run_revoke(wk_run *c, int32_t part) {
   ddas_asm_action acts[16];
   size_t n, i;
-  if(part < 0 || part >= WK_MAX_PARTITIONS || !c->asm_[part])
+  if(part < 0 || part >= WK_MAX_PARTITIONS)
+    return;
+  /* no longer ours: not paused by us (a new assignment starts resumed) */
+  if(c->part_paused[part] && c->npaused)
+    c->npaused--;
+  c->part_paused[part] = 0;
+  if(!c->asm_[part])
     return;
   wk_sender_cancel(c->sender, part);
   wk_run_release_held(c, part);
-  c->part_paused[part] = 0;
   do {
     n = ddas_asm_revoke(c->asm_[part], acts, 16);
     for(i = 0; i < n; i++)
@@ -402,6 +407,10 @@ void wk_run_update_pause(wk_run *c) {
                 : "below run.max_inflight_bytes again: partitions resumed",
            NULL);
   c->pause = (c->pause & ~(unsigned)WK_PAUSE_FULL) | (full ? WK_PAUSE_FULL : 0);
+  /* the usual case, after every message: nothing paused, nothing to pause
+   * (no need to fetch the assignment) */
+  if(!c->pause && !c->npaused)
+    return;
   if(!c->consumer || rd_kafka_assignment(c->consumer, &a) || !a)
     return;
   for(i = 0; i < a->cnt; i++) {
@@ -424,6 +433,7 @@ void wk_run_update_pause(wk_run *c) {
     rd_kafka_topic_partition_list_destroy(pause);
   if(resume)
     rd_kafka_topic_partition_list_destroy(resume);
+  c->npaused = npaused;
   atomic_store(&c->metrics.paused_partitions, npaused);
   rd_kafka_topic_partition_list_destroy(a);
 }
