@@ -9,7 +9,9 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "ddas/checks.h"
 #include "ddas/ddas.h"
+#include "ddas/text.h"
 #include "forward.h"
 #include "io.h"
 
@@ -26,7 +28,8 @@ static void usage(FILE *out) {
           "\n"
           "  -c, --config FILE   the configuration (see check-config)\n"
           "  --delivery-id ID    the delivery id the batch ids derive from\n"
-          "                      (default: the file name)\n"
+          "                      (default: the file name and a hash of its\n"
+          "                      content, as submit and run --submit)\n"
           "  -h, --help          show this help\n"
           "\n"
           "Exit status: 0 every batch was forwarded, 1 a batch was refused or\n"
@@ -37,7 +40,8 @@ static void usage(FILE *out) {
 /* The command line of `send`. */
 typedef struct {
   const char *path;        /* -c FILE */
-  const char *delivery_id; /* --delivery-id, else the file's base name */
+  const char *delivery_id; /* --delivery-id, else file_id */
+  char file_id[DDAS_FILE_DELIVERY_ID_MAX]; /* ddas_file_delivery_id */
   const char *file;        /* DELIVERY.json */
   char sent_at[32]; /* the clock when send started: the delivery's time of
                        submission, for an envelope without one (SHV v0.9);
@@ -71,10 +75,6 @@ static int parse_args(int argc, char **argv, send_args *a) {
     return 2;
   }
   a->file = argv[optind];
-  if(!a->delivery_id) {
-    const char *slash = strrchr(a->file, '/');
-    a->delivery_id = slash ? slash + 1 : a->file;
-  }
   return 0;
 }
 
@@ -100,9 +100,9 @@ static int check_delivery(const send_args *a, const wk_config *cfg,
     fprintf(stderr, "ddas-worker send: %s: %s\n", a->file, err);
     return -1;
   }
-  printf("%s: %zu records, %zu accepted, %zu rejected, %zu with warnings "
-         "(profile %s)\n",
-         a->file, res->records, res->accepted, res->rejected, res->warned,
+  printf("%s: delivery %s: %zu records, %zu accepted, %zu rejected, %zu with "
+         "warnings (profile %s)\n",
+         a->file, a->delivery_id, res->records, res->accepted, res->rejected, res->warned,
          cfg->profile);
   if(res->rejected)
     printf("  rejected records are not sent; 'ddas-worker validate' shows "
@@ -141,6 +141,14 @@ static void print_batch(const ddas_batch *batch, const wk_send_result *r) {
   if(r->outcome != DDAS_OUT_FORWARDED && *r->last_error)
     printf(" (%s)", r->last_error);
   printf("\n");
+  if(r->problem) {
+    /* what CBS says is wrong, without its free text (ddas/checks.h) */
+    char sum[1024];
+    ddas_problem_summary(r->problem, strlen(r->problem), sum, sizeof(sum));
+    printf("    CBS problem: ");
+    ddas_fput_escaped(stdout, sum);
+    printf("\n");
+  }
 }
 
 /* Sends every batch of bt to CBS, one line each, then the count. The exit
@@ -201,6 +209,11 @@ int wk_cmd_send(int argc, char **argv) {
   if(wk_file_read(a.file, (size_t)1 << 30, &in, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker send: %s: %s\n", a.file, err);
     goto out;
+  }
+  if(!a.delivery_id) {
+    ddas_file_delivery_id(a.file, in.data, in.len, a.file_id,
+                          sizeof(a.file_id));
+    a.delivery_id = a.file_id;
   }
   if(check_delivery(&a, &cfg, &set, &rules, mask, in.data, in.len, &res))
     goto out;

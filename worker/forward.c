@@ -39,6 +39,7 @@
 #include <openssl/x509.h>
 
 #include "ddas/alloc.h"
+#include "ddas/checks.h"
 #include "ddas/sign.h"
 
 #define WK_RESP_MAX 16384 /* bytes of a response body kept */
@@ -299,35 +300,59 @@ static X509 *read_first_cert(const char *path) {
   return x;
 }
 
-/* Warns when the certificate `key` (a configuration key) expires within 30
- * days; refuses one that has expired. */
-static int check_expiry(const wk_forwarder *f, const char *key,
-                        int64_t not_after, char *err, size_t errlen) {
-  int64_t now = (int64_t)time(NULL);
-  char day[16], msg[256];
-  date_of(not_after, day, sizeof(day));
-  if(not_after <= now) {
-    set_err(err, errlen,
-            "%s: the certificate expired on %s; renew it and change %s", key,
-            day, key);
-    return -1;
-  }
-  if(not_after - now <= WK_EXPIRY_WARN_S) {
-    snprintf(msg, sizeof(msg),
-             "WARNING: the certificate in %s expires on %s (in %lld days); "
-             "renew it",
-             key, day, (long long)((not_after - now) / 86400));
-    wk_log(f, LV_WARN, msg, NULL, 0, -1, NULL, NULL, -1);
-  }
-  return 0;
-}
-
 static int64_t asn1_to_unix(const ASN1_TIME *t) {
   struct tm tm;
   memset(&tm, 0, sizeof(tm));
   if(!t || ASN1_TIME_to_tm(t, &tm) != 1)
     return 0;
   return (int64_t)timegm(&tm);
+}
+
+/* Checks the validity window of every certificate in the PEM file `path`
+ * (the configuration key `key`) against the clock (ddas/checks.h): refuses
+ * one not yet valid or expired, with the date and the key to change; warns
+ * when one expires within 30 days. 0, or -1 with the message in err. */
+static int check_validity(const wk_forwarder *f, const char *key,
+                          const char *path, char *err, size_t errlen) {
+  int64_t now = (int64_t)time(NULL);
+  BIO *b = BIO_new_file(path, "r");
+  X509 *x;
+  int n = 0, rc = 0;
+  while(!rc && b && (x = PEM_read_bio_X509(b, NULL, pem_pass_cb, NULL))) {
+    int64_t nb = asn1_to_unix(X509_get0_notBefore(x)),
+            na = asn1_to_unix(X509_get0_notAfter(x));
+    char day[16], which[48], msg[256];
+    X509_free(x);
+    snprintf(which, sizeof(which), n ? "certificate #%d in the file" : "the certificate", n + 1);
+    n++;
+    switch(ddas_cert_window_at(now, nb, na, WK_EXPIRY_WARN_S)) {
+    case DDAS_CERT_NOT_YET_VALID:
+      date_of(nb, day, sizeof(day));
+      set_err(err, errlen,
+              "%s: %s is not valid before %s; use a certificate valid now "
+              "(change %s) or start on that day",
+              key, which, day, key);
+      rc = -1;
+      break;
+    case DDAS_CERT_EXPIRED:
+      date_of(na, day, sizeof(day));
+      set_err(err, errlen, "%s: %s expired on %s; renew it and change %s",
+              key, which, day, key);
+      rc = -1;
+      break;
+    case DDAS_CERT_EXPIRES_SOON:
+      date_of(na, day, sizeof(day));
+      snprintf(msg, sizeof(msg),
+               "WARNING: %s in %s expires on %s (in %lld days); renew it", which,
+               key, day, (long long)((na - now) / 86400));
+      wk_log(f, LV_WARN, msg, NULL, 0, -1, NULL, NULL, -1);
+      break;
+    case DDAS_CERT_VALID: break;
+    }
+  }
+  ERR_clear_error();
+  BIO_free(b);
+  return rc;
 }
 
 /* The transport key must open with its passphrase and belong to the
@@ -383,8 +408,7 @@ static int check_transport(const wk_forwarder *f, const wk_config *cfg,
             "cbs.key or cbs.cert)");
     goto out;
   }
-  if(check_expiry(f, "cbs.cert", asn1_to_unix(X509_get0_notAfter(cert)), err,
-                  errlen))
+  if(check_validity(f, "cbs.cert", cfg->cbs_cert, err, errlen))
     goto out;
   rc = 0;
 out:
@@ -1265,8 +1289,8 @@ static void set_logging(wk_forwarder *f, const wk_config *cfg) {
   }
 }
 
-/* The signer from sign.key and sign.cert (refused when expired, a warning
- * when it expires soon). 0, or -1 with a message naming the keys. */
+/* The signer from sign.key and sign.cert (refused when not yet valid or
+ * expired, a warning when it expires soon). 0, or -1 with a message naming the keys. */
 static int load_signer(wk_forwarder *f, const wk_config *cfg, char *err,
                        size_t errlen) {
   char why[256];
@@ -1290,8 +1314,7 @@ static int load_signer(wk_forwarder *f, const wk_config *cfg, char *err,
             why);
     return -1;
   }
-  return check_expiry(f, "sign.cert", ddas_signer_not_after(f->signer), err,
-                      errlen);
+  return check_validity(f, "sign.cert", cfg->sign_cert, err, errlen);
 }
 
 /* Signing and transport need different certificates with their own keys.
@@ -1460,6 +1483,50 @@ int wk_forwarder_new(const wk_config *cfg, wk_forwarder **out, char *err,
 fail:
   wk_forwarder_free(f);
   return -1;
+}
+
+int wk_forwarder_probe(wk_forwarder *f, int token, char *msg, size_t cap) {
+  wk_try t;
+  CURL *h;
+  int status;
+  memset(&t, 0, sizeof(t));
+  if(f->outbox) {
+    snprintf(msg, cap, "skipped: cbs.url is an outbox directory");
+    return 1;
+  }
+  if(token) {
+    if(!f->token_url) {
+      snprintf(msg, cap, "skipped: cbs.token_url is not set");
+      return 1;
+    }
+    if(fetch_token(f, &t) || t.outcome != DDAS_OUT_FORWARDED) {
+      snprintf(msg, cap, "%s", t.error);
+      return -1;
+    }
+    snprintf(msg, cap, "%s issued a token", f->token_url);
+    return 0;
+  }
+  /* HEAD rather than a bare handshake: under TLS 1.3 a server refuses a
+   * client certificate only after the handshake, on the first exchange */
+  if(!(h = curl_easy_duphandle(f->curl)) ||
+     curl_easy_setopt(h, CURLOPT_URL, f->url) ||
+     curl_easy_setopt(h, CURLOPT_NOBODY, 1L)) {
+    if(h)
+      curl_easy_cleanup(h);
+    snprintf(msg, cap, "out of memory");
+    return -1;
+  }
+  status = perform(f, h, &t);
+  curl_easy_cleanup(h);
+  if(status <= 0) {
+    snprintf(msg, cap, "%s", status < 0 ? "stopped" : t.error);
+    return -1;
+  }
+  snprintf(msg, cap, "%s answered HTTP %d to HEAD%s", f->url, status,
+           strncmp(f->url, "https://", 8)
+               ? " (plain HTTP, no TLS)"
+               : " (TLS handshake with the client certificate done)");
+  return 0;
 }
 
 void wk_forwarder_free(wk_forwarder *f) {
