@@ -14,6 +14,8 @@
 #include "ddas/text.h"
 #include "forward.h"
 #include "io.h"
+#include "log.h"
+#include "startcheck.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -79,24 +81,22 @@ static int parse_args(int argc, char **argv, send_args *a) {
 }
 
 /* Checks the delivery in buf with the configured rules and normalisations
- * and prints what was accepted and rejected. 0 (then *res must be cleared),
- * or -1 after an error message (or, with no schemas, without one). */
+ * against the schemas of set and prints what was accepted and rejected. 0
+ * (then *res must be cleared), or -1 after an error message. */
 static int check_delivery(const send_args *a, const wk_config *cfg,
-                          ddas_schemaset **set, const ddas_ruleset *rules,
+                          ddas_schemaset *set, const ddas_ruleset *rules,
                           unsigned mask, const char *buf, size_t len,
                           ddas_validate_result *res) {
   ddas_validate_options vo;
   ddas_envelope_context ec;
   char err[1024];
-  if(ddas_schemaset_new(wk_schema_dir(), set))
-    return -1;
   memset(&vo, 0, sizeof(vo));
   vo.rules = rules;
   vo.norm_mask = mask;
   vo.keep_document = 1;
   wk_config_envelope(cfg, a->sent_at, SEND_TIME_FROM, &ec);
   vo.envelope = &ec; /* as make_batches will fill */
-  if(ddas_validate_buffer(*set, &vo, buf, len, res, err, sizeof(err))) {
+  if(ddas_validate_buffer(set, &vo, buf, len, res, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker send: %s: %s\n", a->file, err);
     return -1;
   }
@@ -198,6 +198,12 @@ int wk_cmd_send(int argc, char **argv) {
     return 2;
   }
   status = 2;
+  wk_log_init(&cfg);
+  if(wk_startcheck(&cfg, WK_CHECK_SCHEMAS | WK_CHECK_FILES, &set, NULL, err,
+                   sizeof(err))) {
+    fprintf(stderr, "ddas-worker send: %s\n", err);
+    goto out;
+  }
   if(!*cfg.cbs_url) {
     fprintf(stderr, "ddas-worker send: %s: cbs.url is not set\n", a.path);
     goto out;
@@ -215,7 +221,7 @@ int wk_cmd_send(int argc, char **argv) {
                           sizeof(a.file_id));
     a.delivery_id = a.file_id;
   }
-  if(check_delivery(&a, &cfg, &set, &rules, mask, in.data, in.len, &res))
+  if(check_delivery(&a, &cfg, set, &rules, mask, in.data, in.len, &res))
     goto out;
   have_res = 1;
   status = 1;
