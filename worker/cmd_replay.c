@@ -15,12 +15,12 @@
 
 #include "cmd.h"
 #include "config.h"
-#include "startcheck.h"
 #include "ddas/ddas.h"
 #include "forward.h"
 #include "io.h"
 #include "kafka.h"
 #include "log.h"
+#include "startcheck.h"
 
 static void usage(FILE *out) {
   fprintf(out,

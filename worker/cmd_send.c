@@ -41,10 +41,10 @@ static void usage(FILE *out) {
 
 /* The command line of `send`. */
 typedef struct {
-  const char *path;        /* -c FILE */
-  const char *delivery_id; /* --delivery-id, else file_id */
+  const char *path;                        /* -c FILE */
+  const char *delivery_id;                 /* --delivery-id, else file_id */
   char file_id[DDAS_FILE_DELIVERY_ID_MAX]; /* ddas_file_delivery_id */
-  const char *file;        /* DELIVERY.json */
+  const char *file;                        /* DELIVERY.json */
   char sent_at[32]; /* the clock when send started: the delivery's time of
                        submission, for an envelope without one (SHV v0.9);
                        the same for the check and the batches */
@@ -102,8 +102,8 @@ static int check_delivery(const send_args *a, const wk_config *cfg,
   }
   printf("%s: delivery %s: %zu records, %zu accepted, %zu rejected, %zu with "
          "warnings (profile %s)\n",
-         a->file, a->delivery_id, res->records, res->accepted, res->rejected, res->warned,
-         cfg->profile);
+         a->file, a->delivery_id, res->records, res->accepted, res->rejected,
+         res->warned, cfg->profile);
   if(res->rejected)
     printf("  rejected records are not sent; 'ddas-worker validate' shows "
            "why\n");

@@ -333,9 +333,9 @@ static int kv_set(wk_kv **arr, size_t *n, const char *name, const char *value,
 /* librdkafka properties that hold a secret: masked when printed, and each
  * may be read from a file with kafka.NAME_file. */
 static int kafka_secret(const char *name) {
-  static const char *const secrets[] = {
-      "sasl.password", "ssl.key.password", "ssl.keystore.password",
-      "sasl.oauthbearer.client.secret"};
+  static const char *const secrets[] = {"sasl.password", "ssl.key.password",
+                                        "ssl.keystore.password",
+                                        "sasl.oauthbearer.client.secret"};
   size_t i;
   for(i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
     if(!strcmp(name, secrets[i]))
@@ -523,8 +523,7 @@ static int load_file(wk_config *c, const char *path, char *err, size_t errlen) {
       fclose(f);
       return -1;
     }
-    if(!c->inline_secret && *v &&
-       wk_config_is_secret(k) &&
+    if(!c->inline_secret && *v && wk_config_is_secret(k) &&
        !(c->inline_secret = strdup(k))) {
       snprintf(err, errlen, "out of memory");
       fclose(f);

@@ -323,7 +323,8 @@ static int check_validity(const wk_forwarder *f, const char *key,
             na = asn1_to_unix(X509_get0_notAfter(x));
     char day[16], which[48], msg[256];
     X509_free(x);
-    snprintf(which, sizeof(which), n ? "certificate #%d in the file" : "the certificate", n + 1);
+    snprintf(which, sizeof(which),
+             n ? "certificate #%d in the file" : "the certificate", n + 1);
     n++;
     switch(ddas_cert_window_at(now, nb, na, WK_EXPIRY_WARN_S)) {
     case DDAS_CERT_NOT_YET_VALID:
@@ -336,15 +337,15 @@ static int check_validity(const wk_forwarder *f, const char *key,
       break;
     case DDAS_CERT_EXPIRED:
       date_of(na, day, sizeof(day));
-      set_err(err, errlen, "%s: %s expired on %s; renew it and change %s",
-              key, which, day, key);
+      set_err(err, errlen, "%s: %s expired on %s; renew it and change %s", key,
+              which, day, key);
       rc = -1;
       break;
     case DDAS_CERT_EXPIRES_SOON:
       date_of(na, day, sizeof(day));
       snprintf(msg, sizeof(msg),
-               "WARNING: %s in %s expires on %s (in %lld days); renew it", which,
-               key, day, (long long)((na - now) / 86400));
+               "WARNING: %s in %s expires on %s (in %lld days); renew it",
+               which, key, day, (long long)((na - now) / 86400));
       wk_log(f, LV_WARN, msg, NULL, 0, -1, NULL, NULL, -1);
       break;
     case DDAS_CERT_VALID: break;
@@ -1290,7 +1291,8 @@ static void set_logging(wk_forwarder *f, const wk_config *cfg) {
 }
 
 /* The signer from sign.key and sign.cert (refused when not yet valid or
- * expired, a warning when it expires soon). 0, or -1 with a message naming the keys. */
+ * expired, a warning when it expires soon). 0, or -1 with a message naming the
+ * keys. */
 static int load_signer(wk_forwarder *f, const wk_config *cfg, char *err,
                        size_t errlen) {
   char why[256];

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ddas/checks.h"
 #include "io.h"
 #include "log.h"
 #include "run.h"
@@ -178,8 +179,13 @@ static void parked_event(wk_run *c, wk_delivery *d, wk_job *j) {
     c->parked++;
     atomic_fetch_add(&c->metrics.batches_parked, 1);
     atomic_store(&c->metrics.cbs_failing, o == DDAS_OUT_TRANSIENT);
+    char problem[512] = ""; /* without CBS's free text (ddas/checks.h) */
+    if(r->problem)
+      ddas_problem_summary(r->problem, strlen(r->problem), problem,
+                           sizeof(problem));
     wk_log(WK_WARN, "batch parked", "delivery_id", d->id, "batch_id",
-           j->batch.id, "reason", in.reason, NULL);
+           j->batch.id, "reason", in.reason, "problem",
+           r->problem ? problem : NULL, NULL);
   }
   free(src);
 }

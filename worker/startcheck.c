@@ -139,8 +139,7 @@ static int check_kafka_clients(const wk_config *c, char *err, size_t errlen) {
 /* Warns when others than the owner may read `path`, the file of `key`. 1
  * after a warning, else 0 (also when it cannot be stat'ed: reading it will
  * say so). */
-static unsigned warn_mode(const char *key, const char *path,
-                          const char *what) {
+static unsigned warn_mode(const char *key, const char *path, const char *what) {
   struct stat st;
   char mode[8], fix[300];
   ddas_mode_verdict v;
@@ -260,11 +259,11 @@ static int probe_kafka(const wk_config *c, int timeout_ms, char *msg,
     if(parts < 0 && t == 0)
       rc = -1; /* nothing to consume: run would wait for ever */
     if(w < cap)
-      w += (size_t)(parts < 0 ? snprintf(msg + w, cap - w, "; %s: no such topic",
-                                         topics[t])
-                              : snprintf(msg + w, cap - w,
-                                         "; %s: %d partitions", topics[t],
-                                         parts));
+      w +=
+          (size_t)(parts < 0 ? snprintf(msg + w, cap - w, "; %s: no such topic",
+                                        topics[t])
+                             : snprintf(msg + w, cap - w, "; %s: %d partitions",
+                                        topics[t], parts));
   }
   rd_kafka_metadata_destroy(md);
   wk_producer_close(&p);
@@ -273,9 +272,9 @@ static int probe_kafka(const wk_config *c, int timeout_ms, char *msg,
 
 static void verdict(FILE *out, const char *what, int rc, const char *msg) {
   fprintf(out, "probe %s: %s%s\n", what,
-          rc < 0  ? "FAILED: "
-          : rc    ? ""
-                  : "ok: ",
+          rc < 0 ? "FAILED: "
+          : rc   ? ""
+                 : "ok: ",
           msg);
 }
 
