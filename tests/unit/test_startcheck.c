@@ -23,9 +23,13 @@
 
 #define EXAMPLE SHARED_DIR "/examples/shv-v1.0-meervoudig.json"
 
+/* A NULL-terminated list of strings, for gives(). */
+#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 static char dir[300]; /* fx_dir/sc */
 
-/* Writes text to dir/name with `mode`; the path in a static buffer of 4. */
+/* Writes text to dir/name with `mode`; the path in one of 4 static
+ * buffers. */
 static const char *conf(const char *name, int mode, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -46,88 +50,103 @@ static const char *conf(const char *name, int mode, const char *fmt, ...) {
   return p;
 }
 
-/* `ddas-worker ARGS` with stderr into the output. */
-static int worker(char **out, const char *args) {
-  return tu_runf(out, "'%s' %s 2>&1", WORKER_BIN, args);
+/* A copy of the file `base` with `extra` lines after it (a later line
+ * wins), as dir/name, mode 0600. */
+static const char *variant(const char *name, const char *base,
+                           const char *extra) {
+  size_t len;
+  char *text = tu_read(base, &len);
+  const char *p = conf(name, 0600, "%s%s", text, extra);
+  free(text);
+  return p;
 }
 
-static int check(char **out, const char *path, const char *more) {
+/* Runs `[ENV] ddas-worker ARGS` with stderr into the output: the exit
+ * status must be `status`, the output must hold every string of `has` and
+ * none of `lacks` (lists may be NULL). The output is returned when out is
+ * not NULL (free it), else freed. */
+static void gives(const char *env, const char *args, int status,
+                  const char *const *has, const char *const *lacks,
+                  char **out) {
+  char *o;
+  int rc = tu_runf(&o, "%s '%s' %s 2>&1", env ? env : "", WORKER_BIN, args);
+  if(rc != status)
+    print_message("ddas-worker %s:\n%s\n", args, o);
+  assert_int_equal(rc, status);
+  for(; has && *has; has++)
+    if(!strstr(o, *has))
+      fail_msg("ddas-worker %s: no '%s' in:\n%s", args, *has, o);
+  for(; lacks && *lacks; lacks++)
+    if(strstr(o, *lacks))
+      fail_msg("ddas-worker %s: '%s' in:\n%s", args, *lacks, o);
+  if(out)
+    *out = o;
+  else
+    free(o);
+}
+
+/* `check-config -c path MORE` through gives(). */
+static void config_gives(const char *path, const char *more, int status,
+                         const char *const *has, const char *const *lacks) {
   char args[1000];
   snprintf(args, sizeof(args), "check-config -c '%s' %s", path,
            more ? more : "");
-  return worker(out, args);
+  gives(NULL, args, status, has, lacks, NULL);
 }
 
-/* The signing part of an outbox configuration (valid certificates). */
-static const char *outbox_conf(const char *name, const char *extra) {
+/* An outbox configuration signing with `cert` and `key` of the test PKI
+ * (file names), plus `extra`. */
+static const char *outbox_conf(const char *name, const char *cert,
+                               const char *key, const char *extra) {
   char outbox[400];
   snprintf(outbox, sizeof(outbox), "%s/outbox-%s", dir, name);
   mkdir(outbox, 0700);
   return conf(name, 0600,
               "cbs.url = file://%s\n"
-              "sign.cert = %s/pki/signing-chain.pem\n"
-              "sign.key = %s/pki/signing-enc.key\n"
-              "sign.key_passphrase = " FX_PASSPHRASE "\n"
+              "sign.cert = %s/pki/%s\n"
+              "sign.key = %s/pki/%s\n"
+              "rules.profile = spec\n"
               "%s",
-              outbox, fx_dir, fx_dir, extra);
+              outbox, fx_dir, cert, fx_dir, key, extra);
 }
 
 /* ---- kafka.* ------------------------------------------------------------ */
 
 static void kafka_keys_checked_against_librdkafka(void **state) {
-  char *out;
   (void)state;
-  assert_int_equal(check(&out,
-                         conf("k1.conf", 0600,
-                              "kafka.bootstrap.servers = x\n"
-                              "kafka.bootstrap.servrs = x\n"),
-                         NULL),
-                   2);
-  assert_non_null(strstr(out, "k1.conf:2: unknown key "
-                              "'kafka.bootstrap.servrs'"));
-  assert_non_null(strstr(out, "did you mean 'kafka.bootstrap.servers'"));
-  free(out);
-  assert_int_equal(check(&out,
-                         conf("k2.conf", 0600,
-                              "# broker limits\n\n"
-                              "kafka.message.max.bytes = 5\n"),
-                         NULL),
-                   2);
-  assert_non_null(strstr(out, "k2.conf:3: kafka.message.max.bytes: "));
-  assert_non_null(strstr(out, "outside allowed range 1000..")); /* why */
-  free(out);
+  config_gives(conf("k1.conf", 0600,
+                    "kafka.bootstrap.servers = x\n"
+                    "kafka.bootstrap.servrs = x\n"),
+               NULL, 2,
+               L("k1.conf:2: unknown key 'kafka.bootstrap.servrs'",
+                 "did you mean 'kafka.bootstrap.servers'"),
+               NULL);
+  config_gives(
+      conf("k2.conf", 0600,
+           "# broker limits\n\n"
+           "kafka.message.max.bytes = 5\n"),
+      NULL, 2,
+      L("k2.conf:3: kafka.message.max.bytes: ", "outside allowed range 1000.."),
+      NULL);
   /* settings that only clash together: librdkafka's finalisation */
-  assert_int_equal(check(&out,
-                         conf("k3.conf", 0600,
-                              "kafka.fetch.max.bytes = 1000\n"
-                              "kafka.message.max.bytes = 100000\n"),
-                         NULL),
-                   2);
-  assert_non_null(strstr(out, "fetch.max.bytes"));
-  assert_non_null(strstr(out, "(librdkafka)"));
-  free(out);
+  config_gives(conf("k3.conf", 0600,
+                    "kafka.fetch.max.bytes = 1000\n"
+                    "kafka.message.max.bytes = 100000\n"),
+               NULL, 2, L("fetch.max.bytes", "(librdkafka)"), NULL);
   /* a guarded key: refused, saying why */
-  assert_int_equal(
-      check(&out,
-            conf("k4.conf", 0600, "kafka.enable.auto.offset.store = true\n"),
-            NULL),
-      2);
-  assert_non_null(strstr(out, "k4.conf:1: kafka.enable.auto.offset.store "
-                              "cannot be set: offsets are stored only past "
-                              "durable outcomes"));
-  free(out);
-  assert_int_equal(check(&out,
-                         conf("k5.conf", 0600,
-                              "kafka.bootstrap.servers = b:9092\n"
-                              "kafka.linger.ms = 20\n"),
-                         NULL),
-                   0);
-  assert_non_null(strstr(out, "configuration is usable"));
-  free(out);
+  config_gives(
+      conf("k4.conf", 0600, "kafka.enable.auto.offset.store = true\n"), NULL, 2,
+      L("k4.conf:1: kafka.enable.auto.offset.store cannot be set: offsets "
+        "are stored only past durable outcomes"),
+      NULL);
+  config_gives(conf("k5.conf", 0600,
+                    "kafka.bootstrap.servers = b:9092\n"
+                    "kafka.linger.ms = 20\n"),
+               NULL, 0, L("configuration is usable"), NULL);
 }
 
 static void kafka_secret_files(void **state) {
-  char *out, args[1200];
+  char env[600], args[600];
   const char *pw, *path;
   (void)state;
   pw = conf("kafka.pw", 0600, "Kq7-kafka-pw\n");
@@ -138,100 +157,74 @@ static void kafka_secret_files(void **state) {
               "kafka.sasl.username = worker\n"
               "kafka.sasl.password_file = %s\n",
               pw);
-  assert_int_equal(check(&out, path, "--print"), 0);
-  assert_non_null(strstr(out, "kafka.sasl.password = (set, not shown)"));
-  assert_null(strstr(out, "Kq7-kafka-pw"));
-  assert_null(strstr(out, "password_file"));
-  free(out);
+  config_gives(path, "--print", 0, L("kafka.sasl.password = (set, not shown)"),
+               L("Kq7-kafka-pw", "password_file"));
   /* the environment's spelling of the same */
   path = conf("kf2.conf", 0600, "kafka.bootstrap.servers = b:9092\n");
-  snprintf(args, sizeof(args),
-           "DDAS_KAFKA_SSL_KEY_PASSWORD_FILE='%s' '%s' check-config -c '%s' "
-           "--print 2>&1",
-           pw, WORKER_BIN, path);
-  assert_int_equal(tu_run(args, &out), 0);
-  assert_non_null(strstr(out, "kafka.ssl.key.password = (set, not shown)"));
-  assert_null(strstr(out, "Kq7-kafka-pw"));
-  free(out);
-  path = conf("kf3.conf", 0600, "kafka.sasl.password_file = %s/nothing\n", dir);
-  assert_int_equal(check(&out, path, NULL), 2);
-  assert_non_null(strstr(out, "kafka.sasl.password_file: cannot read"));
-  free(out);
+  snprintf(env, sizeof(env), "DDAS_KAFKA_SSL_KEY_PASSWORD_FILE='%s'", pw);
+  snprintf(args, sizeof(args), "check-config -c '%s' --print", path);
+  gives(env, args, 0, L("kafka.ssl.key.password = (set, not shown)"),
+        L("Kq7-kafka-pw"), NULL);
+  config_gives(
+      conf("kf3.conf", 0600, "kafka.sasl.password_file = %s/none\n", dir), NULL,
+      2, L("kafka.sasl.password_file: cannot read"), NULL);
 }
 
-/* run refuses before the admin endpoint and the embedded cluster start */
-static void run_checks_before_starting(void **state) {
-  char *out, args[600];
-  const char *path;
+/* run refuses before the admin endpoint and the embedded cluster start;
+ * submit before it connects */
+static void commands_check_before_starting(void **state) {
+  char args[600];
   (void)state;
-  path = outbox_conf("r1.conf", "kafka.bootstrap.servers = embedded\n"
-                                "admin.listen = 127.0.0.1:0\n"
-                                "kafka.bootstrap.servrs = x\n");
-  snprintf(args, sizeof(args), "run -c '%s' --until-idle", path);
-  assert_int_equal(worker(&out, args), 2);
-  assert_non_null(strstr(out, "r1.conf:7: unknown key "
-                              "'kafka.bootstrap.servrs'"));
-  assert_null(strstr(out, "admin endpoint listening"));
-  assert_null(strstr(out, "embedded Kafka cluster started"));
-  free(out);
-  path = conf("r2.conf", 0600,
-              "kafka.bootstrap.servers = b:9092\n"
-              "kafka.message.max.bytes = 5\n");
-  snprintf(args, sizeof(args), "submit -c '%s' '%s'", path, EXAMPLE);
-  assert_int_equal(worker(&out, args), 2);
-  assert_non_null(strstr(out, "r2.conf:2: kafka.message.max.bytes"));
-  free(out);
+  snprintf(args, sizeof(args), "run -c '%s' --until-idle",
+           outbox_conf("r1.conf", "signing-chain.pem", "signing.key",
+                       "kafka.bootstrap.servers = embedded\n"
+                       "admin.listen = 127.0.0.1:0\n"
+                       "kafka.bootstrap.servrs = x\n"));
+  gives(NULL, args, 2, L("r1.conf:7: unknown key 'kafka.bootstrap.servrs'"),
+        L("admin endpoint listening", "embedded Kafka cluster started"), NULL);
+  snprintf(args, sizeof(args), "submit -c '%s' '%s'",
+           conf("r2.conf", 0600,
+                "kafka.bootstrap.servers = b:9092\n"
+                "kafka.message.max.bytes = 5\n"),
+           EXAMPLE);
+  gives(NULL, args, 2, L("r2.conf:2: kafka.message.max.bytes"), NULL, NULL);
 }
 
 /* ---- certificates ------------------------------------------------------- */
 
 static void certificate_validity_windows(void **state) {
-  char *out, args[600];
+  char args[600], extra[1200];
   const char *path;
   (void)state;
-  path = conf("c1.conf", 0600,
-              "cbs.url = file://%s\n"
-              "sign.cert = %s/pki/notyet-signing-chain.pem\n"
-              "sign.key = %s/pki/notyet.key\n",
-              dir, fx_dir, fx_dir);
-  assert_int_equal(check(&out, path, NULL), 2);
-  assert_non_null(strstr(out, "sign.cert: the certificate is not valid "
-                              "before 2099-01-01"));
-  assert_non_null(strstr(out, "change sign.cert"));
-  free(out);
+  path = outbox_conf("c1.conf", "notyet-signing-chain.pem", "notyet.key", "");
+  config_gives(path, NULL, 2,
+               L("sign.cert: the certificate is not valid before 2099-01-01",
+                 "change sign.cert"),
+               NULL);
   /* not used silently by send either */
   snprintf(args, sizeof(args), "send -c '%s' '%s'", path, EXAMPLE);
-  assert_int_equal(worker(&out, args), 2);
-  assert_non_null(strstr(out, "not valid before 2099-01-01"));
-  free(out);
-  path = conf("c2.conf", 0600,
-              "cbs.url = https://127.0.0.1:9/gegevens\n"
-              "cbs.ca = %s/pki/root.pem\n"
-              "cbs.cert = %s/pki/notyet-transport-chain.pem\n"
-              "cbs.key = %s/pki/notyet.key\n"
-              "sign.cert = %s/pki/signing-chain.pem\n"
-              "sign.key = %s/pki/signing.key\n",
-              fx_dir, fx_dir, fx_dir, fx_dir, fx_dir);
-  assert_int_equal(check(&out, path, NULL), 2);
-  assert_non_null(strstr(out, "cbs.cert: the certificate is not valid "
-                              "before 2099-01-01"));
-  assert_non_null(strstr(out, "change cbs.cert"));
-  free(out);
-  path = conf("c3.conf", 0600,
-              "cbs.url = file://%s\n"
-              "sign.cert = %s/pki/expired-chain.pem\n"
-              "sign.key = %s/pki/expired.key\n",
-              dir, fx_dir, fx_dir);
-  assert_int_equal(check(&out, path, NULL), 2);
-  assert_non_null(strstr(out, "sign.cert: the certificate expired on "
-                              "2021-01-01"));
-  free(out);
+  gives(NULL, args, 2, L("not valid before 2099-01-01"), L("forwarded"), NULL);
+  snprintf(extra, sizeof(extra),
+           "cbs.url = https://127.0.0.1:9/gegevens\n"
+           "cbs.ca = %s/pki/root.pem\n"
+           "cbs.cert = %s/pki/notyet-transport-chain.pem\n"
+           "cbs.key = %s/pki/notyet.key\n",
+           fx_dir, fx_dir, fx_dir);
+  config_gives(
+      outbox_conf("c2.conf", "signing-chain.pem", "signing.key", extra), NULL,
+      2,
+      L("cbs.cert: the certificate is not valid before 2099-01-01",
+        "change cbs.cert"),
+      NULL);
+  config_gives(outbox_conf("c3.conf", "expired-chain.pem", "expired.key", ""),
+               NULL, 2, L("sign.cert: the certificate expired on 2021-01-01"),
+               NULL);
 }
 
 /* ---- permissions -------------------------------------------------------- */
 
 static void readable_secrets_warned(void **state) {
-  char *out, key[400], *pem;
+  char key[400], extra[1200], *pem;
   size_t len;
   const char *path;
   (void)state;
@@ -240,172 +233,99 @@ static void readable_secrets_warned(void **state) {
   snprintf(key, sizeof(key), "%s/open.key", dir);
   tu_write_file(key, pem, len);
   free(pem);
-  path = conf("p1.conf", 0600,
-              "cbs.url = file://%s\n"
-              "sign.cert = %s/pki/signing-chain.pem\n"
-              "sign.key = %s\n",
-              dir, fx_dir, key);
+  snprintf(extra, sizeof(extra), "sign.key = %s\n", key);
+  path = outbox_conf("p1.conf", "signing-chain.pem", "signing.key", extra);
   assert_int_equal(chmod(key, 0644), 0);
-  assert_int_equal(check(&out, path, NULL), 0);
-  assert_non_null(strstr(out, "a private key that others may read"));
-  assert_non_null(strstr(out, "\"key\":\"sign.key\""));
-  assert_non_null(strstr(out, "\"mode\":\"0644\""));
-  assert_non_null(strstr(out, "\"readable_by\":\"everyone\""));
-  assert_non_null(strstr(out, "usable, with 1 warning"));
-  free(out);
+  config_gives(path, NULL, 0,
+               L("a private key that others may read", "\"key\":\"sign.key\"",
+                 "\"mode\":\"0644\"", "\"readable_by\":\"everyone\"",
+                 "usable, with 1 warning"),
+               NULL);
   assert_int_equal(chmod(key, 0640), 0);
-  assert_int_equal(check(&out, path, NULL), 0);
-  assert_non_null(strstr(out, "\"readable_by\":\"the group\""));
-  free(out);
+  config_gives(path, NULL, 0, L("\"readable_by\":\"the group\""), NULL);
   assert_int_equal(chmod(key, 0600), 0);
-  assert_int_equal(check(&out, path, NULL), 0);
-  assert_null(strstr(out, "may read"));
-  free(out);
+  config_gives(path, NULL, 0, L("configuration is usable\n"), L("may read"));
   /* an inline client secret in a file others may read */
-  path = conf("p2.conf", 0600,
-              "cbs.url = file://%s\n"
-              "sign.cert = %s/pki/signing-chain.pem\n"
-              "sign.key = %s/pki/signing.key\n"
-              "cbs.client_secret = Zq9-inline-secret\n",
-              dir, fx_dir, fx_dir);
+  path = outbox_conf("p2.conf", "signing-chain.pem", "signing.key",
+                     "cbs.client_secret = Zq9-inline-secret\n");
   assert_int_equal(chmod(path, 0644), 0);
-  assert_int_equal(check(&out, path, NULL), 0);
-  assert_non_null(strstr(out, "holds cbs.client_secret and others may read "
-                              "it (move the secret to cbs.client_secret_file"));
-  assert_null(strstr(out, "Zq9-inline-secret"));
-  free(out);
+  config_gives(path, NULL, 0,
+               L("holds cbs.client_secret and others may read it (move the "
+                 "secret to cbs.client_secret_file"),
+               L("Zq9-inline-secret"));
   assert_int_equal(chmod(path, 0600), 0);
-  assert_int_equal(check(&out, path, NULL), 0);
-  assert_null(strstr(out, "may read"));
-  free(out);
+  config_gives(path, NULL, 0, NULL, L("may read"));
   /* a secret file others may read */
   conf("client.secret", 0644, "Zq9-file-secret\n");
-  {
-    char extra[600];
-    snprintf(extra, sizeof(extra),
-             "cbs.client_secret_file = %s/client.secret\n", dir);
-    path = outbox_conf("p3.conf", extra);
-  }
-  assert_int_equal(check(&out, path, NULL), 0);
-  assert_non_null(strstr(out, "a secret file that others may read"));
-  assert_non_null(strstr(out, "\"key\":\"cbs.client_secret_file\""));
-  assert_null(strstr(out, "Zq9-file-secret"));
-  free(out);
+  snprintf(extra, sizeof(extra), "cbs.client_secret_file = %s/client.secret\n",
+           dir);
+  config_gives(
+      outbox_conf("p3.conf", "signing-chain.pem", "signing.key", extra), NULL,
+      0,
+      L("a secret file that others may read",
+        "\"key\":\"cbs.client_secret_file\""),
+      L("Zq9-file-secret"));
 }
 
 /* ---- --probe ------------------------------------------------------------ */
 
-/* A configuration for kafka-mock and the stub, with `extra` lines last
- * (a later line wins). */
-static const char *probe_conf(const char *name, const mock *m, const stub *s,
-                              const char *extra) {
-  return conf(name, 0600,
-              "kafka.bootstrap.servers = %s\n"
-              "cbs.url = https://127.0.0.1:%d/gegevens\n"
-              "cbs.token_url = https://127.0.0.1:%d/token\n"
-              "cbs.client_id = worker\n"
-              "cbs.client_secret = " FX_SECRET "\n"
-              "cbs.ca = %s/pki/root.pem\n"
-              "cbs.cert = %s/pki/transport-chain.pem\n"
-              "cbs.key = %s/pki/transport.key\n"
-              "sign.cert = %s/pki/signing-chain.pem\n"
-              "sign.key = %s/pki/signing-enc.key\n"
-              "sign.key_passphrase = " FX_PASSPHRASE "\n"
-              "cbs.connect_timeout_ms = 2000\n"
-              "%s",
-              m->bootstrap, s->port, s->port, fx_dir, fx_dir, fx_dir, fx_dir,
-              fx_dir, extra);
-}
-
 static void probe_good_and_broken(void **state) {
-  char *out, sdir[400], extra[600];
-  mock m;
-  stub s;
+  char extra[1200];
+  scen s;
   (void)state;
-  snprintf(sdir, sizeof(sdir), "%s/probe", dir);
-  mkdir(sdir, 0700);
-  mock_start(&m, sdir);
-  stub_start(&s, sdir, NULL);
-  assert_int_equal(check(&out, probe_conf("g.conf", &m, &s, ""), "--probe"), 0);
-  assert_non_null(strstr(out, "probe kafka: ok: 3 brokers; ddas.deliveries: "
-                              "6 partitions"));
-  assert_non_null(strstr(out, "probe token: ok: https://127.0.0.1:"));
-  assert_non_null(strstr(out, "probe cbs: ok: https://127.0.0.1:"));
-  assert_null(strstr(out, FX_SECRET));
-  free(out);
+  scen_start(&s, "probe", NULL, "");
+  config_gives(s.conf, "--probe", 0,
+               L("probe kafka: ok: 3 brokers; ddas.deliveries: 6 partitions",
+                 "probe token: ok: https://127.0.0.1:",
+                 "probe cbs: ok: https://127.0.0.1:"),
+               L(FX_SECRET));
   /* brokers that do not answer */
-  assert_int_equal(check(&out,
-                         probe_conf("b1.conf", &m, &s,
-                                    "kafka.bootstrap.servers = 127.0.0.1:9\n"),
-                         "--probe --probe-timeout 1500"),
-                   1);
-  assert_non_null(strstr(out, "probe kafka: FAILED: no metadata from "
-                              "127.0.0.1:9 within 1500 ms"));
-  assert_non_null(strstr(out, "probe cbs: ok"));
-  free(out);
+  config_gives(
+      variant("b1.conf", s.conf, "kafka.bootstrap.servers = 127.0.0.1:9\n"),
+      "--probe --probe-timeout 1500", 1,
+      L("probe kafka: FAILED: no metadata from 127.0.0.1:9 within "
+        "1500 ms",
+        "probe cbs: ok"),
+      NULL);
   /* a client secret the token endpoint refuses */
-  assert_int_equal(
-      check(&out,
-            probe_conf("b2.conf", &m, &s, "cbs.client_secret = wrong-secret\n"),
-            "--probe"),
-      1);
-  assert_non_null(strstr(out, "probe token: FAILED: token endpoint: HTTP 401"));
-  assert_non_null(strstr(out, "probe kafka: ok"));
-  free(out);
+  config_gives(
+      variant("b2.conf", s.conf, "cbs.client_secret = wrong\n"), "--probe", 1,
+      L("probe token: FAILED: token endpoint: HTTP 401", "probe kafka: ok"),
+      NULL);
   /* a transport certificate the stub does not trust */
   snprintf(extra, sizeof(extra),
            "cbs.cert = %s/pki/rogue-transport-chain.pem\n"
            "cbs.key = %s/pki/rogue-transport.key\n",
            fx_dir, fx_dir);
-  assert_int_equal(check(&out, probe_conf("b3.conf", &m, &s, extra), "--probe"),
-                   1);
-  assert_non_null(strstr(out, "probe cbs: FAILED: "));
-  free(out);
+  config_gives(variant("b3.conf", s.conf, extra), "--probe", 1,
+               L("probe cbs: FAILED: "), NULL);
   /* a server certificate under another root */
   snprintf(extra, sizeof(extra), "cbs.ca = %s/pki/rogue-root.pem\n", fx_dir);
-  assert_int_equal(check(&out, probe_conf("b4.conf", &m, &s, extra), "--probe"),
-                   1);
-  assert_non_null(strstr(out, "probe cbs: FAILED: TLS: "));
-  free(out);
-  stub_stop(&s);
-  mock_stop(&m);
+  config_gives(variant("b4.conf", s.conf, extra), "--probe", 1,
+               L("probe cbs: FAILED: TLS: "), NULL);
+  scen_stop(&s);
 }
 
 /* ---- send --------------------------------------------------------------- */
 
 static void same_batch_ids_from_send_and_run_submit(void **state) {
-  char *out, *sent, args[1000], a[400], b[400];
-  char **la, **lb;
+  char args[1000], *sent, **la, **lb;
   size_t i;
-  const char *path;
   (void)state;
-  snprintf(a, sizeof(a), "%s/outbox-ids-send", dir);
-  snprintf(b, sizeof(b), "%s/outbox-ids-run", dir);
-  mkdir(a, 0700);
-  mkdir(b, 0700);
-  path = conf("ids-send.conf", 0600,
-              "cbs.url = file://%s\n"
-              "sign.cert = %s/pki/signing-chain.pem\n"
-              "sign.key = %s/pki/signing.key\n"
-              "rules.profile = spec\n",
-              a, fx_dir, fx_dir);
-  snprintf(args, sizeof(args), "send -c '%s' '%s'", path, EXAMPLE);
-  assert_int_equal(worker(&sent, args), 0);
-  path = conf("ids-run.conf", 0600,
-              "kafka.bootstrap.servers = embedded\n"
-              "cbs.url = file://%s\n"
-              "sign.cert = %s/pki/signing-chain.pem\n"
-              "sign.key = %s/pki/signing.key\n"
-              "rules.profile = spec\n",
-              b, fx_dir, fx_dir);
+  snprintf(args, sizeof(args), "send -c '%s' '%s'",
+           outbox_conf("ids-send", "signing-chain.pem", "signing.key", ""),
+           EXAMPLE);
+  gives(NULL, args, 0, NULL, NULL, &sent);
   snprintf(args, sizeof(args),
-           "run -c '%s' --submit '%s' --until-idle "
-           "--idle-ms 1500",
-           path, EXAMPLE);
-  assert_int_equal(worker(&out, args), 0);
-  free(out);
-  la = tu_list(a, ".json");
-  lb = tu_list(b, ".json");
+           "run -c '%s' --submit '%s' --until-idle --idle-ms 1500",
+           outbox_conf("ids-run", "signing-chain.pem", "signing.key",
+                       "kafka.bootstrap.servers = embedded\n"),
+           EXAMPLE);
+  gives(NULL, args, 0, NULL, NULL, NULL);
+  snprintf(args, sizeof(args), "%s/outbox-ids-send", dir);
+  la = tu_list(args, ".json");
+  snprintf(args, sizeof(args), "%s/outbox-ids-run", dir);
+  lb = tu_list(args, ".json");
   assert_non_null(la[0]);
   for(i = 0; la[i] || lb[i]; i++) {
     assert_non_null(la[i]);
@@ -419,7 +339,7 @@ static void same_batch_ids_from_send_and_run_submit(void **state) {
   free(sent);
 }
 
-static void send_shows_the_problem(void **state) {
+static void send_and_run_show_the_problem(void **state) {
   static const char plan[] =
       "{\"batch\": [{\"status\": 422, \"problem\": {\"type\": "
       "\"https://cbs.example/problems/schema\", \"title\": \"Schema "
@@ -427,44 +347,29 @@ static void send_shows_the_problem(void **state) {
       "of Jansen is invalid\", \"errors\": [{\"pointer\": "
       "\"/leveringen/0/trajecten/1/client/bsn\", \"detail\": "
       "\"123456782\"}]}}]}";
-  char *out, sdir[400], args[1000];
-  mock m;
-  stub s;
+  char args[1000];
+  scen s;
   (void)state;
-  snprintf(sdir, sizeof(sdir), "%s/problem", dir);
-  mkdir(sdir, 0700);
-  memset(&m, 0, sizeof(m));
-  snprintf(m.bootstrap, sizeof(m.bootstrap), "127.0.0.1:9");
-  stub_start(&s, sdir, plan);
-  snprintf(args, sizeof(args), "send -c '%s' '%s'",
-           probe_conf("problem.conf", &m, &s, "rules.profile = spec\n"),
-           EXAMPLE);
-  assert_int_equal(worker(&out, args), 1);
-  assert_non_null(strstr(out, "refused, HTTP 422"));
-  assert_non_null(strstr(out, "CBS problem: status 422, title \"Schema "
-                              "validation failed\", type "
-                              "https://cbs.example/problems/schema; at "
-                              "/leveringen/0/trajecten/1/client/bsn"));
-  assert_null(strstr(out, "123456782"));
-  assert_null(strstr(out, "Jansen"));
-  free(out);
+  scen_start(&s, "problem", plan, "");
+  snprintf(args, sizeof(args), "send -c '%s' '%s'", s.conf, EXAMPLE);
+  gives(NULL, args, 1,
+        L("refused, HTTP 422",
+          "CBS problem: status 422, title \"Schema validation failed\", "
+          "type https://cbs.example/problems/schema; at "
+          "/leveringen/0/trajecten/1/client/bsn"),
+        L("123456782", "Jansen"), NULL);
   /* run logs the same when it parks the batch */
-  json_decref(stub_call(&s, "/_plan", plan));
+  json_decref(stub_call(&s.cbs, "/_plan", plan));
   snprintf(args, sizeof(args),
-           "run -c '%s' --submit '%s' --until-idle "
-           "--idle-ms 1500",
-           probe_conf("problem-run.conf", &m, &s,
-                      "rules.profile = spec\n"
-                      "kafka.bootstrap.servers = embedded\n"),
+           "run -c '%s' --submit '%s' --until-idle --idle-ms 1500",
+           variant("problem-run.conf", s.conf,
+                   "kafka.bootstrap.servers = embedded\n"),
            EXAMPLE);
-  worker(&out, args);
-  assert_non_null(strstr(out, "\"event\":\"batch parked\""));
-  assert_non_null(strstr(out, "\"problem\":\"status 422, title \\\"Schema "
-                              "validation failed\\\""));
-  assert_null(strstr(out, "123456782"));
-  assert_null(strstr(out, "Jansen"));
-  free(out);
-  stub_stop(&s);
+  gives(NULL, args, 0,
+        L("\"event\":\"batch parked\"",
+          "\"problem\":\"status 422, title \\\"Schema validation failed\\\""),
+        L("123456782", "Jansen"), NULL);
+  scen_stop(&s);
 }
 
 /* ---- set-up ------------------------------------------------------------- */
@@ -489,12 +394,12 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(kafka_keys_checked_against_librdkafka),
       cmocka_unit_test(kafka_secret_files),
-      cmocka_unit_test(run_checks_before_starting),
+      cmocka_unit_test(commands_check_before_starting),
       cmocka_unit_test(certificate_validity_windows),
       cmocka_unit_test(readable_secrets_warned),
       cmocka_unit_test(probe_good_and_broken),
       cmocka_unit_test(same_batch_ids_from_send_and_run_submit),
-      cmocka_unit_test(send_shows_the_problem),
+      cmocka_unit_test(send_and_run_show_the_problem),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
