@@ -85,42 +85,46 @@ static void unlink_running(wk_sender *s, wk_job *j) {
 }
 
 /* Under the lock: moves the jobs that may start now (within the limit)
- * onto *start, and returns how long until a queued one may (0: none is
- * waiting for its time). */
-static uint64_t take_startable(wk_sender *s, wk_job **start) {
-  uint64_t wait_ms = 0, now = wk_mono_ms();
-  *start = NULL;
+ * onto the running list (not yet begun: x NULL) and into start[], and
+ * returns how many; *wait_ms is how long until a queued one may start (0:
+ * none is waiting for its time). */
+static unsigned take_startable(wk_sender *s, wk_job **start,
+                               uint64_t *wait_ms) {
+  uint64_t now = wk_mono_ms();
+  unsigned n = 0;
+  *wait_ms = 0;
   while(s->nrunning < s->max) {
-    uint64_t w;
-    wk_job *j = take_ready(s, now, &w);
-    if(!j) {
-      wait_ms = w;
+    wk_job *j = take_ready(s, now, wait_ms);
+    if(!j)
       break;
-    }
-    j->next = *start;
-    *start = j;
+    j->x = NULL;
+    j->next = s->running;
+    s->running = j;
     s->nrunning++;
+    start[n++] = j;
   }
-  return wait_ms;
+  return n;
 }
 
-/* Begins the jobs of `start` in the forwarder (outside the lock: signing
- * happens here), then links them as running. */
-static void begin_jobs(wk_sender *s, wk_job *start) {
-  while(start) {
-    wk_job *j = start;
-    start = j->next;
+/* Begins the jobs of start[] in the forwarder (outside the lock: signing
+ * happens here). A job cancelled meanwhile is aborted at once. */
+static void begin_jobs(wk_sender *s, wk_job **start, unsigned n) {
+  unsigned i;
+  for(i = 0; i < n; i++) {
+    wk_job *j = start[i];
+    wk_xfer *x;
     wk_log(WK_DEBUG, "batch sending", "batch_id", j->batch.id, NULL);
-    j->x = wk_forwarder_begin(s->fw, j->batch.id, j->batch.body, j->batch.len,
-                              &j->res, j);
+    x = wk_forwarder_begin(s->fw, j->batch.id, j->batch.body, j->batch.len,
+                           &j->res, j);
     pthread_mutex_lock(&s->mu);
-    if(!j->x) {
+    if(!x) {
+      unlink_running(s, j);
       j->rc = -1;
-      s->nrunning--;
       push(&s->done, &s->done_tail, j);
     } else {
-      j->next = s->running;
-      s->running = j;
+      j->x = x;
+      if(j->cancel)
+        wk_forwarder_abort(s->fw, x);
     }
     pthread_mutex_unlock(&s->mu);
   }
@@ -155,16 +159,17 @@ static void collect(wk_sender *s) {
 static void *sender_main(void *arg) {
   wk_sender *s = arg;
   for(;;) {
-    wk_job *start;
+    wk_job *start[WK_SENDER_MAX];
+    unsigned n;
     uint64_t wait_ms;
     pthread_mutex_lock(&s->mu);
     if(s->quit) {
       pthread_mutex_unlock(&s->mu);
       break;
     }
-    wait_ms = take_startable(s, &start);
+    n = take_startable(s, start, &wait_ms);
     pthread_mutex_unlock(&s->mu);
-    begin_jobs(s, start);
+    begin_jobs(s, start, n);
     abort_cancelled(s);
     /* the wait ends early on a finished batch or a wake-up */
     wk_forwarder_drive(s->fw, wait_ms && wait_ms < 1000 ? (int)wait_ms : 1000);
