@@ -1,7 +1,6 @@
 /* The start-up checks and `check-config --probe` (see startcheck.h). */
 #include "startcheck.h"
 
-#include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
