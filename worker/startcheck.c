@@ -257,12 +257,15 @@ static int probe_kafka(const wk_config *c, int timeout_ms, char *msg,
         parts = md->topics[i].partition_cnt;
     if(parts < 0 && t == 0)
       rc = -1; /* nothing to consume: run would wait for ever */
-    if(w < cap)
+    if(w >= cap)
+      continue;
+    if(parts < 0)
       w +=
-          (size_t)(parts < 0 ? snprintf(msg + w, cap - w, "; %s: no such topic",
-                                        topics[t])
-                             : snprintf(msg + w, cap - w, "; %s: %d partitions",
-                                        topics[t], parts));
+          (size_t)snprintf(msg + w, cap - w, "; %s: no such topic%s", topics[t],
+                           t ? "" : " (create it, or set topic.deliveries)");
+    else
+      w += (size_t)snprintf(msg + w, cap - w, "; %s: %d partition%s", topics[t],
+                            parts, parts == 1 ? "" : "s");
   }
   rd_kafka_metadata_destroy(md);
   wk_producer_close(&p);
