@@ -581,7 +581,7 @@ static int load_env(wk_config *c, char *err, size_t errlen) {
     for(m = 0; m < 3; m++) {
       size_t pl = strlen(maps[m].prefix);
       const char *eq = strchr(*e, '=');
-      char key[256];
+      char key[256], where[300];
       size_t w, j;
       if(strncmp(*e, maps[m].prefix, pl) || !eq)
         continue;
@@ -595,7 +595,9 @@ static int load_env(wk_config *c, char *err, size_t errlen) {
       key[w] = '\0';
       if(find(key))
         continue; /* a table key, handled above (kafka.group.id) */
-      if(apply(c, key, eq + 1, "environment", err, errlen))
+      /* the variable's name, so that a message says which one to fix */
+      snprintf(where, sizeof(where), "environment %.*s", (int)(eq - *e), *e);
+      if(apply(c, key, eq + 1, where, err, errlen))
         return -1;
     }
   }

@@ -139,6 +139,17 @@ static void kafka_keys_checked_against_librdkafka(void **state) {
       L("k4.conf:1: kafka.enable.auto.offset.store cannot be set: offsets "
         "are stored only past durable outcomes"),
       NULL);
+  /* from the environment: the variable is named */
+  {
+    char args[600];
+    snprintf(args, sizeof(args), "check-config -c '%s'",
+             conf("k6.conf", 0600, "kafka.bootstrap.servers = x\n"));
+    gives("DDAS_KAFKA_BOOTSTRAP_SERVRS=y", args, 2,
+          L("environment DDAS_KAFKA_BOOTSTRAP_SERVRS: unknown key "
+            "'kafka.bootstrap.servrs'",
+            "did you mean 'kafka.bootstrap.servers'"),
+          NULL, NULL);
+  }
   config_gives(conf("k5.conf", 0600,
                     "kafka.bootstrap.servers = b:9092\n"
                     "kafka.linger.ms = 20\n"),
