@@ -38,12 +38,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "certfile.h"
 #include "ddas/alloc.h"
-#include "ddas/checks.h"
 #include "ddas/sign.h"
 #include "forward_int.h"
 
-#define WK_EXPIRY_WARN_S (30 * 86400)
 #define WK_META_MAX 65536 /* bytes of an existing meta file read */
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -87,13 +86,6 @@ void wk_fwd_now(char *buf, size_t cap) {
   strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf, cap, "%s.%03uZ", sec,
            (unsigned)(ts.tv_nsec / 1000000L) % 1000u);
-}
-
-static void date_of(int64_t t, char *buf, size_t cap) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(buf, cap, "%Y-%m-%d", &tm);
 }
 
 /* ---- logging (stderr only; batch ids and statuses, nothing else) -------- */
@@ -190,60 +182,15 @@ static X509 *read_first_cert(const char *path) {
   return x;
 }
 
-static int64_t asn1_to_unix(const ASN1_TIME *t) {
-  struct tm tm;
-  memset(&tm, 0, sizeof(tm));
-  if(!t || ASN1_TIME_to_tm(t, &tm) != 1)
-    return 0;
-  return (int64_t)timegm(&tm);
-}
-
-/* Checks the validity window of every certificate in the PEM file `path`
- * (the configuration key `key`) against the clock (ddas/checks.h): refuses
- * one not yet valid or expired, with the date and the key to change; warns
- * when one expires within 30 days. 0, or -1 with the message in err. */
+/* wk_cert_file_window, with its warning in the forwarder's log. */
 static int check_validity(const wk_forwarder *f, const char *key,
                           const char *path, char *err, size_t errlen) {
-  int64_t now = (int64_t)time(NULL);
-  BIO *b = BIO_new_file(path, "r");
-  X509 *x;
-  int n = 0, rc = 0;
-  while(!rc && b && (x = PEM_read_bio_X509(b, NULL, pem_pass_cb, NULL))) {
-    int64_t nb = asn1_to_unix(X509_get0_notBefore(x)),
-            na = asn1_to_unix(X509_get0_notAfter(x));
-    char day[16], which[48], msg[256];
-    X509_free(x);
-    snprintf(which, sizeof(which),
-             n ? "certificate #%d in the file" : "the certificate", n + 1);
-    n++;
-    switch(ddas_cert_window_at(now, nb, na, WK_EXPIRY_WARN_S)) {
-    case DDAS_CERT_NOT_YET_VALID:
-      date_of(nb, day, sizeof(day));
-      set_err(err, errlen,
-              "%s: %s is not valid before %s; use a certificate valid now "
-              "(change %s) or start on that day",
-              key, which, day, key);
-      rc = -1;
-      break;
-    case DDAS_CERT_EXPIRED:
-      date_of(na, day, sizeof(day));
-      set_err(err, errlen, "%s: %s expired on %s; renew it and change %s", key,
-              which, day, key);
-      rc = -1;
-      break;
-    case DDAS_CERT_EXPIRES_SOON:
-      date_of(na, day, sizeof(day));
-      snprintf(msg, sizeof(msg),
-               "WARNING: %s in %s expires on %s (in %lld days); renew it",
-               which, key, day, (long long)((na - now) / 86400));
-      wk_fwd_log(f, LV_WARN, msg, NULL, 0, -1, NULL, NULL, -1);
-      break;
-    case DDAS_CERT_VALID: break;
-    }
-  }
-  ERR_clear_error();
-  BIO_free(b);
-  return rc;
+  char warn[256];
+  if(wk_cert_file_window(key, path, warn, sizeof(warn), err, errlen))
+    return -1;
+  if(*warn)
+    wk_fwd_log(f, LV_WARN, warn, NULL, 0, -1, NULL, NULL, -1);
+  return 0;
 }
 
 /* The transport key must open with its passphrase and belong to the

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "certfile.h"
 #include "cmd.h"
 #include "ddas/checks.h"
 #include "forward.h"
@@ -133,6 +134,24 @@ static int check_kafka_clients(const wk_config *c, char *err, size_t errlen) {
   return 0;
 }
 
+/* ---- certificates ------------------------------------------------------- */
+
+/* kafka.ssl.certificate.location, when set: its validity window. */
+static int check_kafka_cert(const wk_config *c, char *err, size_t errlen) {
+  char warn[256];
+  size_t i;
+  for(i = 0; i < c->nkafka; i++) {
+    if(strcmp(c->kafka[i].name, "ssl.certificate.location"))
+      continue;
+    if(wk_cert_file_window("kafka.ssl.certificate.location", c->kafka[i].value,
+                           warn, sizeof(warn), err, errlen))
+      return -1;
+    if(*warn)
+      wk_log(WK_WARN, warn, NULL);
+  }
+  return 0;
+}
+
 /* ---- file permissions --------------------------------------------------- */
 
 /* Warns when others than the owner may read `path`, the file of `key`. 1
@@ -189,7 +208,8 @@ int wk_startcheck(const wk_config *c, unsigned what, ddas_schemaset **set,
   if(warnings)
     *warnings = w;
   if((what & WK_CHECK_KAFKA) &&
-     (check_kafka_keys(c, err, errlen) || check_kafka_clients(c, err, errlen)))
+     (check_kafka_keys(c, err, errlen) || check_kafka_cert(c, err, errlen) ||
+      check_kafka_clients(c, err, errlen)))
     return -1;
   if(what & WK_CHECK_SCHEMAS) {
     ddas_schemaset *s = NULL;

@@ -14,7 +14,8 @@ enum {
   /* every kafka.* key set in a librdkafka configuration one by one (an
    * unknown property with file:line and the closest known one; an invalid
    * value with librdkafka's reason), then a producer and a consumer built
-   * from them all (without brokers: nothing is contacted) */
+   * from them all (without brokers: nothing is contacted); the validity
+   * window of kafka.ssl.certificate.location */
   WK_CHECK_KAFKA = 1u,
   /* every shipped schema loaded and compiled (wk_schemas_load) */
   WK_CHECK_SCHEMAS = 2u,

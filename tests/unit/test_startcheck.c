@@ -227,6 +227,19 @@ static void certificate_validity_windows(void **state) {
       L("cbs.cert: the certificate is not valid before 2099-01-01",
         "change cbs.cert"),
       NULL);
+  /* the Kafka client certificate too */
+  config_gives(conf("c4.conf", 0600,
+                    "kafka.bootstrap.servers = b:9093\n"
+                    "kafka.security.protocol = ssl\n"
+                    "kafka.ssl.ca.location = %s/pki/root.pem\n"
+                    "kafka.ssl.certificate.location = "
+                    "%s/pki/notyet-transport-chain.pem\n"
+                    "kafka.ssl.key.location = %s/pki/notyet.key\n",
+                    fx_dir, fx_dir, fx_dir),
+               NULL, 2,
+               L("kafka.ssl.certificate.location: the certificate is not "
+                 "valid before 2099-01-01"),
+               NULL);
   config_gives(outbox_conf("c3.conf", "expired-chain.pem", "expired.key", ""),
                NULL, 2, L("sign.cert: the certificate expired on 2021-01-01"),
                NULL);
