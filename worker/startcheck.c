@@ -119,13 +119,11 @@ static int check_kafka_clients(const wk_config *c, char *err, size_t errlen) {
   }
   wk_producer_close(&p);
   conf = rd_kafka_conf_new();
-  if(rd_kafka_conf_set(conf, "group.id", c->group_id, why, sizeof(why)) ||
-     wk_kafka_conf(c, "", conf, why, sizeof(why))) {
-    rd_kafka_conf_destroy(conf);
-  } else {
+  if(!rd_kafka_conf_set(conf, "group.id", c->group_id, why, sizeof(why)) &&
+     !wk_kafka_conf(c, "", conf, why, sizeof(why)))
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
-  }
-  if(!rk) { /* conf was destroyed by rd_kafka_new too */
+  if(!rk) { /* rd_kafka_new takes conf only when it succeeds */
+    rd_kafka_conf_destroy(conf);
     snprintf(err, errlen, "the kafka.* settings (consumer): %s (librdkafka)",
              why);
     return -1;
