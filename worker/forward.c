@@ -1,4 +1,4 @@
-/* The CBS forwarder (see forward.h and ../shared/spec/EXCHANGE.md).
+/* The CBS forwarder (see forward.h and docs/spec/EXCHANGE.md).
  *
  * Moves bytes and keeps time; every decision (what a status means, how long
  * to wait, whether another attempt fits the budget) is the core's

@@ -22,8 +22,8 @@
 
 #define SECRET "adm1n-client-secret-Z9"
 #define PASSPHRASE "adm1n-pass-K7"
-#define DELIVERY1 SHARED_DIR "/examples/shv-v1.0-meervoudig.json"
-#define DELIVERY2 SHARED_DIR "/examples/shv-v1.0-samenloop-deel1.json"
+#define DELIVERY1 SOURCE_DIR "/config/examples/shv-v1.0-meervoudig.json"
+#define DELIVERY2 SOURCE_DIR "/config/examples/shv-v1.0-samenloop-deel1.json"
 
 static char dir[] = "/tmp/ddas-admin-XXXXXX";
 /* The stub and the worker, stopped by teardown when the test failed before

@@ -15,7 +15,7 @@
 #include "ddas/ddas.h"
 #include "testutil.h"
 
-#define EX SHARED_DIR "/examples/"
+#define EX SOURCE_DIR "/config/examples/"
 #define CASES SOURCE_DIR "/tests/cases/"
 
 static int sh(const char *args, char **out) {
