@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "config.h"
 #include "ddas/ddas.h"
@@ -229,7 +230,7 @@ static int parse_args(int argc, char **argv, const char **path,
   int o;
   *path = NULL;
   optind = 1;
-  while((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+  while((o = wk_getopt(argc, argv, "c:h", opts, "replay")) != -1) {
     switch(o) {
     case 'c': *path = optarg; break;
     case 'b': rc->batch_id = optarg; break;
@@ -244,7 +245,7 @@ static int parse_args(int argc, char **argv, const char **path,
       break;
     case 'n': rc->dry_run = 1; break;
     case 'h': usage(stdout); return -1;
-    default: fprintf(stderr, "Try 'ddas-worker replay --help'.\n"); return 2;
+    default: return 2; /* wk_getopt said why */
     }
   }
   if(!*path || optind != argc) {

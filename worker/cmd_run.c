@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "log.h"
 #include "run.h"
@@ -297,7 +298,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
   memset(a, 0, sizeof(*a));
   a->idle_ms = 3000;
   optind = 1;
-  while((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+  while((o = wk_getopt(argc, argv, "c:h", opts, "run")) != -1) {
     switch(o) {
     case 'c': a->path = optarg; break;
     case 's':
@@ -307,7 +308,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
     case 'u': a->until_idle = 1; break;
     case 'i': a->idle_ms = strtol(optarg, NULL, 10); break;
     case 'h': usage(stdout); return -1;
-    default: fprintf(stderr, "Try 'ddas-worker run --help'.\n"); return 2;
+    default: return 2; /* wk_getopt said why */
     }
   }
   if(!a->path || optind != argc || a->idle_ms < 100) {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "config.h"
 #include "kafka.h"
@@ -44,12 +45,12 @@ int wk_cmd_submit(int argc, char **argv) {
   size_t total = 0;
 
   optind = 1;
-  while((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+  while((c = wk_getopt(argc, argv, "c:h", opts, "submit")) != -1) {
     switch(c) {
     case 'c': path = optarg; break;
     case 'd': id = optarg; break;
     case 'h': usage(stdout); return 0;
-    default: fprintf(stderr, "Try 'ddas-worker submit --help'.\n"); return 2;
+    default: return 2; /* wk_getopt said why */
     }
   }
   if(!path || optind >= argc || (id && optind + 1 != argc)) {

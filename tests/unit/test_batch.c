@@ -295,7 +295,8 @@ static void partial_acceptance(void **state) {
  * signals and are left out when a signal they refer to is rejected. */
 static void vs_batches(void **state) {
   size_t len;
-  char *buf = tu_read(SOURCE_DIR "/config/examples/vs-v0.9-enkelvoudig.json", &len);
+  char *buf =
+      tu_read(SOURCE_DIR "/config/examples/vs-v0.9-enkelvoudig.json", &len);
   ddas_validate_result res, r;
   ddas_validate_options vo;
   ddas_ruleset rs;
