@@ -39,8 +39,21 @@ install(CODE "
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/install/ddas-worker@.service
         DESTINATION lib/systemd/system)
 
-install(FILES man/ddas-worker.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-install(FILES man/ddas-worker.conf.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+# Man pages, compressed as Debian keeps them (gzip -n: no name or time in
+# the file, so the same page gives the same bytes).
+foreach(page ddas-worker.1 ddas-worker.conf.5)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/man/${page}.gz
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/man
+    COMMAND gzip -9 -n -c ${CMAKE_CURRENT_SOURCE_DIR}/man/${page}
+            > ${CMAKE_CURRENT_BINARY_DIR}/man/${page}.gz
+    DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/man/${page})
+  list(APPEND DDAS_MAN_GZ ${CMAKE_CURRENT_BINARY_DIR}/man/${page}.gz)
+endforeach()
+add_custom_target(man-pages ALL DEPENDS ${DDAS_MAN_GZ})
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/man/ddas-worker.1.gz
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/man/ddas-worker.conf.5.gz
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
 install(FILES deploy/bash-completion/ddas-worker
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 install(FILES LICENSE README.md CHANGELOG.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
