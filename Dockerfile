@@ -49,10 +49,12 @@ ARG SOURCE_DATE_EPOCH
 ARG DDAS_REVISION
 ENV SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH} DDAS_GIT_DESCRIBE=${DDAS_REVISION}
 # DDAS_TESTS=ON because the CBS stub is part of the tests; only the two
-# programs are built. The install puts ddas-worker where the package does.
+# programs and the (compressed) man pages are built: cmake --install needs
+# every file it installs built first. The install puts ddas-worker where
+# the package does.
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DDDAS_TESTS=ON \
       -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_SYSCONFDIR=/etc \
- && cmake --build /build -j"$(nproc)" --target ddas-worker cbs-stub \
+ && cmake --build /build -j"$(nproc)" --target ddas-worker cbs-stub man-pages \
  && DESTDIR=/stage cmake --install /build \
  && find /stage -exec touch -h -d "@${SOURCE_DATE_EPOCH}" {} +
 
