@@ -3,9 +3,10 @@
  * assertions below read), its worker configuration config/compose/worker.conf
  * (through `ddas-worker check-config`, its PKI paths moved to a test PKI that
  * tests/pki/make-pki generates with the compose file's DDAS_PKI_SERVER_DNS),
- * the Dockerfile (stages, user, schemas, entry point) and the systemd unit
- * deploy/ddas-worker.service (hardening; its credentials fed to check-config
- * exactly as systemd would hand them over). */
+ * the Dockerfile (stages, install, labels, user, health check, entry
+ * point), the systemd unit deploy/ddas-worker@.service (hardening, template
+ * paths, user; its credentials fed to check-config exactly as systemd would
+ * hand them over) and the example configuration config/ddas-worker.conf. */
 #include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -793,7 +794,7 @@ static void dockerfile(void **state) {
   free(ign);
 }
 
-/* ---- deploy/ddas-worker.service ----------------------------------------- */
+/* ---- deploy/ddas-worker@.service ---------------------------------------- */
 
 /* The value of the nth `Directive=` line (comment lines never match); NULL
  * when there is none. Points into text. */
