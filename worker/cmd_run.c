@@ -471,8 +471,6 @@ int wk_cmd_run(int argc, char **argv) {
   c.cfg = &cfg;
   wk_log_init(&cfg);
   wk_metrics_init(&c.metrics);
-  snprintf(c.ce_source, sizeof(c.ce_source), "urn:ddas-worker:%s",
-           cfg.group_id);
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, NULL);

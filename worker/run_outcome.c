@@ -28,7 +28,7 @@ void wk_run_base(wk_run *c, const wk_delivery *d, ddas_event_base *b,
   wk_rfc3339(-1, when, cap);
   b->delivery_id = d->id;
   b->key = d->key[0] ? d->key : NULL;
-  b->ce_source = c->ce_source;
+  b->ce_source = c->cfg->events_source;
   b->time = when;
 }
 
