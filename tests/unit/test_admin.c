@@ -65,9 +65,9 @@ static int admin_port(const char *log) {
     return 0;
   fclose(f);
   text = tu_read(log, &len);
-  p = strstr(text, "\"admin endpoint listening\",\"port\":\"");
-  if(p)
-    port = atoi(p + strlen("\"admin endpoint listening\",\"port\":\""));
+  p = strstr(text, "\"admin endpoint listening\"");
+  if(p && (p = strstr(p, "\"port\":")))
+    port = atoi(p + strlen("\"port\":")); /* a number, not a string */
   free(text);
   return port;
 }
@@ -89,12 +89,32 @@ static int http_get(int port, const char *path, char **body) {
   }
 }
 
+/* The value of series `name` (with its labels in sorted order) in the
+ * canonical form of tests/tools/check-metrics, or -1. */
 static long metric(const char *text, const char *name) {
   char key[200];
   const char *p;
   snprintf(key, sizeof(key), "\n%s ", name);
   p = strstr(text, key);
   return p ? atol(p + strlen(key)) : -1;
+}
+
+/* GET /metrics, checked by tests/tools/check-metrics (a strict reading of
+ * the exposition format with prometheus_client's parser): its canonical
+ * form, with a new line in front so that metric() finds the first line. */
+static char *scrape(int port) {
+  char *out = NULL, *canon;
+  int rc = tu_runf(&out,
+                   "curl -sf --max-time 5 http://127.0.0.1:%d/metrics | "
+                   "'%s/tests/tools/check-metrics'",
+                   port, SOURCE_DIR);
+  assert_int_equal(rc, 0);
+  canon = malloc(strlen(out) + 2);
+  assert_non_null(canon);
+  canon[0] = '\n';
+  strcpy(canon + 1, out);
+  free(out);
+  return canon;
 }
 
 static void operations_end_to_end(void **state) {
@@ -180,7 +200,7 @@ static void operations_end_to_end(void **state) {
   assert_int_equal(code, 503);
   assert_non_null(strstr(body, "configuration fault"));
   free(body);
-  assert_int_equal(http_get(port, "/metrics", &body), 200);
+  body = scrape(port);
   assert_int_equal(metric(body, "ddas_ready"), 0);
   assert_true(metric(body, "ddas_paused_partitions") > 0);
   free(body);
@@ -204,11 +224,18 @@ static void operations_end_to_end(void **state) {
   assert_int_equal(code, 200);
 
   /* metrics: names, types, and counters matching the run */
-  assert_int_equal(http_get(port, "/metrics", &body), 200);
+  body = scrape(port);
   {
     static const char *const names[] = {
+        "ddas_build_info gauge",
+        "ddas_messages_consumed_total counter",
         "ddas_records_consumed_total counter",
-        "ddas_trajecten_accepted_total counter",
+        "ddas_records_accepted_total counter",
+        "ddas_cbs_responses_total counter",
+        "ddas_cbs_sent_bytes_total counter",
+        "ddas_kafka_consumed_bytes_total counter",
+        "ddas_kafka_produced_bytes_total counter",
+        "ddas_kafka_produce_errors_total counter",
         "ddas_rejections_total counter",
         "ddas_warnings_total counter",
         "ddas_normalisations_total counter",
@@ -234,8 +261,15 @@ static void operations_end_to_end(void **state) {
     }
   }
   assert_int_equal(metric(body, "ddas_ready"), 1);
-  assert_int_equal(metric(body, "ddas_records_consumed_total"), 2);
-  assert_int_equal(metric(body, "ddas_trajecten_accepted_total"), 15);
+  assert_int_equal(metric(body, "ddas_messages_consumed_total"), 2);
+  assert_int_equal(metric(body, "ddas_records_accepted_total{kind=\"shv\"}"),
+                   15);
+  /* CBS's answers by status: the 403s of the stall, then 201 Created */
+  assert_true(metric(body, "ddas_cbs_responses_total{code=\"403\"}") >= 2);
+  assert_true(metric(body, "ddas_cbs_responses_total{code=\"201\"}") >= 1);
+  assert_true(metric(body, "ddas_cbs_sent_bytes_total") > 0);
+  assert_true(metric(body, "ddas_kafka_produced_bytes_total") > 0);
+  assert_int_equal(metric(body, "ddas_kafka_produce_errors_total"), 0);
   /* first batch parked (below the threshold), second forwarded after the
    * stall */
   assert_int_equal(metric(body, "ddas_batches_built_total"), 2);
