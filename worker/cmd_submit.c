@@ -112,6 +112,7 @@ int wk_cmd_submit(int argc, char **argv) {
   /* every message fails by itself after the timeout (message.timeout.ms);
    * the flush waits a little longer for those reports */
   if(wk_producer_flush(&p, (int)timeout_s * 1000 + 5000, err, sizeof(err))) {
+    wk_producer_close(&p); /* its last log lines before the verdict */
     fprintf(stderr,
             "ddas-worker submit: gave up after %ld s: %s; check "
             "kafka.bootstrap.servers and that the brokers are up, or raise "
