@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -129,29 +130,67 @@ static void build_info(FILE *o) {
           OpenSSL_version(OPENSSL_VERSION_STRING), jansson_version_str());
 }
 
+#define AT(field) offsetof(wk_metrics, field)
+
+/* A counter family: name, HELP text, where its value is in wk_metrics. */
+typedef struct {
+  const char *name, *help;
+  size_t off;
+} family_def;
+
+/* The counters without labels. */
+static const family_def plain[] = {
+    {"ddas_messages_consumed_total",
+     "Kafka messages (whole deliveries or chunks) handled",
+     AT(messages_consumed)},
+    {"ddas_kafka_consumed_bytes_total", "bytes of the Kafka messages handled",
+     AT(consumed_bytes)},
+    {"ddas_deliveries_processed_total", "deliveries with a durable outcome",
+     AT(deliveries_processed)},
+    {"ddas_deliveries_incomplete_total",
+     "chunked deliveries reported incomplete", AT(deliveries_incomplete)},
+    {"ddas_batches_built_total", "batches written", AT(batches_built)},
+    {"ddas_batches_forwarded_total", "batches accepted by CBS",
+     AT(batches_forwarded)},
+    {"ddas_batches_parked_total", "batches parked on the failed topic",
+     AT(batches_parked)},
+    {"ddas_batches_replayed_total", "parked batches re-sent and accepted",
+     AT(batches_replayed)},
+    {"ddas_cbs_sent_bytes_total",
+     "bytes of batch bodies sent in requests CBS answered", AT(cbs_sent_bytes)},
+    {"ddas_token_refreshes_total", "OAuth2 tokens fetched",
+     AT(token_refreshes)},
+    {"ddas_kafka_produced_bytes_total", "bytes of events Kafka acknowledged",
+     AT(produced_bytes)},
+    {"ddas_kafka_produce_errors_total",
+     "events Kafka refused or did not take (each stops the worker before "
+     "an offset moves past it)",
+     AT(produce_errors)},
+};
+
+/* The counters by record kind (an array of WK_KINDS at off). */
+static const family_def kinds[] = {
+    {"ddas_records_consumed_total",
+     "records checked (trajecten of SHV, vroegsignalen of VS), by kind",
+     AT(records_consumed)},
+    {"ddas_records_accepted_total", "records accepted, by kind",
+     AT(records_accepted)},
+    {"ddas_records_rejected_total", "records rejected, by kind",
+     AT(records_rejected)},
+    {"ddas_records_warned_total", "records accepted with a warning, by kind",
+     AT(records_warned)},
+};
+
+static const atomic_ullong *at(const wk_metrics *m, size_t off) {
+  return (const atomic_ullong *)(const void *)((const char *)m + off);
+}
+
 static void render_records(const wk_metrics *m, FILE *o) {
   size_t i;
-  counter(o, "ddas_messages_consumed_total",
-          "Kafka messages (whole deliveries or chunks) handled",
-          atomic_load(&m->messages_consumed));
-  counter(o, "ddas_kafka_consumed_bytes_total",
-          "bytes of the Kafka messages handled",
-          atomic_load(&m->consumed_bytes));
-  by_kind(o, "ddas_records_consumed_total",
-          "records checked (trajecten of SHV, vroegsignalen of VS), by kind",
-          m->records_consumed);
-  by_kind(o, "ddas_records_accepted_total", "records accepted, by kind",
-          m->records_accepted);
-  by_kind(o, "ddas_records_rejected_total", "records rejected, by kind",
-          m->records_rejected);
-  by_kind(o, "ddas_records_warned_total",
-          "records accepted with a warning, by kind", m->records_warned);
-  counter(o, "ddas_deliveries_processed_total",
-          "deliveries with a durable outcome",
-          atomic_load(&m->deliveries_processed));
-  counter(o, "ddas_deliveries_incomplete_total",
-          "chunked deliveries reported incomplete",
-          atomic_load(&m->deliveries_incomplete));
+  for(i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+    counter(o, plain[i].name, plain[i].help, atomic_load(at(m, plain[i].off)));
+  for(i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+    by_kind(o, kinds[i].name, kinds[i].help, at(m, kinds[i].off));
   by_rule(o, "ddas_rejections_total", "error findings by rule id",
           m->rejected_by_rule);
   by_rule(o, "ddas_warnings_total", "warning findings by rule id",
@@ -165,15 +204,6 @@ static void render_records(const wk_metrics *m, FILE *o) {
 
 static void render_cbs(const wk_metrics *m, FILE *o) {
   size_t i;
-  counter(o, "ddas_batches_built_total", "batches written",
-          atomic_load(&m->batches_built));
-  counter(o, "ddas_batches_forwarded_total", "batches accepted by CBS",
-          atomic_load(&m->batches_forwarded));
-  counter(o, "ddas_batches_parked_total", "batches parked on the failed topic",
-          atomic_load(&m->batches_parked));
-  counter(o, "ddas_batches_replayed_total",
-          "parked batches re-sent and accepted",
-          atomic_load(&m->batches_replayed));
   family(o, "ddas_cbs_retries_total", "counter",
          "batch attempts retried, by reason");
   for(i = 0; i < WK_RETRY_REASONS; i++)
@@ -191,9 +221,6 @@ static void render_cbs(const wk_metrics *m, FILE *o) {
     else
       fprintf(o, "ddas_cbs_responses_total{code=\"none\"} %llu\n", v);
   }
-  counter(o, "ddas_cbs_sent_bytes_total",
-          "bytes of batch bodies sent to CBS, every attempt",
-          atomic_load(&m->cbs_sent_bytes));
   family(o, "ddas_cbs_request_duration_seconds", "histogram",
          "CBS batch request latency");
   for(i = 0; i < m->nbuckets; i++)
@@ -206,8 +233,6 @@ static void render_cbs(const wk_metrics *m, FILE *o) {
           atomic_load(&m->latency_bucket[WK_LATENCY_BUCKETS]),
           (double)atomic_load(&m->latency_sum_us) / 1e6,
           atomic_load(&m->latency_count));
-  counter(o, "ddas_token_refreshes_total", "OAuth2 tokens fetched",
-          atomic_load(&m->token_refreshes));
   gauge(o, "ddas_last_forward_timestamp_seconds",
         "Unix time of the last batch CBS accepted (0: none yet)",
         atomic_load(&m->last_forward_unix));
@@ -215,13 +240,6 @@ static void render_cbs(const wk_metrics *m, FILE *o) {
 
 static void render_kafka(const wk_metrics *m, FILE *o) {
   size_t i;
-  counter(o, "ddas_kafka_produced_bytes_total",
-          "bytes of events Kafka acknowledged",
-          atomic_load(&m->produced_bytes));
-  counter(o, "ddas_kafka_produce_errors_total",
-          "events Kafka refused or did not take (each stops the worker "
-          "before an offset moves past it)",
-          atomic_load(&m->produce_errors));
   gauge(o, "ddas_kafka_reachable",
         "0 while librdkafka reports every broker down",
         !atomic_load(&m->kafka_down));

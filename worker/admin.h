@@ -63,8 +63,8 @@ typedef struct {
       batches_replayed;
   atomic_ullong retries[WK_RETRY_REASONS];
   atomic_ullong cbs_responses[WK_HTTP_CODES]; /* [0]: no response */
-  atomic_ullong cbs_sent_bytes;               /* batch bodies, every attempt */
-  double latency_bounds[WK_LATENCY_BUCKETS];  /* seconds, ascending */
+  atomic_ullong cbs_sent_bytes; /* batch bodies of requests CBS answered */
+  double latency_bounds[WK_LATENCY_BUCKETS]; /* seconds, ascending */
   size_t nbuckets;
   atomic_ullong latency_bucket[WK_LATENCY_BUCKETS + 1]; /* cumulative le */
   atomic_ullong latency_count;

@@ -79,35 +79,38 @@ static const char *servers(rd_kafka_t *rk, char *buf, size_t cap) {
   return buf;
 }
 
+/* The worker's own error event about rk's brokers. */
+static void broker_error(rd_kafka_t *rk, const char *event, const char *error,
+                         const char *hint) {
+  char b[512];
+  WK_LOG(WK_ERROR, event, WK_STR("client", rd_kafka_name(rk)),
+         WK_STR("bootstrap", servers(rk, b, sizeof(b))), WK_STR("error", error),
+         WK_STR("hint", hint));
+}
+
 wk_kafka_err wk_kafka_error(rd_kafka_t *rk, int err, const char *reason) {
-  char b[512], fatal[256];
-  const char *client = rd_kafka_name(rk);
+  char fatal[256];
   switch(err) {
   case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-    WK_LOG(WK_ERROR, "kafka.unreachable", WK_STR("client", client),
-           WK_STR("bootstrap", servers(rk, b, sizeof(b))),
-           WK_STR("error", reason),
-           WK_STR("hint", "no Kafka broker answers: check "
-                          "kafka.bootstrap.servers, the network and that "
-                          "the brokers run; the worker keeps trying"));
+    broker_error(rk, "kafka.unreachable", reason,
+                 "no Kafka broker answers: check kafka.bootstrap.servers, the "
+                 "network and that the brokers run; the worker keeps trying");
     return WK_KAFKA_ERR_UNREACHABLE;
   case RD_KAFKA_RESP_ERR__AUTHENTICATION:
   case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
   case RD_KAFKA_RESP_ERR__SSL:
-    WK_LOG(WK_ERROR, "kafka.auth_failed", WK_STR("client", client),
-           WK_STR("bootstrap", servers(rk, b, sizeof(b))),
-           WK_STR("error", reason),
-           WK_STR("hint", "the broker refused the worker's credentials or "
-                          "TLS: check kafka.security.protocol, kafka.sasl.* "
-                          "and kafka.ssl.*"));
+    broker_error(rk, "kafka.auth_failed", reason,
+                 "the broker refused the worker's credentials or TLS: check "
+                 "kafka.security.protocol, kafka.sasl.* and kafka.ssl.*");
     return WK_KAFKA_ERR_AUTH;
   case RD_KAFKA_RESP_ERR__FATAL:
     rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-    WK_LOG(WK_ERROR, "kafka.fatal", WK_STR("client", client),
-           WK_STR("error", fatal));
+    broker_error(rk, "kafka.fatal", fatal,
+                 "the Kafka client cannot go on: events fail from here, "
+                 "and run stops at the next one (restart it)");
     return WK_KAFKA_ERR_FATAL;
   default:
-    WK_LOG(WK_DEBUG, "kafka.error", WK_STR("client", client),
+    WK_LOG(WK_DEBUG, "kafka.error", WK_STR("client", rd_kafka_name(rk)),
            WK_STR("code", rd_kafka_err2name((rd_kafka_resp_err_t)err)),
            WK_STR("error", reason));
     return WK_KAFKA_ERR_OTHER;

@@ -99,6 +99,38 @@ static int http_get(int port, const char *path, char **body) {
   }
 }
 
+/* Starts `run -c conf` (with d1: --submit d1 --submit d2 --until-idle,
+ * stdout in DIR/NAME.out), its stderr in DIR/NAME.log (the path in log),
+ * and waits for its admin port. */
+static int start_run(const char *conf, const char *name, const char *d1,
+                     const char *d2, char *log, size_t cap) {
+  char cmd[4096];
+  int i, port = 0;
+  snprintf(log, cap, "%s/%s.log", dir, name);
+  if(d1)
+    snprintf(cmd, sizeof(cmd),
+             "exec '%s' run -c %s --until-idle --idle-ms 120000 --submit %s "
+             "--submit %s >%s/%s.out 2>%s",
+             WORKER_BIN, conf, d1, d2, dir, name, log);
+  else
+    snprintf(cmd, sizeof(cmd), "exec '%s' run -c %s 2>%s", WORKER_BIN, conf,
+             log);
+  worker = spawn(cmd);
+  for(i = 0; i < POLLS && !(port = admin_port(log)); i++)
+    usleep(100000);
+  assert_true(port > 0);
+  return port;
+}
+
+/* SIGTERM: the worker drains and exits 0. */
+static void stop_worker(void) {
+  int st;
+  kill(worker, SIGTERM);
+  assert_int_equal(waitpid(worker, &st, 0), worker);
+  worker = -1;
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* The value of series `name` (with its labels in sorted order) in the
  * canonical form of tests/tools/check-metrics, or -1. */
 static long metric(const char *text, const char *name) {
@@ -207,15 +239,8 @@ static void operations_end_to_end(void **state) {
    * (SIGTERM: --until-idle still prints its summary). Its idle exit is
    * only a backstop for a test that died: with a fixed idle window the
    * whole stall, clear and /metrics sequence had to fit in 3 s. */
-  snprintf(cmd, sizeof(cmd),
-           "exec '%s' run -c %s --until-idle --idle-ms 120000 --submit %s "
-           "--submit %s >%s/worker.out 2>%s/worker.log",
-           WORKER_BIN, path, DELIVERY1, DELIVERY2, dir, dir);
-  worker = spawn(cmd);
-  snprintf(path, sizeof(path), "%s/worker.log", dir);
-  for(i = 0; i < POLLS && !(port = admin_port(path)); i++)
-    usleep(100000);
-  assert_true(port > 0);
+  snprintf(cmd, sizeof(cmd), "%s", path);
+  port = start_run(cmd, "worker", DELIVERY1, DELIVERY2, path, sizeof(path));
   assert_int_equal(http_get(port, "/healthz", &body), 200);
   free(body);
 
@@ -314,10 +339,7 @@ static void operations_end_to_end(void **state) {
   assert_null(strstr(body, "delivery"));
   free(body);
 
-  kill(worker, SIGTERM);
-  assert_int_equal(waitpid(worker, &st, 0), worker);
-  worker = -1;
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  stop_worker();
   snprintf(path, sizeof(path), "%s/worker.out", dir);
   body = tu_read(path, NULL);
   assert_non_null(strstr(body, "batches forwarded: 1, parked: 1"));
@@ -459,22 +481,15 @@ static char *scrape_until(int port, const char *name, long want) {
  * numbers are JSON numbers and the assignment names its partitions. */
 static void admin_endpoint_and_metrics(void **state) {
   char cmd[2048], path[600], *m, *body = NULL;
-  int port = 0, i, st, fds[11], status;
+  int port = 0, i, fds[11], status;
   double ms;
   json_t *lines, *j;
   (void)state;
   write_conf("admin", "kafka.bootstrap.servers = embedded\n"
                       "cbs.timeout_ms = 300000\n"
                       "log.level = debug\n");
-  snprintf(cmd, sizeof(cmd),
-           "exec '%s' run -c %s/admin.conf --until-idle --idle-ms 120000 "
-           "--submit %s --submit %s >%s/admin.out 2>%s/admin.log",
-           WORKER_BIN, dir, DELIVERY1, DELIVERY_VS, dir, dir);
-  worker = spawn(cmd);
-  snprintf(path, sizeof(path), "%s/admin.log", dir);
-  for(i = 0; i < POLLS && !(port = admin_port(path)); i++)
-    usleep(100000);
-  assert_true(port > 0);
+  snprintf(cmd, sizeof(cmd), "%s/admin.conf", dir);
+  port = start_run(cmd, "admin", DELIVERY1, DELIVERY_VS, path, sizeof(path));
 
   for(i = 0; i < 10; i++)
     fds[i] = idle_connection(port, NULL);
@@ -543,10 +558,7 @@ static void admin_endpoint_and_metrics(void **state) {
   assert_non_null(m);
   free(m);
 
-  kill(worker, SIGTERM);
-  assert_int_equal(waitpid(worker, &st, 0), worker);
-  worker = -1;
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  stop_worker();
 
   lines = log_lines(path);
   j = find_event(lines, "admin endpoint listening");
@@ -570,18 +582,13 @@ static void admin_endpoint_and_metrics(void **state) {
  * stream (they were raw "%3|...|FAIL|" lines mixed into it). */
 static void kafka_unreachable(void **state) {
   char cmd[2048], path[600], *m, *body = NULL;
-  int port = 0, i, st, code = 0;
+  int port = 0, i, code = 0;
   json_t *lines, *j;
   size_t k;
   (void)state;
   write_conf("down", "kafka.bootstrap.servers = 127.0.0.1:1\n");
-  snprintf(cmd, sizeof(cmd), "exec '%s' run -c %s/down.conf 2>%s/down.log",
-           WORKER_BIN, dir, dir);
-  worker = spawn(cmd);
-  snprintf(path, sizeof(path), "%s/down.log", dir);
-  for(i = 0; i < POLLS && !(port = admin_port(path)); i++)
-    usleep(100000);
-  assert_true(port > 0);
+  snprintf(cmd, sizeof(cmd), "%s/down.conf", dir);
+  port = start_run(cmd, "down", NULL, NULL, path, sizeof(path));
   for(i = 0; i < POLLS; i++) {
     free(body);
     body = NULL;
@@ -600,10 +607,7 @@ static void kafka_unreachable(void **state) {
   assert_int_equal(metric(m, "ddas_kafka_reachable"), 0);
   assert_int_equal(metric(m, "ddas_ready"), 0);
   free(m);
-  kill(worker, SIGTERM);
-  assert_int_equal(waitpid(worker, &st, 0), worker);
-  worker = -1;
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  stop_worker();
 
   lines = log_lines(path);
   j = find_event(lines, "kafka.unreachable");

@@ -158,16 +158,6 @@ static void events_source(void **state) {
   wk_config_free(&c);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  return tu_runf(NULL, "rm -rf '%s'", dir) == 0 ? 0 : -1;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(json_lines),
@@ -175,5 +165,10 @@ int main(void) {
       cmocka_unit_test(levels),
       cmocka_unit_test(events_source),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  int failed;
+  if(!mkdtemp(dir))
+    return 1;
+  failed = cmocka_run_group_tests(tests, NULL, NULL);
+  tu_runf(NULL, "rm -rf '%s'", dir);
+  return failed;
 }
