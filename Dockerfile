@@ -40,6 +40,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libjansson-dev libssl-dev libcurl4-openssl-dev librdkafka-dev \
+      libmicrohttpd-dev \
       libcmocka-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -62,7 +63,8 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DDDAS_TESTS=ON \
 FROM debian:12-slim AS base
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libjansson4 libssl3 libcurl4 librdkafka1 ca-certificates \
+      libjansson4 libssl3 libcurl4 librdkafka1 libmicrohttpd12 \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 ddas \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \

@@ -167,7 +167,7 @@ static int on_parked(void *ctx, rd_kafka_message_t *m) {
     memset(&in, 0, sizeof(in));
     wk_rfc3339(-1, when, sizeof(when));
     in.base.delivery_id = p.delivery_id;
-    in.base.ce_source = "urn:ddas-worker:replay";
+    in.base.ce_source = rc->cfg->events_source; /* the same as run's */
     in.base.time = when;
     in.batch_id = p.batch_id;
     in.batch_index = p.batch_index;

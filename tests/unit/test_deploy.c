@@ -717,7 +717,8 @@ static void dockerfile(void **state) {
       else if(strcmp(x->word, "RUN") == 0) {
         runtime_libs |=
             strstr(x->rest, "libjansson4") && strstr(x->rest, "libssl3") &&
-            strstr(x->rest, "libcurl4") && strstr(x->rest, "librdkafka1");
+            strstr(x->rest, "libcurl4") && strstr(x->rest, "librdkafka1") &&
+            strstr(x->rest, "libmicrohttpd12");
         dev |= strstr(x->rest, "-dev") != NULL;
       }
     }
