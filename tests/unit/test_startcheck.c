@@ -21,7 +21,7 @@
 #include "pipeline_fixture.h"
 #include "testutil.h"
 
-#define EXAMPLE SHARED_DIR "/examples/shv-v1.0-meervoudig.json"
+#define EXAMPLE SOURCE_DIR "/config/examples/shv-v1.0-meervoudig.json"
 
 /* A NULL-terminated list of strings, for gives(). */
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
