@@ -198,8 +198,8 @@ int wk_cmd_send(int argc, char **argv) {
     wk_config_free(&cfg);
     return 2;
   }
+  wk_log_init(&cfg); /* the forwarder's lines: log.format, log.level */
   status = 2;
-  wk_log_init(&cfg);
   if(wk_startcheck(&cfg, WK_CHECK_SCHEMAS | WK_CHECK_FILES, &set, NULL, err,
                    sizeof(err))) {
     fprintf(stderr, "ddas-worker send: %s\n", err);
