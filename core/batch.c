@@ -779,6 +779,8 @@ static ddas_result append_record(ddas_batcher *b, lev_out *lo, size_t j) {
   ddas_result r;
   if(sc->nomem)
     return DDAS_ERR_NOMEM;
+  if(b->opt.count_only)
+    return DDAS_OK; /* counted while it was written; no batch is kept */
   need = sc->len + 1 + CLOSE_RESERVE + (b->lev_open ? 0 : 512);
   if(b->open &&
      (b->cur.b.records >= max_records(b) ||

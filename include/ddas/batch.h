@@ -52,6 +52,11 @@ typedef struct {
   size_t reparse_min;     /* ddas_batcher_add_release() re-reads the records of
                              an SHV chunk of at least this many bytes (0: 4 MiB,
                              1: always) */
+  int count_only;         /* 1: every accepted record is still written with
+                             N3-N6 (so ddas_batcher_normalised() counts the
+                             same), but into a scratch buffer only: no batch
+                             is kept, hashed or returned (`validate` without
+                             --normalised-out needs only the counts) */
 } ddas_batch_options;
 
 typedef struct {
