@@ -1,6 +1,6 @@
 /* Allocation wrappers with test-time failure injection and byte accounting
  * (see ddas/alloc.h). */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, madvise */
+#define _GNU_SOURCE /* MAP_ANONYMOUS, madvise, mremap */
 #include "ddas/alloc.h"
 
 #include <malloc.h>
@@ -156,6 +156,33 @@ void *ddas_pages_alloc(size_t n) {
   raise_peak(atomic_fetch_add_explicit(&in_use, len, memory_order_relaxed) +
              len);
   return p;
+}
+
+void *ddas_pages_realloc(void *p, size_t old_n, size_t n) {
+  size_t was, len = page_round(n ? n : 1);
+  void *q;
+  if(!p)
+    return ddas_pages_alloc(n);
+  if(should_fail() || !len)
+    return NULL;
+  was = page_round(old_n ? old_n : 1);
+  if(len == was)
+    return p;
+  /* the pages move, they are not copied: old and new never both exist */
+  q = mremap(p, was, len, MREMAP_MAYMOVE);
+  if(q == MAP_FAILED)
+    return NULL;
+#ifdef MADV_HUGEPAGE
+  if(len > was)
+    (void)madvise(q, len, MADV_HUGEPAGE);
+#endif
+  if(len > was)
+    raise_peak(
+        atomic_fetch_add_explicit(&in_use, len - was, memory_order_relaxed) +
+        (len - was));
+  else
+    atomic_fetch_sub_explicit(&in_use, was - len, memory_order_relaxed);
+  return q;
 }
 
 void ddas_pages_free(void *p, size_t n) {

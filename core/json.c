@@ -1073,22 +1073,6 @@ out:
 
 /* ---- queries ---------------------------------------------------------- */
 
-const ddas_json *ddas_json_get(const ddas_json *obj, const char *key) {
-  size_t i, n;
-  if(!obj || obj->type != DDAS_JSON_OBJECT)
-    return NULL;
-  n = strlen(key);
-  /* the first byte first: most members of a DDAS object differ there, and
-   * this is the rules' and the batcher's hottest lookup */
-  for(i = 0; i < obj->n; i++) {
-    const ddas_json_member *m = &obj->u.members[i];
-    if(m->key_len == n &&
-       (n == 0 || (m->key[0] == key[0] && memcmp(m->key, key, n) == 0)))
-      return &m->value;
-  }
-  return NULL;
-}
-
 int ddas_json_equal(const ddas_json *a, const ddas_json *b) {
   size_t i;
   if(a->type != b->type)

@@ -33,6 +33,10 @@ char *ddas_strdup(const char *s);
  * parse of a large delivery (one fault per 4 KiB page; with huge pages one
  * per 2 MiB). NULL when out of memory. */
 void *ddas_pages_alloc(size_t n);
+/* Resizes a block of ddas_pages_alloc(old_n) (NULL: allocates) to n bytes,
+ * keeping its contents: its pages are moved, not copied (mremap). NULL,
+ * with the block unchanged, when out of memory. */
+void *ddas_pages_realloc(void *p, size_t old_n, size_t n);
 void ddas_pages_free(void *p, size_t n);
 
 /* Testing only: the allocation with sequence number `n` (1-based, counted

@@ -64,9 +64,13 @@ typedef struct {
   unsigned index; /* 0-based within the delivery */
   size_t records;
   size_t leveringen;
-  char *body; /* owned; UTF-8 JSON, not NUL-terminated */
+  char *body; /* owned, released by ddas_batch_clear() only (a body of
+                 2 MiB and more is mapped pages, not malloc memory); UTF-8
+                 JSON, not NUL-terminated */
   size_t len;
   size_t first_chunk, last_chunk; /* 0-based indexes of contributing chunks */
+  size_t body_mapped; /* internal: body is a ddas_pages_alloc() block of this
+                         many bytes (0: malloc); ddas_batch_clear() knows */
 } ddas_batch;
 
 void ddas_batch_clear(ddas_batch *b);
