@@ -7,11 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "config.h"
 #include "ddas/ddas.h"
 #include "forward.h"
 #include "io.h"
+#include "log.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -57,12 +59,12 @@ static int parse_args(int argc, char **argv, send_args *a) {
   int c;
   memset(a, 0, sizeof(*a));
   optind = 1;
-  while((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+  while((c = wk_getopt(argc, argv, "c:h", opts, "send")) != -1) {
     switch(c) {
     case 'c': a->path = optarg; break;
     case 'd': a->delivery_id = optarg; break;
     case 'h': usage(stdout); return -1;
-    default: fprintf(stderr, "Try 'ddas-worker send --help'.\n"); return 2;
+    default: return 2; /* wk_getopt said why */
     }
   }
   if(!a->path || optind + 1 != argc) {
@@ -189,6 +191,7 @@ int wk_cmd_send(int argc, char **argv) {
     wk_config_free(&cfg);
     return 2;
   }
+  wk_log_init(&cfg); /* the forwarder's lines: log.format, log.level */
   status = 2;
   if(!*cfg.cbs_url) {
     fprintf(stderr, "ddas-worker send: %s: cbs.url is not set\n", a.path);

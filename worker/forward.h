@@ -1,5 +1,5 @@
 /* worker/forward.h: sends signed batches to the CBS endpoint
- * (../shared/spec/EXCHANGE.md), or writes them to an outbox directory.
+ * (docs/spec/EXCHANGE.md), or writes them to an outbox directory.
  *
  * HTTPS only (TLS >= 1.2, certificate and host-name verification always
  * on), mutual TLS with the transport certificate, OAuth 2.0 client
@@ -7,8 +7,14 @@
  * the retry policy of the core (ddas/exchange.h). The digest, signature and
  * Idempotency-Key of a batch are computed once: every retry sends identical
  * bytes and headers. Nothing secret (token, client secret, passphrase) is
- * ever logged or put in an error message. Not thread-safe: one forwarder
- * per thread. */
+ * ever logged or put in an error message.
+ *
+ * Two ways to send: wk_forwarder_send blocks until one batch has an
+ * outcome (`send`, `replay`); wk_forwarder_begin / _drive / _take keep many
+ * batches in flight at once on libcurl's multi interface (the sender stage
+ * of `run`), with retries as due times rather than sleeps. Not thread-safe:
+ * one thread drives a forwarder; only wk_forwarder_wakeup may be called
+ * from another. */
 #ifndef WK_FORWARD_H
 #define WK_FORWARD_H
 
@@ -68,6 +74,33 @@ void wk_send_result_clear(wk_send_result *r);
 int wk_forwarder_send(wk_forwarder *f, const char *batch_id, const void *body,
                       size_t len, wk_send_result *r);
 
+/* One batch in flight (owned by the forwarder). */
+typedef struct wk_xfer wk_xfer;
+
+/* Begins sending a batch; the attempts happen in wk_forwarder_drive. body
+ * and *r are borrowed until the batch is taken back with
+ * wk_forwarder_take, which then hands back ud. *r is overwritten. Returns
+ * the transfer, or NULL out of memory (r->last_error says so). Invalid
+ * arguments finish the transfer at once with -1. */
+wk_xfer *wk_forwarder_begin(wk_forwarder *f, const char *batch_id,
+                            const void *body, size_t len, wk_send_result *r,
+                            void *ud);
+/* Makes progress for at most wait_ms: starts the attempts that are due
+ * (after a token when one is needed), performs the transfers, settles those
+ * that finished (retry timers, outcomes). Returns early when a batch
+ * finished or wk_forwarder_wakeup was called. */
+void wk_forwarder_drive(wk_forwarder *f, int wait_ms);
+/* From any thread: makes a running or the next wk_forwarder_drive return. */
+void wk_forwarder_wakeup(wk_forwarder *f);
+/* Gives up a batch that has not finished: its request is aborted and it
+ * finishes with -2 (abandoned). A finished batch keeps its outcome. */
+void wk_forwarder_abort(wk_forwarder *f, wk_xfer *x);
+/* Takes back one finished batch: returns its rc as wk_forwarder_send's (0,
+ * -1 or -2) and its ud; 1 when none has finished. The wk_xfer is freed. */
+int wk_forwarder_take(wk_forwarder *f, void **ud);
+/* Batches begun and not yet taken back. */
+size_t wk_forwarder_pending(const wk_forwarder *f);
+
 /* Makes the forwarder watch *stop (e.g. the daemon's run flag set by a
  * SIGTERM handler; NULL: none): when it becomes non-zero, a running request
  * is aborted and a backoff wait ends, and wk_forwarder_send returns -2.
@@ -88,6 +121,7 @@ void wk_forwarder_set_metrics(wk_forwarder *f, wk_metrics *m);
 typedef struct {
   uint64_t requests, forwarded, refused, config_faults, transient_retries,
       parked, token_requests, token_failures;
+  uint64_t http2_responses; /* responses that came over HTTP/2 */
 } wk_forward_stats;
 void wk_forwarder_stats(const wk_forwarder *f, wk_forward_stats *out);
 

@@ -1,6 +1,7 @@
-/* The sender stage (see sender.h): one mutex guards the queue, the
- * finished list and the running jobs; threads wait on one condition for
- * work (or for the earliest not_before_ms of a queued job). */
+/* The sender stage (see sender.h): one thread drives one forwarder, whose
+ * multi interface keeps up to `max` batches in flight. One mutex guards the
+ * queue, the finished list and the running list; the consumer side wakes
+ * the thread (wk_forwarder_wakeup) when it submits, cancels or holds. */
 #include "sender.h"
 
 #include "log.h"
@@ -10,25 +11,20 @@
 #include <string.h>
 #include <time.h>
 
-#define WK_SENDER_MAX 64
+#define WK_SENDER_MAX 256
 
 struct wk_sender {
   pthread_mutex_t mu;
-  pthread_cond_t work;
   wk_job *queue, *queue_tail; /* FIFO */
   wk_job *done, *done_tail;   /* FIFO */
-  wk_job *running[WK_SENDER_MAX];
-  wk_forwarder *fw[WK_SENDER_MAX];
-  pthread_t th[WK_SENDER_MAX];
-  unsigned n, started;
+  wk_job *running;            /* begun in the forwarder; j->x set */
+  wk_forwarder *fw;
+  pthread_t th;
+  unsigned max, nrunning;
+  int started;
   size_t outstanding;
   int hold, quit;
 };
-
-typedef struct {
-  wk_sender *s;
-  unsigned slot;
-} slot_arg;
 
 uint64_t wk_mono_ms(void) {
   struct timespec ts;
@@ -76,87 +72,130 @@ static wk_job *take_ready(wk_sender *s, uint64_t now, uint64_t *wait_ms) {
   return NULL;
 }
 
-static void wait_for(wk_sender *s, uint64_t ms) {
-  struct timespec ts;
-  if(!ms) {
-    pthread_cond_wait(&s->work, &s->mu);
-    return;
+/* Unlinks j from the running list. */
+static void unlink_running(wk_sender *s, wk_job *j) {
+  wk_job **pp;
+  for(pp = &s->running; *pp; pp = &(*pp)->next)
+    if(*pp == j) {
+      *pp = j->next;
+      j->next = NULL;
+      s->nrunning--;
+      return;
+    }
+}
+
+/* Under the lock: moves the jobs that may start now (within the limit)
+ * onto the running list (not yet begun: x NULL) and into start[], and
+ * returns how many; *wait_ms is how long until a queued one may start (0:
+ * none is waiting for its time). */
+static unsigned take_startable(wk_sender *s, wk_job **start,
+                               uint64_t *wait_ms) {
+  uint64_t now = wk_mono_ms();
+  unsigned n = 0;
+  *wait_ms = 0;
+  while(s->nrunning < s->max) {
+    wk_job *j = take_ready(s, now, wait_ms);
+    if(!j)
+      break;
+    j->x = NULL;
+    j->next = s->running;
+    s->running = j;
+    s->nrunning++;
+    start[n++] = j;
   }
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += (time_t)(ms / 1000);
-  ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if(ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
+  return n;
+}
+
+/* Begins the jobs of start[] in the forwarder (outside the lock: signing
+ * happens here). A job cancelled meanwhile is aborted at once. */
+static void begin_jobs(wk_sender *s, wk_job **start, unsigned n) {
+  unsigned i;
+  for(i = 0; i < n; i++) {
+    wk_job *j = start[i];
+    wk_xfer *x;
+    wk_log(WK_DEBUG, "batch sending", "batch_id", j->batch.id, NULL);
+    x = wk_forwarder_begin(s->fw, j->batch.id, j->batch.body, j->batch.len,
+                           &j->res, j);
+    pthread_mutex_lock(&s->mu);
+    if(!x) {
+      unlink_running(s, j);
+      j->rc = -1;
+      push(&s->done, &s->done_tail, j);
+    } else {
+      j->x = x;
+      if(j->cancel)
+        wk_forwarder_abort(s->fw, x);
+    }
+    pthread_mutex_unlock(&s->mu);
   }
-  pthread_cond_timedwait(&s->work, &s->mu, &ts);
+}
+
+/* Aborts the running jobs whose cancel flag is set (the forwarder is this
+ * thread's; the flags are set under the lock by wk_sender_cancel). */
+static void abort_cancelled(wk_sender *s) {
+  wk_job *j;
+  pthread_mutex_lock(&s->mu);
+  for(j = s->running; j; j = j->next)
+    if(j->cancel && j->x)
+      wk_forwarder_abort(s->fw, j->x);
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* Moves the jobs the forwarder finished to the finished list. */
+static void collect(wk_sender *s) {
+  void *ud;
+  int rc;
+  while((rc = wk_forwarder_take(s->fw, &ud)) != 1) {
+    wk_job *j = ud;
+    pthread_mutex_lock(&s->mu);
+    unlink_running(s, j);
+    j->x = NULL;
+    j->rc = rc;
+    push(&s->done, &s->done_tail, j);
+    pthread_mutex_unlock(&s->mu);
+  }
 }
 
 static void *sender_main(void *arg) {
-  slot_arg *a = arg;
-  wk_sender *s = a->s;
-  unsigned slot = a->slot;
-  free(a);
-  pthread_mutex_lock(&s->mu);
-  while(!s->quit) {
+  wk_sender *s = arg;
+  for(;;) {
+    wk_job *start[WK_SENDER_MAX];
+    unsigned n;
     uint64_t wait_ms;
-    wk_job *j = take_ready(s, wk_mono_ms(), &wait_ms);
-    if(!j) {
-      wait_for(s, wait_ms);
-      continue;
-    }
-    s->running[slot] = j;
-    pthread_mutex_unlock(&s->mu);
-    wk_log(WK_DEBUG, "batch sending", "batch_id", j->batch.id, NULL);
-    wk_forwarder_set_stop(s->fw[slot], &j->cancel);
-    memset(&j->res, 0, sizeof(j->res));
-    j->rc = j->cancel ? -2
-                      : wk_forwarder_send(s->fw[slot], j->batch.id,
-                                          j->batch.body, j->batch.len, &j->res);
-    wk_forwarder_set_stop(s->fw[slot], NULL);
     pthread_mutex_lock(&s->mu);
-    s->running[slot] = NULL;
-    push(&s->done, &s->done_tail, j);
+    if(s->quit) {
+      pthread_mutex_unlock(&s->mu);
+      break;
+    }
+    n = take_startable(s, start, &wait_ms);
+    pthread_mutex_unlock(&s->mu);
+    begin_jobs(s, start, n);
+    abort_cancelled(s);
+    /* the wait ends early on a finished batch or a wake-up */
+    wk_forwarder_drive(s->fw, wait_ms && wait_ms < 1000 ? (int)wait_ms : 1000);
+    collect(s);
   }
-  pthread_mutex_unlock(&s->mu);
   return NULL;
 }
 
 int wk_sender_start(const wk_config *cfg, unsigned n, wk_metrics *m,
                     wk_sender **out, char *err, size_t errlen) {
   wk_sender *s = calloc(1, sizeof(*s));
-  unsigned i;
   *out = NULL;
   if(!s) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  if(n < 1)
-    n = 1;
-  if(n > WK_SENDER_MAX)
-    n = WK_SENDER_MAX;
   pthread_mutex_init(&s->mu, NULL);
-  pthread_cond_init(&s->work, NULL);
-  s->n = n;
-  for(i = 0; i < n; i++) {
-    slot_arg *a;
-    if(wk_forwarder_new(cfg, &s->fw[i], err, errlen))
-      goto fail;
-    wk_forwarder_set_metrics(s->fw[i], m);
-    a = malloc(sizeof(*a));
-    if(!a) {
-      snprintf(err, errlen, "out of memory");
-      goto fail;
-    }
-    a->s = s;
-    a->slot = i;
-    if(pthread_create(&s->th[i], NULL, sender_main, a)) {
-      free(a);
-      snprintf(err, errlen, "cannot start a sender thread");
-      goto fail;
-    }
-    s->started++;
+  s->max = n < 1 ? 1 : n > WK_SENDER_MAX ? WK_SENDER_MAX : n;
+  if(wk_forwarder_new(cfg, &s->fw, err, errlen))
+    goto fail;
+  wk_forwarder_set_metrics(s->fw, m);
+  if(pthread_create(&s->th, NULL, sender_main, s)) {
+    snprintf(err, errlen, "cannot start the sender thread");
+    goto fail;
   }
+  s->started = 1;
   *out = s;
   return 0;
 fail:
@@ -173,32 +212,32 @@ static void free_list(wk_job *j) {
 }
 
 void wk_sender_stop(wk_sender *s) {
-  unsigned i;
   if(!s)
     return;
   wk_sender_cancel(s, -1);
   pthread_mutex_lock(&s->mu);
   s->quit = 1;
-  pthread_cond_broadcast(&s->work);
   pthread_mutex_unlock(&s->mu);
-  for(i = 0; i < s->started; i++)
-    pthread_join(s->th[i], NULL);
-  for(i = 0; i < s->n; i++)
-    wk_forwarder_free(s->fw[i]);
+  wk_forwarder_wakeup(s->fw);
+  if(s->started)
+    pthread_join(s->th, NULL);
+  /* the forwarder first: its transfers borrow the jobs' bodies */
+  wk_forwarder_free(s->fw);
+  free_list(s->running);
   free_list(s->queue);
   free_list(s->done);
-  pthread_cond_destroy(&s->work);
   pthread_mutex_destroy(&s->mu);
   free(s);
 }
 
 void wk_sender_submit(wk_sender *s, wk_job *j) {
   j->cancel = 0;
+  j->x = NULL;
   pthread_mutex_lock(&s->mu);
   push(&s->queue, &s->queue_tail, j);
   s->outstanding++;
-  pthread_cond_broadcast(&s->work);
   pthread_mutex_unlock(&s->mu);
+  wk_forwarder_wakeup(s->fw);
 }
 
 wk_job *wk_sender_done(wk_sender *s) {
@@ -217,11 +256,10 @@ wk_job *wk_sender_done(wk_sender *s) {
 }
 
 void wk_sender_cancel(wk_sender *s, int32_t partition) {
-  wk_job **pp;
-  unsigned i;
+  wk_job **pp, *j;
   pthread_mutex_lock(&s->mu);
   for(pp = &s->queue; *pp;) {
-    wk_job *j = *pp;
+    j = *pp;
     if(partition >= 0 && j->partition != partition) {
       pp = &j->next;
       continue;
@@ -234,18 +272,18 @@ void wk_sender_cancel(wk_sender *s, int32_t partition) {
   s->queue_tail = NULL;
   for(pp = &s->queue; *pp; pp = &(*pp)->next)
     s->queue_tail = *pp;
-  for(i = 0; i < s->n; i++)
-    if(s->running[i] &&
-       (partition < 0 || s->running[i]->partition == partition))
-      s->running[i]->cancel = 1;
+  for(j = s->running; j; j = j->next)
+    if(partition < 0 || j->partition == partition)
+      j->cancel = 1;
   pthread_mutex_unlock(&s->mu);
+  wk_forwarder_wakeup(s->fw);
 }
 
 void wk_sender_hold(wk_sender *s, int hold) {
   pthread_mutex_lock(&s->mu);
   s->hold = hold;
-  pthread_cond_broadcast(&s->work);
   pthread_mutex_unlock(&s->mu);
+  wk_forwarder_wakeup(s->fw);
 }
 
 size_t wk_sender_outstanding(wk_sender *s) {

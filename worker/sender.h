@@ -1,8 +1,8 @@
-/* worker/sender.h: the sender stage of `run`: batches go to CBS from a pool
- * of threads, up to cbs.max_in_flight at once, each thread with its own
- * forwarder (one TLS connection kept alive, its own OAuth2 token, its own
- * retries and backoff: a wait in one thread never holds up the Kafka poll
- * or another batch).
+/* worker/sender.h: the sender stage of `run`: batches go to CBS from one
+ * thread that drives one forwarder on libcurl's multi interface, up to
+ * cbs.max_in_flight at once (connections reused, HTTP/2 streams when the
+ * server offers HTTP/2, one OAuth2 token shared, retries as timers): a
+ * wait of one batch never holds up the Kafka poll or another batch.
  *
  * The stage decides nothing: the consumer stage submits jobs and takes
  * finished ones back (wk_sender_done); what a result means is the core's
@@ -31,14 +31,15 @@ typedef struct wk_job {
   int rc; /* of wk_forwarder_send: 0 outcome, -1 local failure, -2
              abandoned (cancelled) */
   wk_send_result res;
-  volatile sig_atomic_t cancel; /* set by the stage; aborts the request */
+  int cancel;        /* set under the stage's lock; aborts the request */
+  struct wk_xfer *x; /* the stage's: the batch in the forwarder */
   struct wk_job *next;
 } wk_job;
 
 typedef struct wk_sender wk_sender;
 
-/* Starts n threads (1..64), each with a forwarder of cfg. 0, or -1 with
- * the forwarder's message in err. */
+/* Starts the stage with a forwarder of cfg and at most n batches in flight
+ * (1..256). 0, or -1 with the forwarder's message in err. */
 int wk_sender_start(const wk_config *cfg, unsigned n, wk_metrics *m,
                     wk_sender **out, char *err, size_t errlen);
 /* Stops: cancels every job, joins the threads, frees the jobs it still
