@@ -28,6 +28,7 @@ static void usage(FILE *out) {
           "  run           the daemon: consume, check, forward, publish\n"
           "  submit        publish deliveries (split into chunks when large)\n"
           "  replay        re-send parked batches\n"
+          "  status        deliveries per organisation and period (deadlines)\n"
           "  validate      check deliveries offline: schema, business rules,\n"
           "                partial acceptance, normalisation\n"
           "  send          send one delivery through the core and the CBS\n"
@@ -64,6 +65,8 @@ int main(int argc, char **argv) {
     return wk_cmd_submit(argc - 1, argv + 1);
   if(strcmp(argv[1], "replay") == 0)
     return wk_cmd_replay(argc - 1, argv + 1);
+  if(strcmp(argv[1], "status") == 0)
+    return wk_cmd_status(argc - 1, argv + 1);
   fprintf(stderr, "ddas-worker: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;
