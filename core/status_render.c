@@ -159,6 +159,7 @@ static const char *const page_head =
     "body{font:14px/1.4 sans-serif;margin:1.5em;color:#111}\n"
     "table{border-collapse:collapse;margin:1em 0}\n"
     "th,td{border:1px solid #999;padding:.25em .5em;text-align:left}\n"
+    "td{white-space:nowrap}\n"
     "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
     "th{background:#eee;cursor:pointer;user-select:none}\n"
     "th[aria-sort=ascending]::after{content:\" \\25B2\"}\n"

@@ -259,6 +259,163 @@ static void no_personal_data(const dataset *ds, const char *out,
   }
 }
 
+/* ---- the page in headless Chromium ---------------------------------------- */
+
+/* The cells of each row of the page's <tbody> (or <tfoot>) as objects
+ * {data-col: data-value}, in page order. */
+static json_t *page_rows(const char *dom, const char *part) {
+  char open[20], close[20];
+  const char *p, *end;
+  json_t *rows = json_array();
+  snprintf(open, sizeof(open), "<%s>", part);
+  snprintf(close, sizeof(close), "</%s>", part);
+  p = strstr(dom, open);
+  end = p ? strstr(p, close) : NULL;
+  assert_non_null(end);
+  while((p = strstr(p, "<tr")) && p < end) {
+    const char *rend = strstr(p, "</tr>");
+    json_t *r = json_object();
+    assert_non_null(rend);
+    while((p = strstr(p, "data-col=\"")) && p < rend) {
+      const char *c = p + 10, *ce = strchr(c, '"'), *v, *ve;
+      v = strstr(ce, "data-value=\"");
+      assert_non_null(v);
+      v += 12;
+      ve = strchr(v, '"');
+      {
+        char col[64], val[256];
+        snprintf(col, sizeof(col), "%.*s", (int)(ce - c), c);
+        snprintf(val, sizeof(val), "%.*s", (int)(ve - v), v);
+        json_object_set_new(r, col, json_string(val));
+      }
+      p = ve;
+    }
+    json_array_append_new(rows, r);
+    p = rend;
+  }
+  return rows;
+}
+
+/* The cell `col` of a page row equals the JSON value v (a number or a
+ * string; null: an empty cell). */
+static void same(json_t *cells, const char *col, json_t *v, const char *org) {
+  const char *cell = json_string_value(json_object_get(cells, col));
+  char want[256];
+  if(!cell)
+    fail_msg("%s: the page has no cell %s", org, col);
+  if(json_is_integer(v))
+    snprintf(want, sizeof(want), "%lld", (long long)json_integer_value(v));
+  else
+    snprintf(want, sizeof(want), "%s", json_is_string(v) ? json_string_value(v)
+                                                          : "");
+  if(strcmp(cell, want))
+    fail_msg("%s: the page shows %s = '%s', status --json '%s'", org, col,
+             cell, want);
+}
+
+static void same_row(json_t *cells, json_t *row, const char *org) {
+  static const char *const direct[] = {
+      "state",    "deliveries", "latest_delivery_id",
+      "records",  "accepted",   "rejected",
+      "warned",   "incomplete_deliveries", "in_progress_deliveries",
+      "last_outcome", NULL};
+  static const char *const batches[] = {"forwarded", "parked", "replayed",
+                                        NULL};
+  size_t i;
+  for(i = 0; direct[i]; i++)
+    same(cells, direct[i], json_object_get(row, direct[i]), org);
+  for(i = 0; batches[i]; i++)
+    same(cells, batches[i],
+         json_object_get(json_object_get(row, "batches"), batches[i]), org);
+}
+
+/* Runs headless Chromium on the page: it loads without a console message,
+ * a screenshot is taken, and (sorted by accepted records, descending, with
+ * the page's own script) every number matches status --json. */
+static void check_page(const scen *s) {
+  char page[400], shot[500], log[500], url[600], *out = NULL, *dom = NULL;
+  json_t *j, *rows, *foot, *jrows;
+  size_t i, k;
+  int rc;
+  long prev = -1;
+  snprintf(page, sizeof(page), "%s/status.html", s->sdir);
+  snprintf(shot, sizeof(shot), "%s/status.png", s->sdir);
+  snprintf(log, sizeof(log), "%s/chromium.log", s->sdir);
+  snprintf(url, sizeof(url), "--html '%s'", page);
+  assert_int_equal(status(s, url, &out), 1);
+  free(out);
+  j = status_json(s, "", &rc);
+  assert_int_equal(rc, 1);
+  /* loads without console messages (errors, uncaught exceptions) */
+  assert_int_equal(
+      tu_runf(&out,
+              "timeout 120 chromium --headless --disable-gpu --no-sandbox "
+              "--user-data-dir='%s/chromium' --window-size=1600,1000 "
+              "--screenshot='%s' --enable-logging=stderr --v=0 'file://%s' "
+              ">/dev/null 2>'%s'",
+              s->sdir, shot, page, log),
+      0);
+  free(out);
+  assert_int_equal(tu_runf(&out, "grep -c CONSOLE '%s'", log), 1);
+  assert_int_equal(strtol(out, NULL, 10), 0);
+  free(out);
+  assert_int_equal(tu_runf(&out, "head -c 8 '%s' | od -An -c | tr -d ' '",
+                           shot),
+                   0);
+  assert_non_null(strstr(out, "PNG")); /* a PNG */
+  free(out);
+  assert_int_equal(tu_runf(&out, "stat -c %%s '%s'", shot), 0);
+  assert_true(strtol(out, NULL, 10) > 10000);
+  free(out);
+  /* the numbers, after the page's script sorted them */
+  assert_int_equal(
+      tu_runf(&dom,
+              "timeout 120 chromium --headless --disable-gpu --no-sandbox "
+              "--user-data-dir='%s/chromium' --dump-dom "
+              "'file://%s#sort=-accepted' 2>>'%s'",
+              s->sdir, page, log),
+      0);
+  rows = page_rows(dom, "tbody");
+  foot = page_rows(dom, "tfoot");
+  jrows = json_object_get(j, "rows");
+  assert_int_equal(json_array_size(rows), json_array_size(jrows));
+  for(i = 0; i < json_array_size(rows); i++) {
+    json_t *cells = json_array_get(rows, i), *match = NULL, *r;
+    const char *org = json_string_value(json_object_get(cells, "organisation"));
+    const char *per = json_string_value(json_object_get(cells, "period"));
+    long acc = strtol(json_string_value(json_object_get(cells, "accepted")),
+                      NULL, 10);
+    if(prev >= 0)
+      assert_true(acc <= prev); /* sorted by the page's script */
+    prev = acc;
+    json_array_foreach(jrows, k, r) {
+      char p2[100];
+      json_t *pp = json_object_get(r, "period");
+      snprintf(p2, sizeof(p2), "%s/%s",
+               json_string_value(json_object_get(pp, "start")),
+               json_string_value(json_object_get(pp, "end")));
+      if(!strcmp(json_string_value(json_object_get(
+                     json_object_get(r, "organisation"), "name")),
+                 org) &&
+         !strcmp(p2, per))
+        match = r;
+    }
+    if(!match)
+      fail_msg("the page shows a row %s %s that status --json has not", org,
+               per);
+    same(cells, "code",
+         json_object_get(json_object_get(match, "organisation"), "code"), org);
+    same_row(cells, match, org);
+  }
+  assert_int_equal(json_array_size(foot), 1);
+  same_row(json_array_get(foot, 0), json_object_get(j, "totals"), "TOTAL");
+  assert_non_null(strstr(dom, "<svg id=\"chart\""));
+  free(dom);
+  json_decref(rows);
+  json_decref(foot);
+  json_decref(j);
+}
+
 static void status_of_a_deadline(void **state) {
   scen s;
   dataset ds;
@@ -405,6 +562,15 @@ static void status_of_a_deadline(void **state) {
   tu_runf(&out, "'%s' status -c '%s' --json 2>/dev/null", WORKER_BIN, s.conf);
   no_personal_data(&ds, out, "the JSON");
   free(out);
+  check_page(&s);
+  {
+    char path[400], *page;
+    snprintf(path, sizeof(path), "%s/status.html", s.sdir);
+    page = tu_read(path, NULL);
+    assert_non_null(page);
+    no_personal_data(&ds, page, "the page");
+    free(page);
+  }
 
   /* CBS is back: replay; Gamma is complete, its batch replayed */
   workers_stop(&s);
