@@ -504,6 +504,10 @@ def main():
         else:
             md += ["fault-matrix wrote no section."]
         md += [""]
+    # bench/run-status writes its own section (it is not part of run-all)
+    status_md = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "status.md")
+    if os.path.exists(status_md):
+        md += open(status_md).read().rstrip("\n").splitlines() + [""]
     md += ["## Raw results", "", "```"]
     md += [json.dumps(r, separators=(",", ":")) for r in vrows + erows]
     md += ["```", ""]
