@@ -61,8 +61,8 @@ static void grow(made *m) {
 /* The events of delivery d. */
 static void delivery(made *m, size_t d) {
   char id[40], org[40], code[16], batch[48], t[32];
-  size_t org_i = d % NORGS, records = 5 + d % 20,
-         rejected = d % 7 == 0 ? 2 : 0, nbatches = d % 5 == 0 ? 2 : 1, b;
+  size_t org_i = d % NORGS, records = 5 + d % 20, rejected = d % 7 == 0 ? 2 : 0,
+         nbatches = d % 5 == 0 ? 2 : 1, b;
   int parked = d % 50 == 0;
   ddas_event_base base;
   ddas_rule_count rc = {"schema", 2};
@@ -89,7 +89,8 @@ static void delivery(made *m, size_t d) {
     in.levering_teller = 1;
     f.rule = "schema";
     f.scope = DDAS_SCOPE_RECORD;
-    f.pointer = (char *)(size_t) "/leveringen/0/schuldhulptrajecten/1/startdatum";
+    f.pointer =
+        (char *)(size_t) "/leveringen/0/schuldhulptrajecten/1/startdatum";
     f.message = (char *)(size_t) "is not a valid date";
     in.findings = &f;
     in.nfindings = 1;

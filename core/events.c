@@ -629,10 +629,10 @@ ddas_result ddas_event_processed(const ddas_processed_in *in, ddas_event *out) {
   for(i = 0; i < in->nbatch_ids; i++)
     if((r = append(ids, jstr(in->batch_ids[i]))))
       goto out;
-  if((r = put(body, "organisation", name_pair("name", in->org_name, "code",
-                                              in->org_code))) ||
-     (r = put(body, "period", name_pair("start", in->period_start, "end",
-                                        in->period_end))))
+  if((r = put(body, "organisation",
+              name_pair("name", in->org_name, "code", in->org_code))) ||
+     (r = put(body, "period",
+              name_pair("start", in->period_start, "end", in->period_end))))
     goto out;
   if(incomplete && (r = chunks_json(body, in)))
     goto out;

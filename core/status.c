@@ -145,7 +145,8 @@ struct ddas_status {
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void fail(char *err, size_t errlen, const char *fmt, ...) {
+static void
+fail(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   if(!err || !errlen)
     return;
@@ -302,7 +303,8 @@ static ddas_result touch(dlv *d, const char *t) {
   return DDAS_OK;
 }
 
-/* ---- reading receipts ----------------------------------------------------- */
+/* ---- reading receipts -----------------------------------------------------
+ */
 
 typedef struct {
   int incomplete;
@@ -343,8 +345,10 @@ static ddas_result read_receipt(json_t *j, receipt *r, char *err,
   memset(r, 0, sizeof(*r));
   st = json_string_value(json_object_get(j, "status"));
   if(!st || (strcmp(st, "processed") && strcmp(st, "incomplete"))) {
-    fail(err, errlen, "receipt: member %s is not \"processed\" or "
-                      "\"incomplete\"", "status");
+    fail(err, errlen,
+         "receipt: member %s is not \"processed\" or "
+         "\"incomplete\"",
+         "status");
     return DDAS_ERR_ARG;
   }
   r->incomplete = !strcmp(st, "incomplete");
@@ -498,8 +502,10 @@ ddas_result ddas_status_add(ddas_status *s, const ddas_kv *h, size_t nh,
   if(!t || !ddas_format_date_time(t, strlen(t)) || !id || !*id ||
      (parked && (!bid || !*bid))) {
     s->skipped++;
-    fail(err, errlen, "%s event without a valid ce_time, ddas-delivery-id or "
-                      "(parked) ddas-batch-id header: skipped", type);
+    fail(err, errlen,
+         "%s event without a valid ce_time, ddas-delivery-id or "
+         "(parked) ddas-batch-id header: skipped",
+         type);
     return DDAS_ERR_ARG;
   }
   if(s->since && strcmp(t, s->since) < 0) {
@@ -538,7 +544,8 @@ const char *ddas_status_state_name(ddas_status_state st) {
   return "in progress";
 }
 
-/* ---- building the table --------------------------------------------------- */
+/* ---- building the table ---------------------------------------------------
+ */
 
 static int cmp_opt(const char *a, const char *b) {
   if(!a || !b)
@@ -619,7 +626,8 @@ static int keep(const ddas_status *s, const dlv *d) {
      (cmp_opt(d->period_start, s->period_start) || !d->period_end ||
       strcmp(d->period_end, s->period_end)))
     return 0;
-  if(s->organisation && (!d->org_name || strcmp(d->org_name, s->organisation)) &&
+  if(s->organisation &&
+     (!d->org_name || strcmp(d->org_name, s->organisation)) &&
      (!d->org_code || strcmp(d->org_code, s->organisation)))
     return 0;
   return 1;
@@ -637,7 +645,8 @@ static ddas_result set_later(char **dst, const char *t) {
 static ddas_result row_add(ddas_status_row *w, const dlv *d,
                            const dlv **latest) {
   if(!w->deliveries && !w->in_progress && d->has_receipt &&
-     (dup_opt(&w->org_name, d->org_name) || dup_opt(&w->org_code, d->org_code) ||
+     (dup_opt(&w->org_name, d->org_name) ||
+      dup_opt(&w->org_code, d->org_code) ||
       dup_opt(&w->period_start, d->period_start) ||
       dup_opt(&w->period_end, d->period_end)))
     return DDAS_ERR_NOMEM;
@@ -736,8 +745,7 @@ static void count_batches(const ddas_status *s, const size_t *row_of,
  * delivery to its row. latest[r] is row r's latest delivery. */
 static ddas_result make_rows(const ddas_status *s, const dlv *const *ord,
                              size_t *row_of, const dlv **latest,
-                             ddas_status_table *t, rulesum *rs,
-                             rulesum *all) {
+                             ddas_status_table *t, rulesum *rs, rulesum *all) {
   const dlv *prev = NULL; /* the last delivery kept */
   size_t i;
   ddas_result r;
@@ -793,11 +801,10 @@ ddas_result ddas_status_table_build(const ddas_status *s,
   t->events = s->events;
   t->ignored = s->ignored;
   t->skipped = s->skipped;
-  if(s->nd &&
-     (!(ord = ddas_malloc(s->nd * sizeof(*ord))) ||
-      !(row_of = ddas_malloc(s->nd * sizeof(*row_of))) ||
-      !(latest = ddas_calloc(s->nd, sizeof(*latest))) ||
-      !(t->rows = ddas_calloc(s->nd, sizeof(*t->rows)))))
+  if(s->nd && (!(ord = ddas_malloc(s->nd * sizeof(*ord))) ||
+               !(row_of = ddas_malloc(s->nd * sizeof(*row_of))) ||
+               !(latest = ddas_calloc(s->nd, sizeof(*latest))) ||
+               !(t->rows = ddas_calloc(s->nd, sizeof(*t->rows)))))
     goto out;
   for(i = 0; i < s->nd; i++)
     ord[i] = &s->d[i];
@@ -822,7 +829,8 @@ int ddas_status_all_complete(const ddas_status_table *t) {
   return t->nrows > 0 && t->complete == t->nrows;
 }
 
-/* ---- JSON ------------------------------------------------------------------ */
+/* ---- JSON ------------------------------------------------------------------
+ */
 
 static json_t *jopt(const char *s) { return s ? json_string(s) : json_null(); }
 
@@ -837,23 +845,23 @@ static int set(json_t *o, const char *k, json_t *v) {
 static int row_counts(json_t *o, const ddas_status_row *w) {
   json_t *rules = json_array(), *b = json_object();
   size_t i;
-  int bad = set(o, "state", json_string(ddas_status_state_name(w->state))) |
-            set(o, "deliveries", jn(w->deliveries)) |
-            set(o, "latest_delivery_id", jopt(w->latest_delivery_id)) |
-            set(o, "records", jn(w->records)) |
-            set(o, "accepted", jn(w->accepted)) |
-            set(o, "rejected", jn(w->rejected)) |
-            set(o, "warned", jn(w->warned)) |
-            set(o, "top_rejection_rules", rules) | set(o, "batches", b) |
-            set(b, "forwarded", jn(w->batches_forwarded)) |
-            set(b, "parked", jn(w->batches_parked)) |
-            set(b, "replayed", jn(w->batches_replayed)) |
-            set(o, "incomplete_deliveries", jn(w->incomplete)) |
-            set(o, "in_progress_deliveries", jn(w->in_progress)) |
-            set(o, "last_outcome", jopt(w->last_outcome));
+  int bad =
+      set(o, "state", json_string(ddas_status_state_name(w->state))) |
+      set(o, "deliveries", jn(w->deliveries)) |
+      set(o, "latest_delivery_id", jopt(w->latest_delivery_id)) |
+      set(o, "records", jn(w->records)) | set(o, "accepted", jn(w->accepted)) |
+      set(o, "rejected", jn(w->rejected)) | set(o, "warned", jn(w->warned)) |
+      set(o, "top_rejection_rules", rules) | set(o, "batches", b) |
+      set(b, "forwarded", jn(w->batches_forwarded)) |
+      set(b, "parked", jn(w->batches_parked)) |
+      set(b, "replayed", jn(w->batches_replayed)) |
+      set(o, "incomplete_deliveries", jn(w->incomplete)) |
+      set(o, "in_progress_deliveries", jn(w->in_progress)) |
+      set(o, "last_outcome", jopt(w->last_outcome));
   for(i = 0; rules && i < w->ntop_rules; i++) {
     json_t *r = json_object();
-    bad |= json_array_append_new(rules, r) | set(r, "rule", json_string(w->top_rules[i].rule)) |
+    bad |= json_array_append_new(rules, r) |
+           set(r, "rule", json_string(w->top_rules[i].rule)) |
            set(r, "count", jn(w->top_rules[i].count));
   }
   return bad ? -1 : 0;
@@ -885,15 +893,15 @@ static json_t *table_json(const ddas_status_table *t) {
   for(i = 0; !bad && i < t->nrows; i++) {
     const ddas_status_row *w = &t->rows[i];
     json_t *o = json_object();
-    bad |= json_array_append_new(rows, o) |
-           set(o, "organisation",
-               pair("name", w->org_name, "code", w->org_code)) |
-           set(o, "period",
-               pair("start", w->period_start, "end", w->period_end)) |
-           set(o, "kind", w->kind == DDAS_KIND_UNKNOWN
-                              ? json_null()
-                              : json_string(ddas_kind_name(w->kind))) |
-           (o ? row_counts(o, w) : -1);
+    bad |=
+        json_array_append_new(rows, o) |
+        set(o, "organisation", pair("name", w->org_name, "code", w->org_code)) |
+        set(o, "period", pair("start", w->period_start, "end", w->period_end)) |
+        set(o, "kind",
+            w->kind == DDAS_KIND_UNKNOWN
+                ? json_null()
+                : json_string(ddas_kind_name(w->kind))) |
+        (o ? row_counts(o, w) : -1);
   }
   bad |= !tot || set(tot, "rows", jn(t->nrows)) |
                      set(tot, "complete_rows", jn(t->complete)) |

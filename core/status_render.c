@@ -89,7 +89,8 @@ static const char *cell(const ddas_status_row *w, int total, int c, char *buf,
       snprintf(buf, cap, "%s/%s", w->period_start ? w->period_start : "",
                w->period_end ? w->period_end : "");
     return buf;
-  case C_KIND: return w->kind == DDAS_KIND_UNKNOWN ? "" : ddas_kind_name(w->kind);
+  case C_KIND:
+    return w->kind == DDAS_KIND_UNKNOWN ? "" : ddas_kind_name(w->kind);
   case C_STATE: return ddas_status_state_name(w->state);
   case C_LATEST: return w->latest_delivery_id ? w->latest_delivery_id : "";
   case C_LAST: return w->last_outcome ? w->last_outcome : "";
@@ -106,7 +107,8 @@ static const char *cell(const ddas_status_row *w, int total, int c, char *buf,
   }
 }
 
-/* ---- text ------------------------------------------------------------------ */
+/* ---- text ------------------------------------------------------------------
+ */
 
 int ddas_status_text(FILE *out, const ddas_status_table *t) {
   size_t width[NCOLS], i, n;
@@ -130,13 +132,15 @@ int ddas_status_text(FILE *out, const ddas_status_table *t) {
                      cell(w, i == t->nrows, c, buf, sizeof(buf)),
                      c + 1 < NCOLS ? "  " : "\n") < 0;
   }
-  bad |= fprintf(out, "%zu of %zu rows complete; %zu events counted, %zu "
-                      "skipped (unreadable)\n",
+  bad |= fprintf(out,
+                 "%zu of %zu rows complete; %zu events counted, %zu "
+                 "skipped (unreadable)\n",
                  t->complete, t->nrows, t->events, t->skipped) < 0;
   return bad ? -1 : 0;
 }
 
-/* ---- HTML ------------------------------------------------------------------ */
+/* ---- HTML ------------------------------------------------------------------
+ */
 
 static int esc(FILE *out, const char *s) {
   for(; *s; s++) {
@@ -252,15 +256,16 @@ static int html_chart(FILE *out, const ddas_status_table *t) {
     bad |= esc(out, cell(w, 0, C_PERIOD, buf, sizeof(buf)));
     bad |= fputs(" ", out) < 0;
     bad |= esc(out, cell(w, 0, C_KIND, buf, sizeof(buf)));
-    bad |= fprintf(out,
-                   "</text>\n<rect class=\"acc\" x=\"%d\" y=\"%zu\" width=\"%d\" "
-                   "height=\"%d\"/><text x=\"%d\" y=\"%zu\">accepted "
-                   "%zu</text>\n<rect class=\"rej\" x=\"%d\" y=\"%zu\" "
-                   "width=\"%d\" height=\"%d\"/><text x=\"%d\" y=\"%zu\">"
-                   "rejected %zu</text>\n",
-                   label, y, wa, h - 2, label + wa + 4, y + h - 5, w->accepted,
-                   label, y + h, wr, h - 2, label + wr + 4, y + 2 * h - 5,
-                   w->rejected) < 0;
+    bad |=
+        fprintf(out,
+                "</text>\n<rect class=\"acc\" x=\"%d\" y=\"%zu\" width=\"%d\" "
+                "height=\"%d\"/><text x=\"%d\" y=\"%zu\">accepted "
+                "%zu</text>\n<rect class=\"rej\" x=\"%d\" y=\"%zu\" "
+                "width=\"%d\" height=\"%d\"/><text x=\"%d\" y=\"%zu\">"
+                "rejected %zu</text>\n",
+                label, y, wa, h - 2, label + wa + 4, y + h - 5, w->accepted,
+                label, y + h, wr, h - 2, label + wr + 4, y + 2 * h - 5,
+                w->rejected) < 0;
   }
   return bad | (fputs("</svg>\n", out) < 0) ? -1 : 0;
 }

@@ -20,30 +20,31 @@
 #include "log.h"
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: ddas-worker status -c FILE [--period START/END]\n"
-          "                          [--organisation X] [--since TIME]\n"
-          "                          [--json | --html FILE]\n"
-          "\n"
-          "Shows, per organisation, reporting period and kind, what happened\n"
-          "to its deliveries: deliveries (the latest by id), records accepted,\n"
-          "rejected and accepted with warnings, the top rejection rules,\n"
-          "batches forwarded, parked and replayed, incomplete deliveries, the\n"
-          "time of the last outcome and a state (complete, rejections, parked\n"
-          "batches, incomplete, in progress), with totals. Reads\n"
-          "topic.receipts, topic.rejections and topic.failed; commits nothing.\n"
-          "\n"
-          "  -c, --config FILE      the configuration\n"
-          "  --period START/END     only this reporting period, e.g.\n"
-          "                         2026-01-01/2026-12-31\n"
-          "  --organisation X       only this organisation (name or code)\n"
-          "  --since TIME           only events at or after TIME (RFC 3339)\n"
-          "  --json                 print JSON instead of a table\n"
-          "  --html FILE            also write a self-contained HTML page\n"
-          "  -h, --help             show this help\n"
-          "\n"
-          "Exit status: 0 every selected row is complete, 1 some row is not\n"
-          "(or nothing matched), 2 usage, configuration or Kafka error.\n");
+  fprintf(
+      out,
+      "usage: ddas-worker status -c FILE [--period START/END]\n"
+      "                          [--organisation X] [--since TIME]\n"
+      "                          [--json | --html FILE]\n"
+      "\n"
+      "Shows, per organisation, reporting period and kind, what happened\n"
+      "to its deliveries: deliveries (the latest by id), records accepted,\n"
+      "rejected and accepted with warnings, the top rejection rules,\n"
+      "batches forwarded, parked and replayed, incomplete deliveries, the\n"
+      "time of the last outcome and a state (complete, rejections, parked\n"
+      "batches, incomplete, in progress), with totals. Reads\n"
+      "topic.receipts, topic.rejections and topic.failed; commits nothing.\n"
+      "\n"
+      "  -c, --config FILE      the configuration\n"
+      "  --period START/END     only this reporting period, e.g.\n"
+      "                         2026-01-01/2026-12-31\n"
+      "  --organisation X       only this organisation (name or code)\n"
+      "  --since TIME           only events at or after TIME (RFC 3339)\n"
+      "  --json                 print JSON instead of a table\n"
+      "  --html FILE            also write a self-contained HTML page\n"
+      "  -h, --help             show this help\n"
+      "\n"
+      "Exit status: 0 every selected row is complete, 1 some row is not\n"
+      "(or nothing matched), 2 usage, configuration or Kafka error.\n");
 }
 
 typedef struct {
@@ -103,8 +104,8 @@ static int on_event(void *ctx, rd_kafka_message_t *m) {
   ddas_kv kv[32];
   size_t n = wk_headers_kv(m, kv, 32);
   char err[300];
-  ddas_result r = ddas_status_add(rc->st, kv, n, m->payload, m->len, err,
-                                  sizeof(err));
+  ddas_result r =
+      ddas_status_add(rc->st, kv, n, m->payload, m->len, err, sizeof(err));
   wk_headers_free(kv, n);
   if(r == DDAS_ERR_ARG)
     wk_log(WK_WARN, "event not counted", "topic", rc->topic, "error", err,

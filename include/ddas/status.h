@@ -56,10 +56,10 @@
 
 /* Who delivered for which period: every member "" when unknown. */
 typedef struct {
-  char org_name[DDAS_ORG_NAME_MAX];     /* aanleverende_organisatie's name */
-  char org_code[DDAS_ORG_CODE_MAX];     /* its KvK number, else gemeentecode */
-  char period_start[DDAS_PERIOD_MAX];   /* startdatumLevering */
-  char period_end[DDAS_PERIOD_MAX];     /* einddatumLevering */
+  char org_name[DDAS_ORG_NAME_MAX];   /* aanleverende_organisatie's name */
+  char org_code[DDAS_ORG_CODE_MAX];   /* its KvK number, else gemeentecode */
+  char period_start[DDAS_PERIOD_MAX]; /* startdatumLevering */
+  char period_end[DDAS_PERIOD_MAX];   /* einddatumLevering */
 } ddas_delivery_identity;
 
 /* Fills *out from a parsed DDAS document (root may be NULL: all ""). The
@@ -88,8 +88,8 @@ typedef struct {
  * when filter->period is not two dates joined by "/" or filter->since is
  * not an RFC 3339 date-time (err says which and what to write),
  * DDAS_ERR_NOMEM. filter may be NULL. */
-ddas_result ddas_status_new(const ddas_status_filter *filter,
-                            ddas_status **out, char *err, size_t errlen);
+ddas_result ddas_status_new(const ddas_status_filter *filter, ddas_status **out,
+                            char *err, size_t errlen);
 void ddas_status_free(ddas_status *s);
 
 /* Adds one event: its Kafka headers and value. Events of types it does not
@@ -143,8 +143,8 @@ typedef struct {
   /* sums of the rows; org/period/kind/latest NULL; state: the worst row's
    * (COMPLETE when there are no rows); top_rules over all rows */
   ddas_status_row total;
-  size_t complete;              /* rows in state complete */
-  size_t events, ignored, skipped; /* as counted by ddas_status_add */
+  size_t complete;                     /* rows in state complete */
+  size_t events, ignored, skipped;     /* as counted by ddas_status_add */
   char *period, *organisation, *since; /* the filter, NULL when unset */
 } ddas_status_table;
 

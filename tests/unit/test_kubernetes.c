@@ -32,7 +32,7 @@
 #define KDIR SOURCE_DIR "/deploy/kubernetes"
 #define PASS "k8s-test-pass-Qx9"
 
-static json_t *docs;   /* every manifest document, in file order */
+static json_t *docs;    /* every manifest document, in file order */
 static char *reference; /* check-config --reference */
 static char tmp[] = "/tmp/ddas-k8s-XXXXXX";
 
@@ -72,8 +72,8 @@ static json_t *container(void) {
 }
 
 static const char *conf_text(void) {
-  const char *t = json_string_value(
-      at(doc_of("ConfigMap"), "data", "worker.conf", NULL));
+  const char *t =
+      json_string_value(at(doc_of("ConfigMap"), "data", "worker.conf", NULL));
   assert_non_null(t);
   return t;
 }
@@ -114,8 +114,9 @@ static int setup(void **state) {
              "'%s/configmap.yaml' '%s/deployment.yaml' "
              "'%s/scaledobject.yaml' '%s/kustomization.yaml'",
              KDIR, KDIR, KDIR, KDIR) != 0) {
-    fprintf(stderr, "the manifests do not parse as YAML (python3-yaml: "
-                    "scripts/install-deps): %s\n",
+    fprintf(stderr,
+            "the manifests do not parse as YAML (python3-yaml: "
+            "scripts/install-deps): %s\n",
             out ? out : "");
     free(out);
     return -1;
@@ -240,18 +241,20 @@ static int volume_has(const char *vol, const char *rel) {
       v) {
     if(strcmp(str_at(v, "name"), vol))
       continue;
-    json_array_foreach(at(v, "secret", "items", NULL), k, it)
-      if(!strcmp(str_at(it, "path"), rel))
-        return 1;
+    json_array_foreach(at(v, "secret", "items", NULL), k,
+                       it) if(!strcmp(str_at(it, "path"), rel)) return 1;
   }
   return 0;
 }
 
-static const char *const path_keys[] = {
-    "cbs.ca",         "cbs.cert",
-    "cbs.key",        "sign.cert",
-    "sign.key",       "cbs.client_secret_file",
-    "sign.key_passphrase_file", NULL};
+static const char *const path_keys[] = {"cbs.ca",
+                                        "cbs.cert",
+                                        "cbs.key",
+                                        "sign.cert",
+                                        "sign.key",
+                                        "cbs.client_secret_file",
+                                        "sign.key_passphrase_file",
+                                        NULL};
 
 static void paths_are_mounted(void **state) {
   size_t i;
@@ -272,18 +275,19 @@ static void paths_are_mounted(void **state) {
       conf = json_string_value(json_array_get(args, i + 1));
   assert_string_equal(json_string_value(json_array_get(args, 0)), "run");
   assert_non_null(conf);
-  json_array_foreach(json_object_get(container(), "volumeMounts"), i, m)
-    if(!strcmp(str_at(m, "mountPath"), conf)) {
-      assert_string_equal(str_at(m, "subPath"), "worker.conf");
-      return;
-    }
+  json_array_foreach(json_object_get(container(), "volumeMounts"), i,
+                     m) if(!strcmp(str_at(m, "mountPath"), conf)) {
+    assert_string_equal(str_at(m, "subPath"), "worker.conf");
+    return;
+  }
   fail_msg("the Deployment starts the worker with -c %s, which is not "
            "mounted",
            conf);
 }
 
 static void ports_and_probes(void **state) {
-  json_t *c = container(), *port = json_array_get(json_object_get(c, "ports"), 0);
+  json_t *c = container(),
+         *port = json_array_get(json_object_get(c, "ports"), 0);
   const char *listen = conf_value("admin.listen"), *colon;
   json_t *ann = at(doc_of("Deployment"), "spec", "template", "metadata",
                    "annotations", NULL);
@@ -296,18 +300,18 @@ static void ports_and_probes(void **state) {
   assert_string_equal(str_at(port, "name"), "admin");
   assert_int_equal(json_integer_value(json_object_get(port, "containerPort")),
                    p);
-  assert_string_equal(json_string_value(at(c, "livenessProbe", "httpGet",
-                                           "path", NULL)),
-                      "/healthz");
-  assert_string_equal(json_string_value(at(c, "readinessProbe", "httpGet",
-                                           "path", NULL)),
-                      "/readyz");
-  assert_string_equal(json_string_value(at(c, "livenessProbe", "httpGet",
-                                           "port", NULL)),
-                      "admin");
-  assert_string_equal(json_string_value(at(c, "readinessProbe", "httpGet",
-                                           "port", NULL)),
-                      "admin");
+  assert_string_equal(
+      json_string_value(at(c, "livenessProbe", "httpGet", "path", NULL)),
+      "/healthz");
+  assert_string_equal(
+      json_string_value(at(c, "readinessProbe", "httpGet", "path", NULL)),
+      "/readyz");
+  assert_string_equal(
+      json_string_value(at(c, "livenessProbe", "httpGet", "port", NULL)),
+      "admin");
+  assert_string_equal(
+      json_string_value(at(c, "readinessProbe", "httpGet", "port", NULL)),
+      "admin");
   assert_int_equal(strtol(str_at(ann, "prometheus.io/port"), NULL, 10), p);
   assert_string_equal(str_at(ann, "prometheus.io/path"), "/metrics");
 }
@@ -324,9 +328,9 @@ static void scaled_on_lag(void **state) {
            conf_value("topic.deliveries") ? conf_value("topic.deliveries")
                                           : "ddas.deliveries");
   assert_string_equal(str_at(trig, "type"), "kafka");
-  assert_string_equal(json_string_value(at(so, "spec", "scaleTargetRef",
-                                           "name", NULL)),
-                      json_string_value(at(dep, "metadata", "name", NULL)));
+  assert_string_equal(
+      json_string_value(at(so, "spec", "scaleTargetRef", "name", NULL)),
+      json_string_value(at(dep, "metadata", "name", NULL)));
   assert_string_equal(str_at(md, "consumerGroup"),
                       conf_value("kafka.group.id"));
   assert_string_equal(str_at(md, "bootstrapServers"),

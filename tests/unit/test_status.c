@@ -114,7 +114,8 @@ static void rejection(events *e, const char *delivery, const char *t) {
   f.rule = "schema";
   f.severity = DDAS_SEV_ERROR;
   f.scope = DDAS_SCOPE_RECORD;
-  f.pointer = (char *)(uintptr_t) "/leveringen/0/schuldhulptrajecten/1/startdatum";
+  f.pointer =
+      (char *)(uintptr_t) "/leveringen/0/schuldhulptrajecten/1/startdatum";
   f.message = (char *)(uintptr_t) "is not a valid date";
   in.findings = &f;
   in.nfindings = 1;
@@ -181,8 +182,7 @@ static ddas_status *status_of(const events *e, const ddas_status_filter *f,
   return s;
 }
 
-static const ddas_status_row *row(const ddas_status_table *t,
-                                  const char *org) {
+static const ddas_status_row *row(const ddas_status_table *t, const char *org) {
   size_t i;
   for(i = 0; i < t->nrows; i++)
     if(org ? t->rows[i].org_name && !strcmp(t->rows[i].org_name, org)
@@ -382,8 +382,8 @@ static void all_complete(void **state) {
   assert_false(ddas_status_all_complete(&t));
   ddas_status_table_clear(&t);
   ddas_status_free(s);
-  receipt(&e, "a-1", "2026-11-01T10:00:00Z", "Org A", "11111111",
-          "2026-01-01", "2026-06-30", DDAS_KIND_SHV, 10, 0, 0, NULL, 0);
+  receipt(&e, "a-1", "2026-11-01T10:00:00Z", "Org A", "11111111", "2026-01-01",
+          "2026-06-30", DDAS_KIND_SHV, 10, 0, 0, NULL, 0);
   /* a rejected delivery replaced by a clean one later: complete */
   receipt(&e, "b-1", "2026-11-01T10:00:00Z", "Org B", "2", "2026-01-01",
           "2026-06-30", DDAS_KIND_SHV, 1, 1, 0, NULL, 0);
@@ -421,8 +421,8 @@ static void bad_events(void **state) {
   (void)state;
   assert_int_equal(ddas_status_new(NULL, &s, err, sizeof(err)), DDAS_OK);
   for(i = 0; i < sizeof(bodies) / sizeof(*bodies); i++)
-    assert_int_equal(ddas_status_add(s, h, 3, bodies[i], strlen(bodies[i]),
-                                     err, sizeof(err)),
+    assert_int_equal(ddas_status_add(s, h, 3, bodies[i], strlen(bodies[i]), err,
+                                     sizeof(err)),
                      DDAS_ERR_ARG);
   assert_non_null(strstr(err, "organisation"));
   assert_int_equal(ddas_status_add(s, h, 2, "{}", 2, err, sizeof(err)),
@@ -472,16 +472,15 @@ static void views(void **state) {
   j = json_loads(js, 0, NULL);
   assert_non_null(j);
   r0 = json_array_get(json_object_get(j, "rows"), 1);
-  assert_string_equal(
-      json_string_value(json_object_get(json_object_get(r0, "organisation"),
-                                        "name")),
-      "Org A");
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(r0, "organisation"), "name")),
+                      "Org A");
   assert_string_equal(json_string_value(json_object_get(r0, "state")),
                       "complete");
-  assert_int_equal(json_integer_value(json_object_get(
-                       json_object_get(json_object_get(j, "totals"), "batches"),
-                       "parked")),
-                   1);
+  assert_int_equal(
+      json_integer_value(json_object_get(
+          json_object_get(json_object_get(j, "totals"), "batches"), "parked")),
+      1);
   assert_true(json_is_null(json_object_get(
       json_array_get(json_object_get(j, "rows"), 5), "organisation")));
   json_decref(j);
@@ -585,12 +584,12 @@ static void receipt_members(void **state) {
   events e = {.n = 0};
   json_t *j;
   (void)state;
-  receipt(&e, "a-1", "2026-11-01T10:00:00Z", "Org A", "11111111",
-          "2026-01-01", "2026-06-30", DDAS_KIND_SHV, 1, 0, 0, NULL, 0);
+  receipt(&e, "a-1", "2026-11-01T10:00:00Z", "Org A", "11111111", "2026-01-01",
+          "2026-06-30", DDAS_KIND_SHV, 1, 0, 0, NULL, 0);
   receipt(&e, "a-2", "2026-11-01T10:00:00Z", "", NULL, NULL, NULL,
           DDAS_KIND_SHV, 1, 0, 0, NULL, 0);
-  receipt(&e, "a-3", "2026-11-01T10:00:00Z", NULL, "0518", "2026-01-01",
-          NULL, DDAS_KIND_SHV, 1, 0, 0, NULL, 0);
+  receipt(&e, "a-3", "2026-11-01T10:00:00Z", NULL, "0518", "2026-01-01", NULL,
+          DDAS_KIND_SHV, 1, 0, 0, NULL, 0);
   j = json_loadb(e.ev[0].body, e.ev[0].body_len, 0, NULL);
   assert_string_equal(json_string_value(json_object_get(
                           json_object_get(j, "organisation"), "code")),
@@ -599,7 +598,8 @@ static void receipt_members(void **state) {
       json_string_value(json_object_get(json_object_get(j, "period"), "end")),
       "2026-06-30");
   json_decref(j);
-  assert_non_null(strstr(e.ev[1].body, "\"organisation\":null,\"period\":null"));
+  assert_non_null(
+      strstr(e.ev[1].body, "\"organisation\":null,\"period\":null"));
   assert_non_null(strstr(e.ev[2].body,
                          "\"organisation\":{\"name\":null,\"code\":\"0518\"},"
                          "\"period\":{\"start\":\"2026-01-01\",\"end\":null}"));
@@ -633,10 +633,14 @@ static void identity_cut(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(counts_per_row),   cmocka_unit_test(order_does_not_matter),
-      cmocka_unit_test(filters),          cmocka_unit_test(all_complete),
-      cmocka_unit_test(bad_events),       cmocka_unit_test(views),
-      cmocka_unit_test(identity_of_examples), cmocka_unit_test(receipt_members),
+      cmocka_unit_test(counts_per_row),
+      cmocka_unit_test(order_does_not_matter),
+      cmocka_unit_test(filters),
+      cmocka_unit_test(all_complete),
+      cmocka_unit_test(bad_events),
+      cmocka_unit_test(views),
+      cmocka_unit_test(identity_of_examples),
+      cmocka_unit_test(receipt_members),
       cmocka_unit_test(identity_cut),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,8 +51,7 @@ static char *replace_numbered(const char *s, const char *from, const char *to) {
 static void retarget(const dataset *ds, size_t i, const char *org,
                      const char *kvk, const char *end) {
   size_t len;
-  char *in = tu_read(ds->d[i].path, &len), *a, *b, *c, name[120], k[60],
-       e[80];
+  char *in = tu_read(ds->d[i].path, &len), *a, *b, *c, name[120], k[60], e[80];
   assert_non_null(in);
   snprintf(name, sizeof(name), "Naam\":\"%s", org);
   snprintf(k, sizeof(k), "\"KvK-nummer\":\"%s", kvk);
@@ -69,8 +68,8 @@ static void retarget(const dataset *ds, size_t i, const char *org,
 
 /* `ddas-worker status -c CONF ARGS`: exit status, stdout in *out. */
 static int status(const scen *s, const char *args, char **out) {
-  return tu_runf(out, "'%s' status -c '%s' %s 2>>'%s/status.log'",
-                 WORKER_BIN, s->conf, args, s->sdir);
+  return tu_runf(out, "'%s' status -c '%s' %s 2>>'%s/status.log'", WORKER_BIN,
+                 s->conf, args, s->sdir);
 }
 
 static json_t *status_json(const scen *s, const char *args, int *rc) {
@@ -126,8 +125,7 @@ static void check_row(json_t *row, const expect *x) {
          *b = json_object_get(row, "batches"),
          *rules = json_object_get(row, "top_rejection_rules");
   assert_string_equal(json_string_value(json_object_get(org, "name")), x->org);
-  assert_string_equal(json_string_value(json_object_get(org, "code")),
-                      x->code);
+  assert_string_equal(json_string_value(json_object_get(org, "code")), x->code);
   assert_string_equal(json_string_value(json_object_get(per, "start")),
                       x->start);
   assert_string_equal(json_string_value(json_object_get(per, "end")), x->end);
@@ -135,8 +133,7 @@ static void check_row(json_t *row, const expect *x) {
   assert_string_equal(json_string_value(json_object_get(row, "state")),
                       x->state);
   assert_string_equal(
-      json_string_value(json_object_get(row, "latest_delivery_id")),
-      x->latest);
+      json_string_value(json_object_get(row, "latest_delivery_id")), x->latest);
   check_num(row, "deliveries", x->deliveries, x->org);
   check_num(row, "records", x->records, x->org);
   check_num(row, "accepted", x->accepted, x->org);
@@ -148,7 +145,8 @@ static void check_row(json_t *row, const expect *x) {
   check_num(row, "incomplete_deliveries", x->incomplete, x->org);
   check_num(row, "in_progress_deliveries", 0, x->org);
   assert_true(json_is_string(json_object_get(row, "last_outcome")));
-  assert_int_equal(json_array_size(rules), (x->rule1 != NULL) + (x->rule2 != NULL));
+  assert_int_equal(json_array_size(rules),
+                   (x->rule1 != NULL) + (x->rule2 != NULL));
   if(x->rule1) {
     assert_string_equal(
         json_string_value(json_object_get(json_array_get(rules, 0), "rule")),
@@ -194,7 +192,7 @@ static const char *amount_rule(void) {
 
 /* Publishes delivery i as chunk "1/2" only, on partition 0. */
 static void publish_first_chunk(const scen *s, const dataset *ds, size_t i,
-                                 const char *id) {
+                                const char *id) {
   char err[256];
   size_t len;
   char *body = tu_read(ds->d[i].path, &len);
@@ -208,12 +206,13 @@ static void publish_first_chunk(const scen *s, const dataset *ds, size_t i,
   assert_non_null(rk);
   rd_kafka_header_add(h, "ddas-delivery-id", -1, id, -1);
   rd_kafka_header_add(h, "ddas-chunk", -1, "1/2", -1);
-  assert_int_equal(
-      rd_kafka_producev(
-          rk, RD_KAFKA_V_TOPIC("ddas.deliveries"), RD_KAFKA_V_PARTITION(0),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(body, len),
-          RD_KAFKA_V_KEY("org-delta", 9), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
-      RD_KAFKA_RESP_ERR_NO_ERROR);
+  assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("ddas.deliveries"),
+                                     RD_KAFKA_V_PARTITION(0),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                     RD_KAFKA_V_VALUE(body, len),
+                                     RD_KAFKA_V_KEY("org-delta", 9),
+                                     RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
+                   RD_KAFKA_RESP_ERR_NO_ERROR);
   assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
   rd_kafka_destroy(rk);
   free(body);
@@ -246,20 +245,19 @@ static void no_personal_data(const dataset *ds, const char *out,
     for(k = 0; k < n; k++) {
       /* the organisation's name is reported on purpose; the generated
        * contact persons, BSNs, birth dates, postcodes are not */
-      int org = !strcmp(pd[k], "Gemeente Alfa") ||
-                !strcmp(pd[k], "Krediet Beta") ||
-                !strcmp(pd[k], "Gamma Schuldhulp") ||
-                !strcmp(pd[k], "Delta Hulp");
+      int org =
+          !strcmp(pd[k], "Gemeente Alfa") || !strcmp(pd[k], "Krediet Beta") ||
+          !strcmp(pd[k], "Gamma Schuldhulp") || !strcmp(pd[k], "Delta Hulp");
       if(!org && strstr(out, pd[k]))
-        fail_msg("personal data '%s' of %s in %s", pd[k], ds->d[i].path,
-                 what);
+        fail_msg("personal data '%s' of %s in %s", pd[k], ds->d[i].path, what);
       free(pd[k]);
     }
     free(buf);
   }
 }
 
-/* ---- the page in headless Chromium ---------------------------------------- */
+/* ---- the page in headless Chromium ----------------------------------------
+ */
 
 /* The cells of each row of the page's <tbody> (or <tfoot>) as objects
  * {data-col: data-value}, in page order. */
@@ -306,19 +304,25 @@ static void same(json_t *cells, const char *col, json_t *v, const char *org) {
   if(json_is_integer(v))
     snprintf(want, sizeof(want), "%lld", (long long)json_integer_value(v));
   else
-    snprintf(want, sizeof(want), "%s", json_is_string(v) ? json_string_value(v)
-                                                          : "");
+    snprintf(want, sizeof(want), "%s",
+             json_is_string(v) ? json_string_value(v) : "");
   if(strcmp(cell, want))
-    fail_msg("%s: the page shows %s = '%s', status --json '%s'", org, col,
-             cell, want);
+    fail_msg("%s: the page shows %s = '%s', status --json '%s'", org, col, cell,
+             want);
 }
 
 static void same_row(json_t *cells, json_t *row, const char *org) {
-  static const char *const direct[] = {
-      "state",    "deliveries", "latest_delivery_id",
-      "records",  "accepted",   "rejected",
-      "warned",   "incomplete_deliveries", "in_progress_deliveries",
-      "last_outcome", NULL};
+  static const char *const direct[] = {"state",
+                                       "deliveries",
+                                       "latest_delivery_id",
+                                       "records",
+                                       "accepted",
+                                       "rejected",
+                                       "warned",
+                                       "incomplete_deliveries",
+                                       "in_progress_deliveries",
+                                       "last_outcome",
+                                       NULL};
   static const char *const batches[] = {"forwarded", "parked", "replayed",
                                         NULL};
   size_t i;
@@ -359,9 +363,8 @@ static void check_page(const scen *s) {
   assert_int_equal(tu_runf(&out, "grep -c CONSOLE '%s'", log), 1);
   assert_int_equal(strtol(out, NULL, 10), 0);
   free(out);
-  assert_int_equal(tu_runf(&out, "head -c 8 '%s' | od -An -c | tr -d ' '",
-                           shot),
-                   0);
+  assert_int_equal(
+      tu_runf(&out, "head -c 8 '%s' | od -An -c | tr -d ' '", shot), 0);
   assert_non_null(strstr(out, "PNG")); /* a PNG */
   free(out);
   assert_int_equal(tu_runf(&out, "stat -c %%s '%s'", shot), 0);
@@ -383,8 +386,8 @@ static void check_page(const scen *s) {
     json_t *cells = json_array_get(rows, i), *match = NULL, *r;
     const char *org = json_string_value(json_object_get(cells, "organisation"));
     const char *per = json_string_value(json_object_get(cells, "period"));
-    long acc = strtol(json_string_value(json_object_get(cells, "accepted")),
-                      NULL, 10);
+    long acc =
+        strtol(json_string_value(json_object_get(cells, "accepted")), NULL, 10);
     if(prev >= 0)
       assert_true(acc <= prev); /* sorted by the page's script */
     prev = acc;
