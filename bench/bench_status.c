@@ -20,8 +20,8 @@
 
 #include "ddas/events.h"
 #include "ddas/status.h"
+#include "status_events.h"
 
-#define ABC_DIGEST "SHA-256=ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
 #define NORGS 200
 
 typedef struct {
@@ -77,57 +77,18 @@ static void delivery(made *m, size_t d) {
   base.ce_source = "urn:ddas-worker:bench";
   base.time = t;
   grow(m);
-  for(b = 0; b < rejected; b++) {
-    ddas_rejection_in in;
-    ddas_finding f;
-    memset(&in, 0, sizeof(in));
-    memset(&f, 0, sizeof(f));
-    in.base = base;
-    in.kind = DDAS_KIND_SHV;
-    in.scope = DDAS_SCOPE_RECORD;
-    in.pointer = "/leveringen/0/schuldhulptrajecten/1";
-    in.levering_teller = 1;
-    f.rule = "schema";
-    f.scope = DDAS_SCOPE_RECORD;
-    f.pointer =
-        (char *)(size_t) "/leveringen/0/schuldhulptrajecten/1/startdatum";
-    f.message = (char *)(size_t) "is not a valid date";
-    in.findings = &f;
-    in.nfindings = 1;
-    push(m, "ddas.rejections", ddas_event_rejection(&in, &m->ev[m->n]));
-  }
+  for(b = 0; b < rejected; b++)
+    push(m, "ddas.rejections", se_rejection(&base, &m->ev[m->n]));
   for(b = 0; b < nbatches + (size_t)parked; b++) {
+    int is_parked = b == nbatches;
     snprintf(batch, sizeof(batch), "b-%07zu-%zu", d, b);
-    if(b == nbatches) {
-      ddas_parked_in in;
-      memset(&in, 0, sizeof(in));
-      in.base = base;
-      in.batch_id = batch;
-      in.batch_index = (unsigned)b;
-      in.records = 1;
-      in.digest = ABC_DIGEST;
-      in.signature = "sig";
-      in.sig_profile = "adr";
-      in.reason = "transient-exhausted";
-      in.last_error = "HTTP 503";
-      in.body = "abc";
-      in.body_len = 3;
-      push(m, "ddas.failed", ddas_event_parked(&in, &m->ev[m->n]));
+    push(m, is_parked ? "ddas.failed" : "ddas.receipts",
+         se_batch(&base, batch, (unsigned)b, is_parked ? 1 : records,
+                  is_parked ? SE_PARKED : SE_FORWARDED, &m->ev[m->n]));
+    if(is_parked)
       m->parked++;
-    } else {
-      ddas_forwarded_in in;
-      memset(&in, 0, sizeof(in));
-      in.base = base;
-      in.batch_id = batch;
-      in.batch_index = (unsigned)b;
-      in.records = records;
-      in.bytes = 1000;
-      in.digest = ABC_DIGEST;
-      in.http_status = 200;
-      in.attempts = 1;
-      push(m, "ddas.receipts", ddas_event_forwarded(&in, &m->ev[m->n]));
+    else
       m->forwarded++;
-    }
   }
   {
     ddas_processed_in in;

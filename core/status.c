@@ -10,7 +10,6 @@
 #include "ddas/status.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,18 +141,9 @@ struct ddas_status {
   size_t events, ignored, skipped;
 };
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  if(!err || !errlen)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
+/* The reason of a failure into err (which may be NULL). */
+#define fail(err, errlen, ...)                                                 \
+  ((err) && (errlen) ? (void)snprintf((err), (errlen), __VA_ARGS__) : (void)0)
 
 ddas_result ddas_status_new(const ddas_status_filter *f, ddas_status **out,
                             char *err, size_t errlen) {

@@ -291,6 +291,9 @@ static void ports_and_probes(void **state) {
   const char *listen = conf_value("admin.listen"), *colon;
   json_t *ann = at(doc_of("Deployment"), "spec", "template", "metadata",
                    "annotations", NULL);
+  static const char *const probes[2][2] = {{"livenessProbe", "/healthz"},
+                                           {"readinessProbe", "/readyz"}};
+  size_t i;
   long p;
   (void)state;
   assert_non_null(listen);
@@ -300,18 +303,11 @@ static void ports_and_probes(void **state) {
   assert_string_equal(str_at(port, "name"), "admin");
   assert_int_equal(json_integer_value(json_object_get(port, "containerPort")),
                    p);
-  assert_string_equal(
-      json_string_value(at(c, "livenessProbe", "httpGet", "path", NULL)),
-      "/healthz");
-  assert_string_equal(
-      json_string_value(at(c, "readinessProbe", "httpGet", "path", NULL)),
-      "/readyz");
-  assert_string_equal(
-      json_string_value(at(c, "livenessProbe", "httpGet", "port", NULL)),
-      "admin");
-  assert_string_equal(
-      json_string_value(at(c, "readinessProbe", "httpGet", "port", NULL)),
-      "admin");
+  for(i = 0; i < 2; i++) {
+    json_t *get = at(c, probes[i][0], "httpGet", NULL);
+    assert_string_equal(str_at(get, "path"), probes[i][1]);
+    assert_string_equal(str_at(get, "port"), "admin");
+  }
   assert_int_equal(strtol(str_at(ann, "prometheus.io/port"), NULL, 10), p);
   assert_string_equal(str_at(ann, "prometheus.io/path"), "/metrics");
 }

@@ -18,9 +18,8 @@
 #include "ddas/ddas.h"
 #include "ddas/sign.h"
 #include "ddas/status.h"
+#include "status_events.h"
 #include "testutil.h"
-
-#define ABC_DIGEST "SHA-256=ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
 
 /* The events of one scenario, in the order they were made. */
 typedef struct {
@@ -69,57 +68,27 @@ static void receipt(events *e, const char *delivery, const char *t,
   assert_int_equal(ddas_event_processed(&in, &e->ev[e->n++]), DDAS_OK);
 }
 
-static void forwarded(events *e, const char *delivery, const char *batch,
-                      const char *t, int replayed) {
-  ddas_forwarded_in in;
-  memset(&in, 0, sizeof(in));
-  base(&in.base, delivery, t);
-  in.batch_id = batch;
-  in.records = 3;
-  in.bytes = 3;
-  in.digest = ABC_DIGEST;
-  in.http_status = 200;
-  in.attempts = 1;
-  in.replayed = replayed;
-  assert_int_equal(ddas_event_forwarded(&in, &e->ev[e->n++]), DDAS_OK);
+static void batch(events *e, const char *delivery, const char *id,
+                  const char *t, se_batch_kind kind) {
+  ddas_event_base b;
+  base(&b, delivery, t);
+  assert_int_equal(se_batch(&b, id, 0, 3, kind, &e->ev[e->n++]), DDAS_OK);
 }
 
-static void parked(events *e, const char *delivery, const char *batch,
+static void forwarded(events *e, const char *delivery, const char *id,
+                      const char *t, int replayed) {
+  batch(e, delivery, id, t, replayed ? SE_REPLAYED : SE_FORWARDED);
+}
+
+static void parked(events *e, const char *delivery, const char *id,
                    const char *t) {
-  ddas_parked_in in;
-  memset(&in, 0, sizeof(in));
-  base(&in.base, delivery, t);
-  in.batch_id = batch;
-  in.records = 3;
-  in.digest = ABC_DIGEST;
-  in.signature = "sig";
-  in.sig_profile = "adr";
-  in.reason = "transient-exhausted";
-  in.last_error = "HTTP 503";
-  in.body = "abc";
-  in.body_len = 3;
-  assert_int_equal(ddas_event_parked(&in, &e->ev[e->n++]), DDAS_OK);
+  batch(e, delivery, id, t, SE_PARKED);
 }
 
 static void rejection(events *e, const char *delivery, const char *t) {
-  ddas_rejection_in in;
-  ddas_finding f;
-  memset(&in, 0, sizeof(in));
-  memset(&f, 0, sizeof(f));
-  base(&in.base, delivery, t);
-  in.kind = DDAS_KIND_SHV;
-  in.scope = DDAS_SCOPE_RECORD;
-  in.pointer = "/leveringen/0/schuldhulptrajecten/1";
-  in.levering_teller = -1;
-  f.rule = "schema";
-  f.severity = DDAS_SEV_ERROR;
-  f.scope = DDAS_SCOPE_RECORD;
-  f.pointer =
-      (char *)(uintptr_t) "/leveringen/0/schuldhulptrajecten/1/startdatum";
-  f.message = (char *)(uintptr_t) "is not a valid date";
-  in.findings = &f;
-  in.nfindings = 1;
-  assert_int_equal(ddas_event_rejection(&in, &e->ev[e->n++]), DDAS_OK);
+  ddas_event_base b;
+  base(&b, delivery, t);
+  assert_int_equal(se_rejection(&b, &e->ev[e->n++]), DDAS_OK);
 }
 
 static void events_clear(events *e) {
