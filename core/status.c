@@ -397,7 +397,7 @@ static int dup_opt(char **dst, const char *src) {
   return src && !(*dst = ddas_strdup(src)) ? -1 : 0;
 }
 
-static ddas_result take_receipt(dlv *d, const receipt *r, const char *t) {
+static ddas_result copy_receipt(dlv *d, const receipt *r, const char *t) {
   const char *rule;
   json_t *v;
   size_t n = 0;
@@ -426,6 +426,17 @@ static ddas_result take_receipt(dlv *d, const receipt *r, const char *t) {
     d->nrules = n;
   }
   return DDAS_OK;
+}
+
+/* Makes r (at time t) d's receipt. Out of memory: d has no receipt (never
+ * half of one, whose NULL time the comparisons could not take). */
+static ddas_result take_receipt(dlv *d, const receipt *r, const char *t) {
+  ddas_result res = copy_receipt(d, r, t);
+  if(res) {
+    dlv_clear_receipt(d);
+    d->has_receipt = 0;
+  }
+  return res;
 }
 
 static const char *header(const ddas_kv *h, size_t n, const char *name) {

@@ -97,7 +97,10 @@ void ddas_status_free(ddas_status *s);
  * event it counts but cannot read (a receipt body that is not the
  * documented JSON, a missing ddas-delivery-id or ce_time) is skipped with
  * DDAS_ERR_ARG and a reason in err (naming the header or member); the
- * aggregation stays usable. DDAS_ERR_NOMEM: nothing was added. */
+ * aggregation stays usable. DDAS_ERR_NOMEM: the event may be counted in
+ * part (its delivery known, its receipt not); the aggregation can still be
+ * built into a table and freed, but the table is not to be trusted: the
+ * command gives up (exit status 2). */
 ddas_result ddas_status_add(ddas_status *s, const ddas_kv *headers,
                             size_t nheaders, const void *body, size_t len,
                             char *err, size_t errlen);

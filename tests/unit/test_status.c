@@ -600,6 +600,57 @@ static void identity_cut(void **state) {
   assert_string_equal(id.org_name, "");
 }
 
+/* Each allocation fails in turn, in adding, building and writing: every
+ * call returns DDAS_ERR_NOMEM (or -1) or succeeds, nothing crashes or
+ * leaks (the ASan build checks), and once no allocation fails the table is
+ * the normal one. */
+static void allocation_failures(void **state) {
+  events e = {.n = 0};
+  unsigned long n;
+  int done = 0;
+  (void)state;
+  scenario(&e);
+  for(n = 1; !done && n < 20000; n++) {
+    ddas_status *s = NULL;
+    ddas_status_table t;
+    ddas_status_filter f = {"2026-01-01/2026-06-30", NULL, NULL};
+    char err[200];
+    size_t i;
+    int ok = 1;
+    ddas_alloc_fail_at(n);
+    if(ddas_status_new(&f, &s, err, sizeof(err)) != DDAS_OK) {
+      ddas_alloc_fail_at(0);
+      continue;
+    }
+    for(i = 0; ok && i < e.n; i++) {
+      ddas_result r =
+          ddas_status_add(s, e.ev[i].headers, e.ev[i].nheaders, e.ev[i].body,
+                          e.ev[i].body_len, err, sizeof(err));
+      assert_true(r == DDAS_OK || r == DDAS_ERR_NOMEM);
+      ok = r == DDAS_OK;
+    }
+    if(ddas_status_table_build(s, &t) == DDAS_OK) {
+      char *buf = NULL;
+      size_t len = 0;
+      FILE *m = open_memstream(&buf, &len);
+      int w = ddas_status_json(m, &t) | ddas_status_html(m, &t, NULL) |
+              ddas_status_text(m, &t);
+      fclose(m);
+      free(buf);
+      if(ok && !w && ddas_alloc_count() < n) {
+        assert_int_equal(t.nrows, 4); /* A, B, D and the one in progress */
+        assert_int_equal(t.rows[0].deliveries, 2);
+        done = 1;
+      }
+      ddas_status_table_clear(&t);
+    }
+    ddas_alloc_fail_at(0);
+    ddas_status_free(s);
+  }
+  assert_true(done);
+  events_clear(&e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(counts_per_row),
@@ -611,6 +662,7 @@ int main(void) {
       cmocka_unit_test(identity_of_examples),
       cmocka_unit_test(receipt_members),
       cmocka_unit_test(identity_cut),
+      cmocka_unit_test(allocation_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
