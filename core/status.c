@@ -161,9 +161,12 @@ ddas_result ddas_status_new(const ddas_status_filter *f, ddas_status **out,
       return DDAS_ERR_ARG;
     }
   }
-  if(f && f->since && !ddas_format_date_time(f->since, strlen(f->since))) {
+  /* UTC only: ce_time is UTC, and the times are compared as text */
+  if(f && f->since &&
+     (!ddas_format_date_time(f->since, strlen(f->since)) ||
+      f->since[strlen(f->since) - 1] != 'Z')) {
     fail(err, errlen,
-         "--since '%s' is not an RFC 3339 date-time: write e.g. "
+         "--since '%s' is not an RFC 3339 date-time in UTC: write e.g. "
          "2026-11-29T00:00:00Z",
          f->since);
     return DDAS_ERR_ARG;

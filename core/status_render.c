@@ -82,7 +82,13 @@ static const char *cell(const ddas_status_row *w, int total, int c, char *buf,
   }
   switch(c) {
   case C_ORG:
-    return total ? "TOTAL" : w->org_name ? w->org_name : "(not yet known)";
+    if(total)
+      return "TOTAL";
+    /* no name: a receipt that named none (the document had no organisation,
+     * or the receipt predates issue 16), or deliveries without receipt yet */
+    return w->org_name     ? w->org_name
+           : w->deliveries ? "(not named)"
+                           : "(not yet known)";
   case C_CODE: return w->org_code ? w->org_code : "";
   case C_PERIOD:
     if(w->period_start || w->period_end)

@@ -80,8 +80,8 @@ typedef struct {
   const char *period;       /* "YYYY-MM-DD/YYYY-MM-DD": start and end exactly
                              */
   const char *organisation; /* the organisation's name or code, exactly */
-  const char *since;        /* RFC 3339: events whose ce_time is earlier are
-                               left out */
+  const char *since;        /* RFC 3339 in UTC ("...Z"): events whose ce_time
+                               is earlier are left out */
 } ddas_status_filter;
 
 /* A new, empty aggregation; the filter's strings are copied. DDAS_ERR_ARG

@@ -330,6 +330,9 @@ static void filters(void **state) {
   f.since = "yesterday";
   assert_int_equal(ddas_status_new(&f, &s, err, sizeof(err)), DDAS_ERR_ARG);
   assert_non_null(strstr(err, "--since 'yesterday'"));
+  f.since = "2026-11-29T01:00:00+01:00"; /* compared as text: UTC only */
+  assert_int_equal(ddas_status_new(&f, &s, err, sizeof(err)), DDAS_ERR_ARG);
+  assert_non_null(strstr(err, "in UTC"));
   f.since = NULL;
   f.period = "2026-01-01";
   assert_int_equal(ddas_status_new(&f, &s, err, sizeof(err)), DDAS_ERR_ARG);
@@ -435,6 +438,9 @@ static void views(void **state) {
   scenario(&e);
   receipt(&e, "x-1", "2026-11-01T10:00:00Z", "<b>&\"Org'", "9", "2026-01-01",
           "2026-06-30", DDAS_KIND_SHV, 1, 0, 0, NULL, 0);
+  /* a receipt without organisation and period (a malformed document) */
+  receipt(&e, "y-1", "2026-11-01T10:00:00Z", NULL, NULL, NULL, NULL,
+          DDAS_KIND_UNKNOWN, 0, 1, 0, "json.syntax", 0);
   s = status_of(&e, NULL, NULL);
   assert_int_equal(ddas_status_table_build(s, &t), DDAS_OK);
   js = json_of(&t);
@@ -452,6 +458,10 @@ static void views(void **state) {
       1);
   assert_true(json_is_null(json_object_get(
       json_array_get(json_object_get(j, "rows"), 5), "organisation")));
+  assert_int_equal(
+      json_integer_value(json_object_get(
+          json_array_get(json_object_get(j, "rows"), 5), "deliveries")),
+      1); /* y-1: named no organisation, sorted after names */
   json_decref(j);
 
   txt = render(&t, 0);
@@ -459,7 +469,9 @@ static void views(void **state) {
   assert_non_null(strstr(txt, "TOTAL"));
   assert_non_null(strstr(txt, "parked batches"));
   assert_non_null(strstr(txt, "schema (4), traject.in.period (2)"));
-  assert_non_null(strstr(txt, "2 of 6 rows complete"));
+  assert_non_null(strstr(txt, "2 of 7 rows complete"));
+  assert_non_null(strstr(txt, "(not named)"));
+  assert_non_null(strstr(txt, "(not yet known)"));
 
   html = render(&t, 1);
   assert_non_null(strstr(html, "<!DOCTYPE html>"));
