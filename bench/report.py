@@ -209,7 +209,36 @@ def e2e_section(rows, md, quick, rdkafka="?"):
     md += ["", "With 2 workers, records above the row's count were processed twice after "
            "a rebalance (same batch ids, sent again with the same `Idempotency-Key`: the "
            "stub counts them once).", ""]
+    cpu_table(e2e, md)
     return e2e
+
+
+def cpu_table(e2e, md):
+    """Where the machine's CPU went in each row: the worker(s), the CBS stub
+    and kafka-mock, in CPU seconds (user + system) over the run, and their
+    sum against all cores for the busy time. Near 100% the rates are bounded
+    by the machine, not by the worker."""
+    rows = [r for r in e2e if "w1_cpu_s" in r and r["accounted"]]
+    if not rows:
+        return
+    cores = os.cpu_count() or 1
+    md += ["CPU seconds (user + system) during each run, and their sum as a share of "
+           "the %d cores over the busy time: the stub verifies, validates and fsyncs every "
+           "batch and kafka-mock serves the fetches on the same machine, so near 100%% the "
+           "rates say what the machine can do, not what one worker can." % cores, ""]
+    out = []
+    for r in rows:
+        def share(w, st, mk, busy):
+            return "%.0f%%" % (100 * (w + st + mk) / (cores * busy)) if busy else "-"
+        out.append([fmt_int(r["trajecten"]),
+                    "%.1f / %.1f / %.1f" % (r["w1_cpu_s"], r["stub1_cpu_s"], r["mock1_cpu_s"]),
+                    share(r["w1_cpu_s"], r["stub1_cpu_s"], r["mock1_cpu_s"], r["w1_busy_s"]),
+                    "%.1f / %.1f / %.1f" % (r["w2_cpu_s"], r["stub2_cpu_s"], r["mock2_cpu_s"]),
+                    share(r["w2_cpu_s"], r["stub2_cpu_s"], r["mock2_cpu_s"], r["w2_busy_s"])])
+    md += md_table(["trajecten", "1 worker: worker / stub / kafka-mock CPU s",
+                    "of %d cores" % cores, "2 workers: workers / stub / kafka-mock CPU s",
+                    "of %d cores" % cores], out)
+    md += [""]
 
 
 def latency_section(rows, md):
@@ -222,8 +251,9 @@ def latency_section(rows, md):
     md += ["The same deliveries (%d x %s trajecten) through one worker while the stub answers "
            "every batch request after the given delay (`cbs-stub --delay-ms`), as CBS behind an "
            "FSC Outway/Inway across the internet would. The worker keeps up to "
-           "`cbs.max_in_flight` (8) batches at CBS at once while it goes on checking; the "
-           "share is the throughput against the 0 ms row of the same run." % (
+           "`cbs.max_in_flight` (8) batches at CBS at once (libcurl's multi interface, "
+           "retries as timers) while it goes on checking; the share is the throughput "
+           "against the 0 ms row of the same run." % (
                lat[0]["deliveries"], fmt_int(lat[0]["per_delivery"])), ""]
     out = []
     for r in lat:
@@ -234,8 +264,13 @@ def latency_section(rows, md):
                     "%.0f%%" % (100 * share) if base else "-",
                     "%.0f MiB" % (r["rss_kib"] / 1024),
                     "yes" if r["accounted"] else "**NO**"])
-    md += md_table(["CBS delay", "trajecten", "busy", "trajecten/s", "of the 0 ms row",
-                    "peak RSS", "every record accounted"], out)
+        if "cpu_s" in r:
+            out[-1].append("%.1f / %.1f / %.1f" % (r["cpu_s"], r["stub_cpu_s"], r["mock_cpu_s"]))
+    head = ["CBS delay", "trajecten", "busy", "trajecten/s", "of the 0 ms row",
+            "peak RSS", "every record accounted"]
+    if all("cpu_s" in r for r in lat):
+        head.append("CPU s: worker / stub / kafka-mock")
+    md += md_table(head, out)
     md += [""]
     return lat
 

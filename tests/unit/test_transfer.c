@@ -196,7 +196,8 @@ static void batch_id(char *out, size_t cap, const char *tag, int i) {
 
 /* Eight batches against a CBS that answers each after 400 ms: together
  * they take about one answer's time, not eight (a serial sender needs
- * 3.2 s), and one token request serves all of them. */
+ * 3.2 s), one token request serves all of them, and the next eight reuse
+ * their connections. */
 static void batches_in_flight_together(void **state) {
   peer p;
   wk_config c;
@@ -204,6 +205,7 @@ static void batches_in_flight_together(void **state) {
   wk_send_result r[8];
   int rc[8], i;
   uint64_t t0, took;
+  long conns;
   wk_forward_stats st;
   (void)state;
   stub_start(&p, "--delay-ms 400", NULL);
@@ -228,6 +230,21 @@ static void batches_in_flight_together(void **state) {
              (unsigned long long)took);
   assert_int_equal(stub_stat(&p, "accepted"), 8);
   assert_int_equal(stub_stat(&p, "token_requests"), 1);
+  /* eight more reuse the cached connections: the stub counts one new
+   * connection, the /_stats request's own */
+  conns = stub_stat(&p, "connections");
+  for(i = 0; i < 8; i++) {
+    char id[64];
+    batch_id(id, sizeof(id), "reuse", i);
+    assert_non_null(
+        wk_forwarder_begin(f, id, body, body_len, &r[i], (void *)(intptr_t)i));
+  }
+  assert_int_equal(drive_all(f, rc, 20000), 8);
+  for(i = 0; i < 8; i++) {
+    assert_int_equal(r[i].outcome, DDAS_OUT_FORWARDED);
+    wk_send_result_clear(&r[i]);
+  }
+  assert_int_equal(stub_stat(&p, "connections"), conns + 1);
   wk_forwarder_stats(f, &st);
   assert_int_equal(st.http2_responses, 0); /* the stub speaks HTTP/1.1 */
   wk_forwarder_free(f);
