@@ -141,8 +141,15 @@ static int read_topics(const wk_config *cfg, ddas_status *st) {
     if(rc.tty)
       fprintf(stderr, "\rreading %s: %zu events", rc.topic, rc.read);
     if(wk_read_all(rk, topics[i], on_event, &rc, 10000, err, sizeof(err))) {
-      fprintf(stderr, "%sddas-worker status: %s\n", rc.tty ? "\n" : "",
-              rc.nomem ? "out of memory" : err);
+      if(rc.nomem)
+        fprintf(stderr, "%sddas-worker status: out of memory\n",
+                rc.tty ? "\n" : "");
+      else
+        fprintf(stderr,
+                "%sddas-worker status: %s: check that the cluster at "
+                "kafka.bootstrap.servers = %s is reachable and holds the "
+                "topic (topic.* in the configuration)\n",
+                rc.tty ? "\n" : "", err, wk_kafka_bootstrap(cfg));
       r = -1;
     }
   }

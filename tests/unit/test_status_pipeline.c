@@ -570,6 +570,24 @@ static void status_of_a_deadline(void **state) {
   assert_non_null(strstr(out, "2 of 5 rows complete"));
   no_personal_data(&ds, out, "the table");
   free(out);
+  /* a progress line on a terminal (script(1) gives it a pty), none in a
+   * pipe or file */
+  assert_int_equal(tu_runf(&out,
+                           "script -qec \"'%s' status -c '%s' >/dev/null\" "
+                           "/dev/null",
+                           WORKER_BIN, s.conf),
+                   1);
+  assert_non_null(strstr(out, "reading ddas.receipts"));
+  assert_non_null(strstr(out, "reading ddas.failed"));
+  assert_non_null(strstr(out, " events"));
+  free(out);
+  {
+    char path[400], *log;
+    snprintf(path, sizeof(path), "%s/status.log", s.sdir);
+    log = tu_read(path, NULL);
+    assert_true(!log || !strstr(log, "reading ddas."));
+    free(log);
+  }
   tu_runf(&out, "'%s' status -c '%s' --json 2>/dev/null", WORKER_BIN, s.conf);
   no_personal_data(&ds, out, "the JSON");
   free(out);
