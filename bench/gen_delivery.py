@@ -23,7 +23,7 @@ Serialisation: 2-space indentation like the official examples
 "MB" means 10^6 bytes.
 
 Besides the schema, the generated data satisfy the `strict` profile of
-/work/shared/spec/RULES.md (periods, date order, dwangakkoord, eleven-test,
+docs/spec/RULES.md (periods, date order, dwangakkoord, eleven-test,
 GM+4-digit gemeentecodes, KvK 8 digits, postcodes, no future dates, one
 trajectory per client, consistent einddatum/toekenningsdatum), so a
 benchmark measures the path of an accepted delivery.

@@ -175,8 +175,85 @@ static int is_time(const char *s) {
   return s && ddas_format_date_time(s, strlen(s));
 }
 
+static int hexdig(int c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+         (c >= 'A' && c <= 'F');
+}
+
+static int alpha(int c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~" */
+static int unreserved(int c) {
+  return alpha(c) || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+int ddas_uri_reference_ok(const char *s) {
+  size_t i, colon = 0;
+  int in_scheme = 1;
+  if(!nonempty(s))
+    return 0;
+  for(i = 0; s[i]; i++) {
+    int c = (unsigned char)s[i];
+    if(c == '%') {
+      if(!hexdig((unsigned char)s[i + 1]) || !hexdig((unsigned char)s[i + 2]))
+        return 0;
+      i += 2;
+      continue;
+    }
+    if(!unreserved(c) && !strchr(":/?#[]@!$&'()*+,;=", c))
+      return 0;
+    if(in_scheme && c == ':' && !colon)
+      colon = i + 1;
+    if(c == '/' || c == '?' || c == '#')
+      in_scheme = 0;
+  }
+  /* a ':' before any '/', '?', '#' ends a scheme */
+  if(colon) {
+    if(colon == 1 || !alpha((unsigned char)s[0]))
+      return 0;
+    for(i = 1; i + 1 < colon; i++)
+      if(!alpha((unsigned char)s[i]) && !(s[i] >= '0' && s[i] <= '9') &&
+         !strchr("+-.", s[i]))
+        return 0;
+  }
+  return 1;
+}
+
+ddas_result ddas_ce_source_default(const char *group, char *out, size_t cap) {
+  static const char prefix[] = "urn:ddas-worker:", hex[] = "0123456789ABCDEF";
+  size_t n = sizeof(prefix) - 1, i;
+  if(!out || !cap)
+    return DDAS_ERR_ARG;
+  out[0] = '\0';
+  if(!nonempty(group))
+    return DDAS_ERR_ARG;
+  if(cap <= n)
+    return DDAS_ERR_LIMIT;
+  memcpy(out, prefix, n);
+  for(i = 0; group[i]; i++) {
+    unsigned char c = (unsigned char)group[i];
+    if(n + (unreserved(c) ? 1 : 3) >= cap) {
+      out[0] = '\0';
+      return DDAS_ERR_LIMIT;
+    }
+    if(unreserved(c)) {
+      out[n++] = (char)c;
+    } else {
+      out[n++] = '%';
+      out[n++] = hex[c >> 4];
+      out[n++] = hex[c & 15];
+    }
+  }
+  out[n] = '\0';
+  return DDAS_OK;
+}
+
 static ddas_result check_base(const ddas_event_base *b) {
-  if(!nonempty(b->delivery_id) || !nonempty(b->ce_source) || !is_time(b->time))
+  if(!nonempty(b->delivery_id) || !ddas_uri_reference_ok(b->ce_source) ||
+     !is_time(b->time))
     return DDAS_ERR_ARG;
   return DDAS_OK;
 }
@@ -340,6 +417,7 @@ static ddas_result start_event(ddas_event *e, const ddas_event_base *b,
      (r = add_header(e, DDAS_H_ID, id)) ||
      (r = add_header(e, DDAS_H_SOURCE, b->ce_source)) ||
      (r = add_header(e, DDAS_H_TYPE, type)) ||
+     (r = add_header(e, DDAS_H_SUBJECT, b->delivery_id)) ||
      (r = add_header(e, DDAS_H_TIME, b->time)) ||
      (r = add_header(e, DDAS_H_CONTENT_TYPE, content_type)) ||
      (r = add_header(e, DDAS_H_DELIVERY_ID, b->delivery_id)))

@@ -1,4 +1,4 @@
-/* DDAS business rules (see ddas/rules.h and ../shared/spec/RULES.md).
+/* DDAS business rules (see ddas/rules.h and docs/spec/RULES.md).
  *
  * The checks walk the document once per levering and record. Pointers are
  * built from fixed member names (none of which needs RFC 6901 escaping) and

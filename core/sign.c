@@ -1,5 +1,5 @@
 /* The Digest header and the nlgov-adr-payload-sig JWS (see ddas/sign.h and
- * ../shared/spec/EXCHANGE.md).
+ * docs/spec/EXCHANGE.md).
  *
  * Design:
  *  - OpenSSL 3 EVP interfaces only; PS256 is RSASSA-PSS with SHA-256,

@@ -16,6 +16,7 @@ int wk_cmd_run(int argc, char **argv);
 int wk_cmd_submit(int argc, char **argv);
 int wk_cmd_replay(int argc, char **argv);
 int wk_cmd_status(int argc, char **argv);
+int wk_cmd_healthcheck(int argc, char **argv);
 
 /* The configuration keys the core interprets: the ruleset (profile plus
  * rules.* overrides) and the normalisation mask. Either output may be NULL.
@@ -24,7 +25,8 @@ int wk_config_core(const wk_config *c, ddas_ruleset *rules, unsigned *mask,
                    char *err, size_t errlen);
 
 /* The directory holding the shipped schemas: $DDAS_SCHEMA_DIR, else the
- * build-time default. */
+ * build tree's when run from it, else relative to the installed program,
+ * else the install prefix's (main.c says how each is found). */
 const char *wk_schema_dir(void);
 
 /* The schema set of wk_schema_dir() with every shipped schema (SHV 1.0,

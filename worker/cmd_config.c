@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "config.h"
 #include "ddas/normalize.h"
@@ -108,15 +109,13 @@ int wk_cmd_check_config(int argc, char **argv) {
   wk_config cfg;
   char err[1024];
   optind = 1;
-  while((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+  while((c = wk_getopt(argc, argv, "c:h", opts, "check-config")) != -1) {
     switch(c) {
     case 'c': path = optarg; break;
     case 'p': print = 1; break;
     case 'r': wk_config_reference(stdout); return 0;
     case 'h': usage(stdout); return 0;
-    default:
-      fprintf(stderr, "Try 'ddas-worker check-config --help'.\n");
-      return 2;
+    default: return 2; /* wk_getopt said why */
     }
   }
   if(!path) {

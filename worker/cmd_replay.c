@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "config.h"
 #include "ddas/ddas.h"
@@ -153,7 +154,7 @@ static int on_parked(void *ctx, rd_kafka_message_t *m) {
     memset(&in, 0, sizeof(in));
     wk_rfc3339(-1, when, sizeof(when));
     in.base.delivery_id = p.delivery_id;
-    in.base.ce_source = "urn:ddas-worker:replay";
+    in.base.ce_source = rc->cfg->events_source; /* the same as run's */
     in.base.time = when;
     in.batch_id = p.batch_id;
     in.batch_index = p.batch_index;
@@ -200,7 +201,7 @@ static int parse_args(int argc, char **argv, const char **path,
   int o;
   *path = NULL;
   optind = 1;
-  while((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+  while((o = wk_getopt(argc, argv, "c:h", opts, "replay")) != -1) {
     switch(o) {
     case 'c': *path = optarg; break;
     case 'b': rc->batch_id = optarg; break;
@@ -215,7 +216,7 @@ static int parse_args(int argc, char **argv, const char **path,
       break;
     case 'n': rc->dry_run = 1; break;
     case 'h': usage(stdout); return -1;
-    default: fprintf(stderr, "Try 'ddas-worker replay --help'.\n"); return 2;
+    default: return 2; /* wk_getopt said why */
     }
   }
   if(!*path || optind != argc) {

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "log.h"
 #include "run.h"
@@ -83,19 +84,43 @@ static void update_lag(wk_run *c) {
   rd_kafka_topic_partition_list_destroy(a);
 }
 
+/* The consumer's errors: every broker down makes the worker not ready
+ * (kafka_back clears it). */
+static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason,
+                           void *opaque) {
+  wk_run *c = opaque;
+  if(wk_kafka_error(rk, err, reason) == WK_KAFKA_ERR_UNREACHABLE)
+    atomic_store(&c->metrics.kafka_down, 1);
+}
+
+/* While Kafka is reported unreachable: one short metadata request (at
+ * most 200 ms, every 5 s) tells when a broker answers again; librdkafka
+ * has no callback for that. */
+static void kafka_back(wk_run *c) {
+  const rd_kafka_metadata_t *md = NULL;
+  if(!atomic_load(&c->metrics.kafka_down))
+    return;
+  if(rd_kafka_metadata(c->consumer, 0, NULL, &md, 200) ==
+     RD_KAFKA_RESP_ERR_NO_ERROR) {
+    atomic_store(&c->metrics.kafka_down, 0);
+    WK_LOG(WK_INFO, "kafka.reachable", WK_INT("brokers", md->broker_cnt));
+  }
+  if(md)
+    rd_kafka_metadata_destroy(md);
+}
+
 /* ---- rebalance --------------------------------------------------------- */
 
-/* "0,1,5" of the partitions in l (cut short past cap). */
-static void part_list(const rd_kafka_topic_partition_list_t *l, char *buf,
-                      size_t cap) {
-  size_t used = 0;
-  int i;
-  buf[0] = '\0';
-  for(i = 0; i < l->cnt && used + 12 < cap; i++)
-    used += (size_t)snprintf(buf + used, cap - used, "%s%d", i ? "," : "",
-                             (int)l->elems[i].partition);
-  if(i < l->cnt)
-    snprintf(buf + used, cap - used, ",...");
+/* Logs a change of the assignment: the topic and the partitions, as a
+ * JSON array of numbers (text: 0,1,5). */
+static void log_parts(const wk_run *c, const char *event,
+                      const rd_kafka_topic_partition_list_t *l) {
+  int parts[WK_MAX_PARTITIONS];
+  int i, n = 0;
+  for(i = 0; i < l->cnt && n < WK_MAX_PARTITIONS; i++)
+    parts[n++] = (int)l->elems[i].partition;
+  WK_LOG(WK_INFO, event, WK_STR("topic", c->cfg->topic_deliveries),
+         WK_INTS("partitions", parts, n), WK_INT("count", l->cnt));
 }
 
 /* 1 while a delivery of a partition in l has every batch's outcome but its
@@ -117,7 +142,6 @@ static int settling(const wk_run *c, const rd_kafka_topic_partition_list_t *l) {
  * and redone by the next owner. A lost assignment commits nothing. */
 static void revoke(wk_run *c, rd_kafka_t *rk,
                    rd_kafka_topic_partition_list_t *parts) {
-  char list[512];
   int i;
   if(!rd_kafka_assignment_lost(rk)) {
     uint64_t until = wk_mono_ms() + (uint64_t)c->cfg->revoke_timeout_ms;
@@ -140,11 +164,10 @@ static void revoke(wk_run *c, rd_kafka_t *rk,
     if(p >= 0 && p < WK_MAX_LAG_PARTITIONS)
       atomic_store(&c->metrics.lag[p], -1);
   }
-  part_list(parts, list, sizeof(list));
-  wk_log(WK_INFO,
-         rd_kafka_assignment_lost(rk) ? "partitions lost"
-                                      : "partitions revoked",
-         "partitions", list, NULL);
+  log_parts(c,
+            rd_kafka_assignment_lost(rk) ? "partitions lost"
+                                         : "partitions revoked",
+            parts);
 }
 
 /* An error of (incremental) assign or unassign leaves the consumer in a
@@ -161,7 +184,6 @@ static void assign_result(wk_run *c, rd_kafka_error_t *e, const char *what) {
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
   wk_run *c = opaque;
-  char list[512];
   int i;
   /* the protocol is known only once the group is joined */
   c->cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
@@ -184,9 +206,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   c->assigned = 1;
   c->assigned_ms = wk_mono_ms();
   atomic_store(&c->metrics.assigned, 1);
+  atomic_store(&c->metrics.kafka_down, 0); /* the coordinator answered */
   wk_run_update_pause(c);
-  part_list(parts, list, sizeof(list));
-  wk_log(WK_INFO, "partitions assigned", "partitions", list, NULL);
+  log_parts(c, "partitions assigned", parts);
 }
 
 /* ---- the loop ---------------------------------------------------------- */
@@ -213,7 +235,9 @@ static void run_loop(wk_run *c, int until_idle, long idle_ms) {
           c->fatal = 1;
         last_msg = wk_mono_ms();
       } else if(m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        wk_log(WK_WARN, "Kafka", "error", rd_kafka_message_errstr(m), NULL);
+        WK_LOG(WK_WARN, "kafka.consume_error",
+               WK_STR("code", rd_kafka_err2name(m->err)),
+               WK_STR("error", rd_kafka_message_errstr(m)));
       }
       rd_kafka_message_destroy(m);
     }
@@ -225,6 +249,7 @@ static void run_loop(wk_run *c, int until_idle, long idle_ms) {
     }
     if(now - last_lag > 5000) {
       update_lag(c);
+      kafka_back(c);
       last_lag = now;
     }
     if(until_idle && idle(c, last_msg, idle_ms))
@@ -297,7 +322,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
   memset(a, 0, sizeof(*a));
   a->idle_ms = 3000;
   optind = 1;
-  while((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+  while((o = wk_getopt(argc, argv, "c:h", opts, "run")) != -1) {
     switch(o) {
     case 'c': a->path = optarg; break;
     case 's':
@@ -307,7 +332,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
     case 'u': a->until_idle = 1; break;
     case 'i': a->idle_ms = strtol(optarg, NULL, 10); break;
     case 'h': usage(stdout); return -1;
-    default: fprintf(stderr, "Try 'ddas-worker run --help'.\n"); return 2;
+    default: return 2; /* wk_getopt said why */
     }
   }
   if(!a->path || optind != argc || a->idle_ms < 100) {
@@ -346,6 +371,7 @@ static int start_consumer(wk_run *c, const char *bootstrap, char *err,
   }
   rd_kafka_conf_set_opaque(conf, c);
   rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+  rd_kafka_conf_set_error_cb(conf, on_kafka_error);
   c->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
   if(!c->consumer)
     return -1;
@@ -382,6 +408,7 @@ static int start_kafka(wk_run *c, const run_args *a, wk_embedded *emb,
     return -1;
   c->prod.on_ack = wk_run_on_ack;
   c->prod.ack_ctx = c;
+  c->prod.metrics = &c->metrics;
   for(k = 0; k < a->nsubmits; k++) {
     wk_submit_result sr;
     char e2[512];
@@ -412,11 +439,11 @@ static int start_stages(wk_run *c, const run_args *a, char *err,
     return -1;
   ddas_stall_init(&c->stall, (unsigned)cfg->config_fault_threshold, 3);
   if(*cfg->admin_listen) {
-    char port[16];
     if(wk_admin_start(cfg->admin_listen, &c->metrics, &c->admin, err, errlen))
       return -1;
-    snprintf(port, sizeof(port), "%d", wk_admin_port(c->admin));
-    wk_log(WK_INFO, "admin endpoint listening", "port", port, NULL);
+    WK_LOG(WK_INFO, "admin endpoint listening",
+           WK_STR("listen", cfg->admin_listen),
+           WK_INT("port", wk_admin_port(c->admin)));
   }
   if(wk_schemas_load(&c->set, err, errlen))
     return -1;
@@ -471,8 +498,8 @@ int wk_cmd_run(int argc, char **argv) {
   c.cfg = &cfg;
   wk_log_init(&cfg);
   wk_metrics_init(&c.metrics);
-  snprintf(c.ce_source, sizeof(c.ce_source), "urn:ddas-worker:%s",
-           cfg.group_id);
+  wk_metrics_set_timeout(&c.metrics, cfg.timeout_ms);
+  c.metrics.lag_topic = cfg.topic_deliveries;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, NULL);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "config.h"
 #include "ddas/ddas.h"
@@ -57,12 +58,12 @@ static int parse_args(int argc, char **argv, send_args *a) {
   int c;
   memset(a, 0, sizeof(*a));
   optind = 1;
-  while((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+  while((c = wk_getopt(argc, argv, "c:h", opts, "send")) != -1) {
     switch(c) {
     case 'c': a->path = optarg; break;
     case 'd': a->delivery_id = optarg; break;
     case 'h': usage(stdout); return -1;
-    default: fprintf(stderr, "Try 'ddas-worker send --help'.\n"); return 2;
+    default: return 2; /* wk_getopt said why */
     }
   }
   if(!a->path || optind + 1 != argc) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "ddas/ddas.h"
 #include "io.h"
@@ -288,7 +289,7 @@ static int parse_option(int c, validate_run *v) {
     break;
   case 'q': v->quiet = 1; break;
   case 'h': validate_usage(stdout); return -1;
-  default: fprintf(stderr, "Try 'ddas-worker validate --help'.\n"); return 2;
+  default: return 2; /* wk_getopt said why */
   }
   return 0;
 }
@@ -329,7 +330,7 @@ static int parse_args(int argc, char **argv, validate_run *v) {
   v->max_size = DEFAULT_MAX_SIZE;
   v->mask = DDAS_N_ALL;
   optind = 1;
-  while((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1)
+  while((c = wk_getopt(argc, argv, "qh", opts, "validate")) != -1)
     if((rc = parse_option(c, v)))
       return rc;
   if(optind >= argc) {

@@ -1,6 +1,7 @@
 /* The configuration table of ddas-worker (see config.h). */
 #include "config.h"
 
+#include "ddas/events.h"
 #include "ddas/text.h"
 
 #include <ctype.h>
@@ -13,7 +14,16 @@
 
 extern char **environ;
 
-typedef enum { T_STR, T_SECRET, T_PATH, T_URL, T_INT, T_BOOL, T_ENUM } ktype;
+typedef enum {
+  T_STR,
+  T_SECRET,
+  T_PATH,
+  T_URL,
+  T_URIREF, /* an RFC 3986 URI-reference (ddas_uri_reference_ok) or "" */
+  T_INT,
+  T_BOOL,
+  T_ENUM
+} ktype;
 
 typedef struct {
   const char *key;
@@ -149,6 +159,10 @@ static const kdef table[] = {
      "address of the admin endpoint (`127.0.0.1:9464`); empty: off"},
     {"log.format", T_ENUM, "json", 0, 0, "json|text", F(log_format),
      "log lines on stderr: JSON lines or text"},
+    {"events.source", T_URIREF, "", 0, 0, NULL, F(events_source),
+     "`ce_source` of every event `run` and `replay` publish (a URI-reference, "
+     "e.g. `urn:example:ddas-worker`); empty: `urn:ddas-worker:` and "
+     "kafka.group.id percent-encoded"},
     {"log.level", T_ENUM, "info", 0, 0, "debug|info|warn|error", F(log_level),
      "lowest level logged"},
 };
@@ -271,6 +285,15 @@ static int set_value(wk_config *c, const kdef *k, const char *v,
        strncmp(v, "file://", 7)) {
       snprintf(err, errlen,
                "%s: %s must start with https:// (or file:// for an outbox)",
+               where, k->key);
+      return -1;
+    }
+    break;
+  case T_URIREF:
+    if(*v && !ddas_uri_reference_ok(v)) {
+      snprintf(err, errlen,
+               "%s: %s must be a URI-reference (RFC 3986: no spaces, quotes "
+               "or non-ASCII; percent-encode them, e.g. %%20 for a space)",
                where, k->key);
       return -1;
     }
@@ -552,6 +575,24 @@ static int load_env(wk_config *c, char *err, size_t errlen) {
   return 0;
 }
 
+/* events.source when not set: derived from the group id (ddas/events.h). */
+static int events_source(wk_config *c, char *err, size_t errlen) {
+  size_t cap;
+  char *s;
+  if(*c->events_source)
+    return 0;
+  cap = 17 + 3 * strlen(c->group_id);
+  s = malloc(cap);
+  if(!s || ddas_ce_source_default(c->group_id, s, cap)) {
+    free(s);
+    snprintf(err, errlen, "kafka.group.id must not be empty");
+    return -1;
+  }
+  free(c->events_source);
+  c->events_source = s;
+  return 0;
+}
+
 int wk_config_load(const char *path, wk_config *c, char *err, size_t errlen) {
   wk_config_defaults(c);
   if(path && load_file(c, path, err, errlen))
@@ -562,7 +603,7 @@ int wk_config_load(const char *path, wk_config *c, char *err, size_t errlen) {
     snprintf(err, errlen, "retry.base_ms must not exceed retry.max_ms");
     return -1;
   }
-  return 0;
+  return events_source(c, err, errlen);
 }
 
 static void kv_free(wk_kv *a, size_t n) {
@@ -599,6 +640,7 @@ static const char *type_name(const kdef *k) {
   case T_SECRET: return "secret";
   case T_PATH: return "path";
   case T_URL: return "URL";
+  case T_URIREF: return "URI-reference";
   case T_INT: return "integer";
   case T_BOOL: return "boolean";
   case T_ENUM: return k->choices;

@@ -78,9 +78,11 @@ typedef struct {
   long revoke_timeout_ms;    /* how long a revocation waits for outcomes */
   long max_in_flight;        /* batches at CBS at once */
   /* operations */
-  char *admin_listen; /* empty: no admin endpoint */
-  char *log_format;   /* "json" or "text" */
-  char *log_level;    /* "debug", "info", "warn", "error" */
+  char *admin_listen;  /* empty: no admin endpoint */
+  char *events_source; /* ce_source of events; after wk_config_load never
+                          empty (derived from group_id when not set) */
+  char *log_format;    /* "json" or "text" */
+  char *log_level;     /* "debug", "info", "warn", "error" */
 } wk_config;
 
 /* Sets every key to its default. */

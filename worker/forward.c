@@ -1,4 +1,4 @@
-/* The CBS forwarder (see forward.h and ../shared/spec/EXCHANGE.md): its
+/* The CBS forwarder (see forward.h and docs/spec/EXCHANGE.md): its
  * preparation and the outbox. The transfers themselves are in transfer.c.
  *
  * Moves bytes and keeps time; every decision (what a status means, how long

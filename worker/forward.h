@@ -1,5 +1,5 @@
 /* worker/forward.h: sends signed batches to the CBS endpoint
- * (../shared/spec/EXCHANGE.md), or writes them to an outbox directory.
+ * (docs/spec/EXCHANGE.md), or writes them to an outbox directory.
  *
  * HTTPS only (TLS >= 1.2, certificate and host-name verification always
  * on), mutual TLS with the transport certificate, OAuth 2.0 client

@@ -27,7 +27,9 @@ int wk_embedded_start(const wk_config *c, int partitions, wk_embedded *e,
   const char *topics[4];
   int i;
   memset(e, 0, sizeof(*e));
-  rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+  wk_kafka_logging(conf);
+  /* the cluster's host client has no brokers of its own: not a warning */
+  rd_kafka_conf_set(conf, "log_level", "4", NULL, 0);
   e->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
   if(!e->rk)
     return -1;
@@ -57,11 +59,82 @@ void wk_embedded_stop(wk_embedded *e) {
   memset(e, 0, sizeof(*e));
 }
 
+static void on_log(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf) {
+  int lv = level <= 3   ? WK_ERROR
+           : level == 4 ? WK_WARN
+           : level <= 6 ? WK_INFO
+                        : WK_DEBUG;
+  WK_LOG(lv, "librdkafka", WK_STR("facility", fac),
+         WK_STR("client", rk ? rd_kafka_name(rk) : NULL),
+         WK_STR("message", buf));
+}
+
+/* bootstrap.servers of rk's configuration, or "?". */
+static const char *servers(rd_kafka_t *rk, char *buf, size_t cap) {
+  size_t n = cap;
+  if(rd_kafka_conf_get(rd_kafka_conf(rk), "bootstrap.servers", buf, &n) !=
+     RD_KAFKA_CONF_OK)
+    snprintf(buf, cap, "?");
+  return buf;
+}
+
+/* The worker's own error event about rk's brokers. */
+static void broker_error(rd_kafka_t *rk, const char *event, const char *error,
+                         const char *hint) {
+  char b[512];
+  WK_LOG(WK_ERROR, event, WK_STR("client", rd_kafka_name(rk)),
+         WK_STR("bootstrap", servers(rk, b, sizeof(b))), WK_STR("error", error),
+         WK_STR("hint", hint));
+}
+
+wk_kafka_err wk_kafka_error(rd_kafka_t *rk, int err, const char *reason) {
+  char fatal[256];
+  switch(err) {
+  case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    broker_error(rk, "kafka.unreachable", reason,
+                 "no Kafka broker answers: check kafka.bootstrap.servers, the "
+                 "network and that the brokers run; the worker keeps trying");
+    return WK_KAFKA_ERR_UNREACHABLE;
+  case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+  case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+  case RD_KAFKA_RESP_ERR__SSL:
+    broker_error(rk, "kafka.auth_failed", reason,
+                 "the broker refused the worker's credentials or TLS: check "
+                 "kafka.security.protocol, kafka.sasl.* and kafka.ssl.*");
+    return WK_KAFKA_ERR_AUTH;
+  case RD_KAFKA_RESP_ERR__FATAL:
+    rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+    broker_error(rk, "kafka.fatal", fatal,
+                 "the Kafka client cannot go on: events fail from here, "
+                 "and run stops at the next one (restart it)");
+    return WK_KAFKA_ERR_FATAL;
+  default:
+    WK_LOG(WK_DEBUG, "kafka.error", WK_STR("client", rd_kafka_name(rk)),
+           WK_STR("code", rd_kafka_err2name((rd_kafka_resp_err_t)err)),
+           WK_STR("error", reason));
+    return WK_KAFKA_ERR_OTHER;
+  }
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
+  (void)opaque;
+  wk_kafka_error(rk, err, reason);
+}
+
+void wk_kafka_logging(rd_kafka_conf_t *conf) {
+  char lv[8];
+  snprintf(lv, sizeof(lv), "%d", wk_log_syslog_level());
+  rd_kafka_conf_set(conf, "log_level", lv, NULL, 0);
+  rd_kafka_conf_set_log_cb(conf, on_log);
+  rd_kafka_conf_set_error_cb(conf, on_error);
+}
+
 int wk_kafka_conf(const wk_config *c, const char *bootstrap,
                   rd_kafka_conf_t *conf, char *err, size_t errlen) {
   size_t i;
-  /* quiet librdkafka: its own log lines go to stderr unstructured */
-  rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+  wk_kafka_logging(conf);
   for(i = 0; i < c->nkafka; i++) {
     const char *v = c->kafka[i].value;
     if(strcmp(c->kafka[i].name, "bootstrap.servers") == 0)
@@ -86,17 +159,42 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
     p->failed++;
     snprintf(p->last_error, sizeof(p->last_error), "%s",
              rd_kafka_err2str(m->err));
+    if(p->metrics)
+      atomic_fetch_add(&p->metrics->produce_errors, 1);
   } else {
     p->acked++;
+    p->unreachable = 0;
+    if(p->metrics) {
+      atomic_fetch_add(&p->metrics->produced_bytes, m->len);
+      atomic_store(&p->metrics->kafka_down, 0);
+    }
   }
   if(p->on_ack && m->_private)
     p->on_ack(p->ack_ctx, m->_private, m->err != 0);
 }
 
+static void on_producer_error(rd_kafka_t *rk, int err, const char *reason,
+                              void *opaque) {
+  wk_producer *p = opaque;
+  if(wk_kafka_error(rk, err, reason) == WK_KAFKA_ERR_UNREACHABLE) {
+    p->unreachable = 1;
+    if(p->metrics)
+      atomic_store(&p->metrics->kafka_down, 1);
+  }
+}
+
 int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
                     char *err, size_t errlen) {
+  return wk_producer_open(c, bootstrap, 120000, p, err, errlen);
+}
+
+int wk_producer_open(const wk_config *c, const char *bootstrap,
+                     long message_timeout_ms, wk_producer *p, char *err,
+                     size_t errlen) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  char mto[32];
   memset(p, 0, sizeof(*p));
+  snprintf(mto, sizeof(mto), "%ld", message_timeout_ms);
   /* the idempotent producer implies acks=all and ordered retries */
   /* One produce request in flight per broker connection: librdkafka 2.0
    * (Debian 12) can stall a partition of an idempotent producer for good
@@ -109,7 +207,7 @@ int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
      rd_kafka_conf_set(conf, "max.in.flight.requests.per.connection", "1", err,
                        errlen) ||
      rd_kafka_conf_set(conf, "acks", "all", err, errlen) ||
-     rd_kafka_conf_set(conf, "message.timeout.ms", "120000", err, errlen) ||
+     rd_kafka_conf_set(conf, "message.timeout.ms", mto, err, errlen) ||
      wk_kafka_conf(c, bootstrap, conf, err, errlen)) {
     rd_kafka_conf_destroy(conf);
     return -1;
@@ -134,6 +232,7 @@ int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
   }
   rd_kafka_conf_set_opaque(conf, p);
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_error_cb(conf, on_producer_error);
   p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
   if(!p->rk)
     return -1; /* conf was destroyed by rd_kafka_new */
@@ -161,6 +260,8 @@ static int produce(wk_producer *p, const char *topic, const char *key,
   }
   if(e) {
     rd_kafka_headers_destroy(h);
+    if(p->metrics)
+      atomic_fetch_add(&p->metrics->produce_errors, 1);
     p->failed++;
     snprintf(p->last_error, sizeof(p->last_error), "%s", rd_kafka_err2str(e));
     return -1;
@@ -189,14 +290,19 @@ int wk_produce_opaque(wk_producer *p, const char *topic, const ddas_event *e,
 int wk_producer_flush(wk_producer *p, int timeout_ms, char *err,
                       size_t errlen) {
   rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
+  char b[512];
+  const char *down = p->unreachable ? "; no broker answered at " : "";
+  const char *where = p->unreachable ? servers(p->rk, b, sizeof(b)) : "";
   if(e) {
-    snprintf(err, errlen, "Kafka did not acknowledge every event: %s",
-             rd_kafka_err2str(e));
+    snprintf(err, errlen,
+             "Kafka did not acknowledge %d message(s) within %d s: %s%s%s",
+             rd_kafka_outq_len(p->rk), timeout_ms / 1000, rd_kafka_err2str(e),
+             down, where);
     return -1;
   }
   if(p->failed) {
-    snprintf(err, errlen, "Kafka refused %lu event(s): %s", p->failed,
-             p->last_error);
+    snprintf(err, errlen, "Kafka did not take %lu message(s): %s%s%s",
+             p->failed, p->last_error, down, where);
     p->failed = 0;
     return -1;
   }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admin.h"
 #include "config.h"
 #include "ddas/events.h"
 
@@ -28,9 +29,30 @@ int wk_embedded_start(const wk_config *c, int partitions, wk_embedded *e,
                       char *err, size_t errlen);
 void wk_embedded_stop(wk_embedded *e);
 
-/* Applies every kafka.* key to conf, with bootstrap.servers = bootstrap. */
+/* Applies every kafka.* key to conf, with bootstrap.servers = bootstrap,
+ * after routing librdkafka's log into the worker's (wk_kafka_logging). */
 int wk_kafka_conf(const wk_config *c, const char *bootstrap,
                   rd_kafka_conf_t *conf, char *err, size_t errlen);
+
+/* Routes librdkafka's log lines into the worker's log (log.h: event
+ * "librdkafka", fields facility, client, message; syslog levels 0-3 error,
+ * 4 warn, 5-6 info, 7 debug; log_level follows log.level) and its errors
+ * to wk_kafka_error. A caller may set its own error callback afterwards
+ * (calling wk_kafka_error itself). */
+void wk_kafka_logging(rd_kafka_conf_t *conf);
+
+/* What an error from librdkafka's error callback is. */
+typedef enum {
+  WK_KAFKA_ERR_OTHER,       /* logged at debug: librdkafka's line says it */
+  WK_KAFKA_ERR_UNREACHABLE, /* every broker is down or unknown */
+  WK_KAFKA_ERR_AUTH,        /* SASL or TLS authentication failed */
+  WK_KAFKA_ERR_FATAL        /* the client cannot go on */
+} wk_kafka_err;
+
+/* Classifies err and logs it as the worker's own event: kafka.unreachable
+ * (with the bootstrap servers), kafka.auth_failed (TLS or SASL) and
+ * kafka.fatal at error level, each with what to check. */
+wk_kafka_err wk_kafka_error(rd_kafka_t *rk, int err, const char *reason);
 
 /* An idempotent producer (acks=all); `failed` counts events Kafka did not
  * acknowledge since the last flush. */
@@ -38,6 +60,10 @@ typedef struct {
   rd_kafka_t *rk;
   unsigned long produced, acked, failed;
   char last_error[256];
+  int unreachable; /* no broker answered since the last acknowledgement */
+  /* Counts produce errors and bytes acknowledged, and the broker state
+   * (kafka_down); NULL: none. Set after wk_producer_new; borrowed. */
+  wk_metrics *metrics;
   /* Called from rd_kafka_poll/flush on the thread that polls, for each
    * message produced with a non-NULL opaque (wk_produce_opaque): failed is
    * 1 when Kafka did not acknowledge it. NULL: none. */
@@ -47,6 +73,11 @@ typedef struct {
 
 int wk_producer_new(const wk_config *c, const char *bootstrap, wk_producer *p,
                     char *err, size_t errlen);
+/* As wk_producer_new with Kafka's message.timeout.ms (an unacknowledged
+ * message fails after that long; wk_producer_new: 120 s). */
+int wk_producer_open(const wk_config *c, const char *bootstrap,
+                     long message_timeout_ms, wk_producer *p, char *err,
+                     size_t errlen);
 /* Queues one message (copied). 0, or -1 when it could not be queued. */
 int wk_produce(wk_producer *p, const char *topic, const char *key,
                const ddas_kv *headers, size_t nheaders, const void *body,
@@ -57,7 +88,8 @@ int wk_produce_event(wk_producer *p, const char *topic, const ddas_event *e);
 int wk_produce_opaque(wk_producer *p, const char *topic, const ddas_event *e,
                       void *opaque);
 /* Waits until every queued message is acknowledged; -1 when one was not
- * (then the outcomes are not durable and offsets must not move). */
+ * (then the outcomes are not durable and offsets must not move), with a
+ * message that says when no broker answered. */
 int wk_producer_flush(wk_producer *p, int timeout_ms, char *err, size_t errlen);
 void wk_producer_close(wk_producer *p);
 

@@ -82,7 +82,6 @@ typedef struct {
   unsigned open_count[WK_MAX_PARTITIONS]; /* open deliveries per partition */
   unsigned char part_paused[WK_MAX_PARTITIONS];
   int npaused; /* partitions in part_paused that are set */
-  char ce_source[256];
   int cooperative;
   int assigned;         /* ever had an assignment */
   uint64_t assigned_ms; /* when the last assignment came */

@@ -139,9 +139,12 @@ static void count_result(wk_run *c, wk_delivery *d,
     atomic_fetch_add(&c->metrics.rejected_by_rule[k], res->rule_errors[k]);
     atomic_fetch_add(&c->metrics.warnings_by_rule[k], res->rule_warnings[k]);
   }
-  atomic_fetch_add(&c->metrics.trajecten_accepted, res->accepted);
-  atomic_fetch_add(&c->metrics.trajecten_rejected, res->rejected);
-  atomic_fetch_add(&c->metrics.trajecten_warned, res->warned);
+  /* by the kind of the chunk: VS vroegsignalen are not trajecten */
+  k = res->detection.kind < WK_KINDS ? (size_t)res->detection.kind : 0;
+  atomic_fetch_add(&c->metrics.records_consumed[k], res->records);
+  atomic_fetch_add(&c->metrics.records_accepted[k], res->accepted);
+  atomic_fetch_add(&c->metrics.records_rejected[k], res->rejected);
+  atomic_fetch_add(&c->metrics.records_warned[k], res->warned);
 }
 
 static int new_batcher(wk_run *c, wk_delivery *d) {
@@ -169,8 +172,11 @@ static int batch_chunk(wk_run *c, wk_delivery *d, ddas_validate_result *res,
   if(added == DDAS_ERR_ARG) {
     /* a chunk of another kind or period than the first: its records
      * cannot share the delivery's batches */
+    size_t k = res->detection.kind < WK_KINDS ? (size_t)res->detection.kind : 0;
     d->rejected += res->accepted;
     d->accepted -= res->accepted;
+    atomic_fetch_sub(&c->metrics.records_accepted[k], res->accepted);
+    atomic_fetch_add(&c->metrics.records_rejected[k], res->accepted);
     return worker_rejection(c, d, d->id, d->key, d->partition, offset,
                             "delivery.chunks",
                             "this chunk differs in kind or reporting period "
@@ -315,7 +321,8 @@ int wk_run_message(wk_run *c, rd_kafka_message_t *m) {
   if(!c->asm_[part] &&
      ddas_asm_new((uint64_t)c->cfg->incomplete_after_ms, &c->asm_[part]))
     return -1;
-  atomic_fetch_add(&c->metrics.records_consumed, 1);
+  atomic_fetch_add(&c->metrics.messages_consumed, 1);
+  atomic_fetch_add(&c->metrics.consumed_bytes, m->len);
   if(!c->first_msg_ms)
     c->first_msg_ms = wk_mono_ms();
   if(!wk_header(m, "ddas-delivery-id", id, sizeof(id)) || !id[0])
@@ -409,6 +416,8 @@ void wk_run_update_pause(wk_run *c) {
                 : "below run.max_inflight_bytes again: partitions resumed",
            NULL);
   c->pause = (c->pause & ~(unsigned)WK_PAUSE_FULL) | (full ? WK_PAUSE_FULL : 0);
+  /* what flow control counts, so the gauge says how close the pause is */
+  atomic_store(&c->metrics.inflight_bytes, c->inflight_bytes + c->open_bytes);
   /* the usual case, after every message: nothing paused, nothing to pause
    * (no need to fetch the assignment) */
   if(!c->pause && !c->npaused)

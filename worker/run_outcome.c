@@ -28,7 +28,7 @@ void wk_run_base(wk_run *c, const wk_delivery *d, ddas_event_base *b,
   wk_rfc3339(-1, when, cap);
   b->delivery_id = d->id;
   b->key = d->key[0] ? d->key : NULL;
-  b->ce_source = c->ce_source;
+  b->ce_source = c->cfg->events_source;
   b->time = when;
 }
 
@@ -140,7 +140,7 @@ void wk_run_submit(wk_run *c, wk_delivery *d, ddas_batch *b) {
   memset(b, 0, sizeof(*b));
   d->batches_out++;
   c->inflight_bytes += (long long)j->batch.len;
-  atomic_store(&c->metrics.inflight_bytes, c->inflight_bytes);
+  atomic_store(&c->metrics.inflight_bytes, c->inflight_bytes + c->open_bytes);
   atomic_fetch_add(&c->metrics.batches_built, 1);
   wk_sender_submit(c->sender, j);
 }
@@ -178,8 +178,12 @@ static void parked_event(wk_run *c, wk_delivery *d, wk_job *j) {
     c->parked++;
     atomic_fetch_add(&c->metrics.batches_parked, 1);
     atomic_store(&c->metrics.cbs_failing, o == DDAS_OUT_TRANSIENT);
-    wk_log(WK_WARN, "batch parked", "delivery_id", d->id, "batch_id",
-           j->batch.id, "reason", in.reason, NULL);
+    WK_LOG(WK_WARN, "batch parked", WK_STR("delivery_id", d->id),
+           WK_STR("batch_id", j->batch.id), WK_STR("reason", in.reason),
+           WK_INT("records", j->batch.records),
+           WK_INT("attempts", j->res.attempts),
+           WK_INT("http_status", j->res.http_status),
+           WK_STR("error", in.last_error));
   }
   free(src);
 }
@@ -265,7 +269,7 @@ static void stall_ends(wk_run *c, const char *why) {
 static void release_job(wk_run *c, wk_delivery *d, wk_job *j) {
   d->batches_out--;
   c->inflight_bytes -= (long long)j->batch.len;
-  atomic_store(&c->metrics.inflight_bytes, c->inflight_bytes);
+  atomic_store(&c->metrics.inflight_bytes, c->inflight_bytes + c->open_bytes);
   wk_job_free(j);
 }
 
@@ -282,9 +286,21 @@ void wk_run_release_held(wk_run *c, int32_t part) {
   }
 }
 
+/* CBS's answers to the job's attempts (each job's log is counted once:
+ * it is cleared before the job goes again). */
+static void count_attempts(wk_run *c, const wk_job *j) {
+  size_t i;
+  for(i = 0; i < j->res.nlog; i++) {
+    wk_metrics_response(&c->metrics, j->res.log[i].http_status);
+    if(j->res.log[i].http_status)
+      atomic_fetch_add(&c->metrics.cbs_sent_bytes, j->batch.len);
+  }
+}
+
 static void on_finished(wk_run *c, wk_job *j) {
   wk_delivery *d = j->owner;
   ddas_stall_decision x;
+  count_attempts(c, j);
   if(j->rc == -2 || d->abandoned) {
     /* abandoned (revoked, or a stop): no outcome. The delivery cannot be
      * finished without this batch, so it is abandoned as a whole: no
@@ -430,15 +446,14 @@ static void receipt(wk_run *c, wk_delivery *d) {
   d->receipt_sent = 1;
   if(!wk_run_emit(c, c->cfg->topic_receipts, ddas_event_processed(&in, &ev),
                   &ev, d)) {
-    char nrec[32], nacc[32], nbat[32];
-    snprintf(nrec, sizeof(nrec), "%zu", d->records);
-    snprintf(nacc, sizeof(nacc), "%zu", d->accepted);
-    snprintf(nbat, sizeof(nbat), "%zu", d->nforwarded);
-    wk_log(d->ended == 2 ? WK_WARN : WK_INFO,
+    WK_LOG(d->ended == 2 ? WK_WARN : WK_INFO,
            d->ended == 2 ? "delivery incomplete" : "delivery processed",
-           "delivery_id", d->id, "records", nrec, "accepted", nacc,
-           "batches_forwarded", nbat, "reason",
-           d->ended == 2 ? in.reason : NULL, NULL);
+           WK_STR("delivery_id", d->id),
+           WK_STR("kind", ddas_kind_name(d->kind)),
+           WK_INT("records", d->records), WK_INT("accepted", d->accepted),
+           WK_INT("rejected", d->rejected), WK_INT("warned", d->warned),
+           WK_INT("batches_forwarded", d->nforwarded),
+           WK_STR("reason", d->ended == 2 ? in.reason : NULL));
     count_done(c, d);
   }
   free(src);

@@ -3,12 +3,12 @@
  * are documented field by field in docs/events.md.
  *
  * Every event is CloudEvents 1.0 in binary mode: the attributes are Kafka
- * headers (ce_specversion "1.0", ce_id, ce_source, ce_type, ce_time,
- * content-type), the body is the data. Bodies of rejections and receipts are
- * compact JSON objects with stable field names and "schema_version": "1" (the
- * version of the event format itself). A parked batch carries the exact
- * signed batch bytes as its body and its metadata in headers, so that replay
- * can re-send it unchanged.
+ * headers (ce_specversion "1.0", ce_id, ce_source, ce_type, ce_subject = the
+ * delivery id, ce_time, content-type), the body is the data. Bodies of
+ * rejections and receipts are compact JSON objects with stable field names and
+ * "schema_version": "1" (the version of the event format itself). A parked
+ * batch carries the exact signed batch bytes as its body and its metadata in
+ * headers, so that replay can re-send it unchanged.
  *
  * Pure functions: the caller supplies every time stamp and identifier
  * source, so the same input gives the same event bytes. No event ever
@@ -52,6 +52,7 @@
 #define DDAS_H_ID "ce_id"
 #define DDAS_H_SOURCE "ce_source"
 #define DDAS_H_TYPE "ce_type"
+#define DDAS_H_SUBJECT "ce_subject"
 #define DDAS_H_TIME "ce_time"
 #define DDAS_H_CONTENT_TYPE "content-type"
 #define DDAS_H_DELIVERY_ID "ddas-delivery-id"
@@ -104,11 +105,30 @@ const char *ddas_event_header(const ddas_event *e, const char *name);
 typedef struct {
   const char *delivery_id; /* required, non-empty */
   const char *key;         /* Kafka key of the input, may be NULL */
-  const char *ce_source;   /* required, non-empty, e.g.
+  const char *ce_source;   /* required: a non-empty RFC 3986 URI-reference
+                              (ddas_uri_reference_ok), e.g.
                               "urn:ddas-worker:ddas-worker" */
   const char *time;        /* required, RFC 3339 date-time, e.g.
                               "2026-11-29T10:00:00Z" */
 } ddas_event_base;
+
+/* 1 when s is a non-empty RFC 3986 URI-reference, as CloudEvents requires
+ * of `source`: only unreserved, reserved and percent-encoded characters
+ * (`%` and two hex digits), and when the part before the first ':' comes
+ * before any '/', '?' or '#', it is a scheme (a letter, then letters,
+ * digits, '+', '-', '.'). A space, a quote, a control character or a byte
+ * >= 0x80 makes it invalid. The character set, the percent-encoding and
+ * the scheme are checked, not the finer grammar (where '[' or '@' may
+ * stand). */
+int ddas_uri_reference_ok(const char *s);
+
+/* The default ce_source of the workers of consumer group `group`:
+ * "urn:ddas-worker:" and the group id percent-encoded (every byte but
+ * ALPHA, DIGIT, '-', '.', '_' and '~' as %XX, upper-case hex), so any group
+ * id gives a valid URI-reference and distinct group ids distinct sources.
+ * DDAS_OK; DDAS_ERR_ARG when group is NULL or empty; DDAS_ERR_LIMIT when
+ * the result and its NUL do not fit in cap (out then holds ""). */
+ddas_result ddas_ce_source_default(const char *group, char *out, size_t cap);
 
 /* One rejected scope (the whole document, a levering, or a record). */
 typedef struct {

@@ -1,5 +1,5 @@
 /* ddas/exchange.h: what a CBS response means, and when to try again
- * (../shared/spec/EXCHANGE.md "Responses and what they mean for a batch").
+ * (docs/spec/EXCHANGE.md "Responses and what they mean for a batch").
  *
  * Pure decisions for the forwarder in worker/: the worker measures time and
  * draws random numbers; the core decides. */

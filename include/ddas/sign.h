@@ -1,5 +1,5 @@
 /* ddas/sign.h: integrity of a batch: the Digest header and the
- * nlgov-adr-payload-sig JWS (../shared/spec/EXCHANGE.md), and the matching
+ * nlgov-adr-payload-sig JWS (docs/spec/EXCHANGE.md), and the matching
  * verification used by the CBS stub and the tests.
  *
  * Bytes in, bytes out: nothing here does I/O except loading PEM files in

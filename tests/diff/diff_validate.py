@@ -23,7 +23,7 @@ script brings its own strict checkers for the four formats the validator
 asserts: date, date-time, time (RFC 3339 section 5.6, real calendar dates,
 leap seconds only at 23:59:60 UTC) and email (RFC 5321 section 4.1.2
 Mailbox). They are checked against the official JSON Schema Test Suite's
-optional/format cases first (--shared).
+optional/format cases first (--suite).
 
 Differences that are intentional (tests/diff/README.md) are recognised from
 the document itself and counted, not failed; known validator deviations
@@ -227,19 +227,18 @@ def format_checker():
     return fc
 
 
-def self_test(shared):
+def self_test(suite):
     """The four checkers against the JSON Schema Test Suite's optional
     format cases. Returns (cases checked, failures). A missing suite file,
     or one without cases, is a failure: the checkers decide what counts as
     a difference, so they are never trusted unchecked."""
-    base = os.path.join(shared, "jsonschema-test-suite", "tests",
-                        "draft2020-12", "optional", "format")
+    base = os.path.join(suite, "optional", "format")
     failures = []
     checked = 0
     for name, fn in FORMATS.items():
         path = os.path.join(base, name + ".json")
         if not os.path.exists(path):
-            failures.append("%s: %s is missing (--shared)" % (name, path))
+            failures.append("%s: %s is missing (--suite)" % (name, path))
             continue
         with open(path, encoding="utf-8") as f:
             groups = json.load(f)
@@ -779,11 +778,11 @@ def kind_of_name(name):
 EXAMPLE_NAMES = set()
 
 
-def load_sources(shared, cases):
+def load_sources(examples, cases):
     out = []
-    for name in os.listdir(os.path.join(shared, "examples")):
+    for name in os.listdir(examples):
         EXAMPLE_NAMES.add(name[:-5])
-    for d in (os.path.join(shared, "examples"), cases):
+    for d in (examples, cases):
         for name in sorted(os.listdir(d)):
             if not name.endswith(".json"):
                 continue
@@ -959,8 +958,13 @@ def main():
                     help="documents to generate (default 10000)")
     ap.add_argument("--seed", type=int, default=1,
                     help="random seed (default 1: the same documents)")
-    ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"),
-                    help="the shared/ folder (examples, test suite)")
+    ap.add_argument("--suite", default=os.path.join(
+        ROOT, "tests", "data", "jsonschema-test-suite", "tests",
+        "draft2020-12"), help="the JSON Schema Test Suite's draft 2020-12 "
+        "directory (default: the copy in tests/data)")
+    ap.add_argument("--examples", default=os.path.join(ROOT, "config",
+                                                       "examples"),
+                    help="the official example deliveries")
     ap.add_argument("--schemas", default=os.path.join(ROOT, "config",
                                                       "schemas"))
     ap.add_argument("--cases", default=os.path.join(ROOT, "tests", "cases",
@@ -973,7 +977,7 @@ def main():
     if args.count < 1:
         ap.error("--count must be at least 1")
 
-    checked, fails = self_test(args.shared)
+    checked, fails = self_test(args.suite)
     if fails:
         print("format checkers not confirmed by the JSON Schema Test Suite:")
         for f in fails:
@@ -993,7 +997,7 @@ def main():
                 schemas[(kind, version)])
             validators[(kind, version)] = jsonschema.Draft202012Validator(
                 schemas[(kind, version)], format_checker=fc)
-    sources = load_sources(args.shared, args.cases)
+    sources = load_sources(args.examples, args.cases)
     enums = collect_enums(schemas)
 
     outdir = args.keep or tempfile.mkdtemp(prefix="ddas-diff-")

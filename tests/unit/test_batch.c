@@ -295,7 +295,8 @@ static void partial_acceptance(void **state) {
  * signals and are left out when a signal they refer to is rejected. */
 static void vs_batches(void **state) {
   size_t len;
-  char *buf = tu_read(SHARED_DIR "/examples/vs-v0.9-enkelvoudig.json", &len);
+  char *buf =
+      tu_read(SOURCE_DIR "/config/examples/vs-v0.9-enkelvoudig.json", &len);
   ddas_validate_result res, r;
   ddas_validate_options vo;
   ddas_ruleset rs;
@@ -438,7 +439,7 @@ static size_t compare_release(const char *label, const char *buf, size_t len) {
  * number lexemes, two gemeenten in one levering, v0.10). */
 static void release_writes_the_same_bytes(void **state) {
   static const char *const dirs[] = {
-      SHARED_DIR "/examples", SOURCE_DIR "/tests/cases/rules",
+      SOURCE_DIR "/config/examples", SOURCE_DIR "/tests/cases/rules",
       SOURCE_DIR "/tests/cases/schema",
       SOURCE_DIR "/tests/cases/fuzz-regressions"};
   static const char normalised[] =

@@ -42,8 +42,8 @@
 
 #define CLIENT_ID "ddas-worker"
 #define CLIENT_SECRET "s3cret"
-#define EXAMPLE SHARED_DIR "/examples/shv-v1.0-enkelvoudig.json"
-#define OTHER_EXAMPLE SHARED_DIR "/examples/shv-v1.0-meervoudig.json"
+#define EXAMPLE SOURCE_DIR "/config/examples/shv-v1.0-enkelvoudig.json"
+#define OTHER_EXAMPLE SOURCE_DIR "/config/examples/shv-v1.0-meervoudig.json"
 #define IAT INT64_C(1798761000) /* within the certificates' validity */
 
 static char dir[] = "/tmp/ddas-stub-XXXXXX";

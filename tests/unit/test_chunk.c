@@ -518,7 +518,7 @@ static void vs_leveringen_stay_whole(void **state) {
 /* The official examples, chunked small, validate per chunk against their
  * own kind and version. */
 static void official_examples_chunk_into_valid_documents(void **state) {
-  char **names = tu_list(SHARED_DIR "/examples", ".json");
+  char **names = tu_list(SOURCE_DIR "/config/examples", ".json");
   size_t i, n = 0, vs = 0;
   (void)state;
   for(i = 0; names[i]; i++) {
@@ -538,7 +538,7 @@ static void official_examples_chunk_into_valid_documents(void **state) {
       version = "0.9";
     } else if(strncmp(names[i], "shv-v1.0-", 9) != 0)
       continue;
-    snprintf(path, sizeof(path), SHARED_DIR "/examples/%s", names[i]);
+    snprintf(path, sizeof(path), SOURCE_DIR "/config/examples/%s", names[i]);
     buf = tu_read(path, &len);
     ddas_ruleset_init(&rs, DDAS_PROFILE_SPEC);
     o = check_chunks(buf, len, kind, version, 1500,

@@ -1,6 +1,7 @@
 /* `ddas-worker validate` as a user runs it: exit codes, standard input,
  * --json, --schema, limits and usage errors. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -15,7 +17,7 @@
 #include "ddas/ddas.h"
 #include "testutil.h"
 
-#define EX SHARED_DIR "/examples/"
+#define EX SOURCE_DIR "/config/examples/"
 #define CASES SOURCE_DIR "/tests/cases/"
 
 static int sh(const char *args, char **out) {
@@ -302,9 +304,215 @@ static void profiles_rules_and_normalised_out(void **state) {
   remove(path);
 }
 
+/* `help [COMMAND]`, `version`/`--version` and getopt errors: the command is
+ * named and the closest option suggested (issue 12, item 6). */
+static void cli_conventions(void **state) {
+  char *out, *out2, hash[64] = "";
+  (void)state;
+  assert_int_equal(sh("help", &out), 0);
+  assert_non_null(strstr(out, "healthcheck"));
+  assert_non_null(strstr(out, "version"));
+  free(out);
+  assert_int_equal(sh("help validate", &out), 0);
+  assert_non_null(strstr(out, "--schema-version"));
+  free(out);
+  assert_int_equal(sh("help valdate 2>&1", &out), 2);
+  assert_non_null(strstr(out, "unknown command 'valdate' (did you mean "
+                              "'validate'?)"));
+  free(out);
+  assert_int_equal(sh("frobnicate 2>&1", &out), 2);
+  assert_non_null(strstr(out, "unknown command 'frobnicate'"));
+  free(out);
+  /* version: the program, the commit, the libraries; --version the same */
+  assert_int_equal(sh("version", &out), 0);
+  assert_int_equal(sh("--version", &out2), 0);
+  assert_string_equal(out, out2);
+  free(out2);
+  assert_int_equal(strncmp(out, "ddas-worker ", 12), 0);
+  assert_non_null(strstr(out, "\nlibrdkafka "));
+  assert_non_null(strstr(out, "\nlibcurl "));
+  assert_non_null(strstr(out, "\nOpenSSL "));
+  assert_non_null(strstr(out, "\njansson "));
+  if(tu_runf(&out2, "git -C '%s' rev-parse --short=12 HEAD 2>/dev/null",
+             SOURCE_DIR) == 0 &&
+     sscanf(out2, "%63s", hash) == 1 &&
+     tu_runf(NULL,
+             "git -C '%s' describe --tags --exact-match >/dev/null "
+             "2>&1",
+             SOURCE_DIR) != 0 &&
+     !strstr(out, hash)) {
+    /* built from this commit (a commit after the last build fails this:
+     * rebuild, the build records the commit again) */
+    fprintf(stderr,
+            "version names another commit than HEAD %s (rebuild "
+            "after committing): %s",
+            hash, out);
+    fail();
+  }
+  free(out2);
+  free(out);
+  /* option errors */
+  assert_int_equal(sh("run --cofnig x 2>&1", &out), 2);
+  assert_non_null(strstr(out, "ddas-worker run: unknown option '--cofnig' "
+                              "(did you mean '--config'?)"));
+  assert_non_null(strstr(out, "Try 'ddas-worker run --help'."));
+  free(out);
+  assert_int_equal(sh("validate --shema-dir x y 2>&1", &out), 2);
+  assert_non_null(strstr(out, "ddas-worker validate: unknown option "
+                              "'--shema-dir' (did you mean '--schema-dir'?)"));
+  free(out);
+  assert_int_equal(sh("submit -c 2>&1", &out), 2);
+  assert_non_null(strstr(out, "ddas-worker submit: option '-c' needs a "
+                              "value"));
+  free(out);
+  assert_int_equal(sh("check-config --print=yes 2>&1", &out), 2);
+  assert_non_null(
+      strstr(out, "ddas-worker check-config: option '--print' takes no value"));
+  free(out);
+  assert_int_equal(sh("validate --max 5 x 2>&1", &out), 2);
+  assert_non_null(strstr(out, "'--max' is ambiguous"));
+  free(out);
+  assert_int_equal(sh("replay -z 2>&1", &out), 2);
+  assert_non_null(strstr(out, "ddas-worker replay: unknown option '-z'"));
+  free(out);
+}
+
+/* A tiny admin endpoint: /healthz answers 200, everything else 503 with a
+ * reason; its port goes to argv[1] (written atomically). */
+static const char fake_admin[] =
+    "import http.server, os, sys\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        ok = self.path == '/healthz'\n"
+    "        self.send_response(200 if ok else 503)\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(b'ok\\n' if ok else b'not ready: Kafka "
+    "unreachable\\n')\n"
+    "    def log_message(self, *a):\n"
+    "        pass\n"
+    "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+    "open(sys.argv[1] + '.tmp', 'w').write('%d\\n' % s.server_port)\n"
+    "os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+    "s.serve_forever()\n";
+
+/* `healthcheck` for Docker's HEALTHCHECK (issue 12, item 7): 0 on 200, 1
+ * on another answer or none, 2 on a usage or configuration error; -c takes
+ * admin.listen from the configuration, a wildcard host asked on loopback. */
+static void healthcheck(void **state) {
+  char dir[] = "/tmp/ddas-cli-hc-XXXXXX", cmd[1400], *out;
+  int port, pid;
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(cmd, sizeof(cmd), "%s/admin.py", dir);
+  tu_write_file(cmd, fake_admin, strlen(fake_admin));
+  assert_int_equal(tu_runf(&out,
+                           "/usr/bin/python3 %s/admin.py %s/port >/dev/null "
+                           "2>&1 & echo $!",
+                           dir, dir),
+                   0);
+  pid = atoi(out);
+  free(out);
+  snprintf(cmd, sizeof(cmd), "%s/port", dir);
+  port = tu_wait_port_file(cmd, 10000);
+  assert_true(port > 0);
+
+  snprintf(cmd, sizeof(cmd), "healthcheck --address 127.0.0.1:%d", port);
+  assert_int_equal(sh(cmd, &out), 0);
+  assert_non_null(strstr(out, "/healthz: 200 ok"));
+  free(out);
+  snprintf(cmd, sizeof(cmd), "healthcheck --address 127.0.0.1:%d --ready",
+           port);
+  assert_int_equal(sh(cmd, &out), 1);
+  assert_non_null(strstr(out, "/readyz: 503 not ready: Kafka unreachable"));
+  free(out);
+  /* -c: admin.listen of the file, 0.0.0.0 asked on 127.0.0.1 */
+  snprintf(cmd, sizeof(cmd),
+           "printf 'kafka.bootstrap.servers = embedded\\nadmin.listen = "
+           "0.0.0.0:%d\\n' > %s/w.conf",
+           port, dir);
+  assert_int_equal(tu_run(cmd, NULL), 0);
+  snprintf(cmd, sizeof(cmd), "healthcheck -c %s/w.conf", dir);
+  assert_int_equal(sh(cmd, &out), 0);
+  assert_non_null(strstr(out, "http://127.0.0.1:"));
+  free(out);
+  /* a configuration without an admin endpoint is a configuration error */
+  snprintf(cmd, sizeof(cmd),
+           "printf 'kafka.bootstrap.servers = embedded\\n' > %s/n.conf", dir);
+  assert_int_equal(tu_run(cmd, NULL), 0);
+  snprintf(cmd, sizeof(cmd), "healthcheck -c %s/n.conf 2>&1", dir);
+  assert_int_equal(sh(cmd, &out), 2);
+  assert_non_null(strstr(out, "sets no admin.listen"));
+  free(out);
+  kill(pid, SIGTERM);
+  /* nobody listens any more: unhealthy, not a hang */
+  {
+    struct timespec pause = {0, 200000000};
+    nanosleep(&pause, NULL);
+  }
+  snprintf(cmd, sizeof(cmd), "healthcheck --address 127.0.0.1:%d --timeout 2",
+           port);
+  assert_int_equal(sh(cmd, &out), 1);
+  assert_non_null(strstr(out, "unreachable"));
+  free(out);
+  assert_int_equal(sh("healthcheck --address nocolon 2>&1", &out), 2);
+  free(out);
+  tu_runf(NULL, "rm -rf '%s'", dir);
+}
+
+/* ddas-worker(1) describes every command and every option that a
+ * command's --help lists (roff writes '-' as '\-'). */
+static void man_page_complete(void **state) {
+  static const char *const cmds[] = {"run",          "submit",     "replay",
+                                     "status",       "validate",   "send",
+                                     "check-config", "healthcheck"};
+  char *page = tu_read(SOURCE_DIR "/man/ddas-worker.1", NULL), *out, *p;
+  size_t i, missing = 0;
+  (void)state;
+  assert_non_null(page);
+  for(i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+    char cmd[64], want[128];
+    snprintf(want, sizeof(want), ".SS %s\n", cmds[i]);
+    if(!strstr(page, want)) {
+      fprintf(stderr, "man/ddas-worker.1 has no section for %s\n", cmds[i]);
+      missing++;
+    }
+    snprintf(cmd, sizeof(cmd), "%s --help", cmds[i]);
+    assert_int_equal(sh(cmd, &out), 0);
+    for(p = strstr(out, "--"); p; p = strstr(p + 2, "--")) {
+      char opt[64], roff[128];
+      size_t n = 0, w = 0, k;
+      while(n < sizeof(opt) - 1 &&
+            (p[2 + n] == '-' || (p[2 + n] >= 'a' && p[2 + n] <= 'z')))
+        n++;
+      if(n == 0)
+        continue;
+      memcpy(opt, p + 2, n);
+      opt[n] = '\0';
+      w = (size_t)snprintf(roff, sizeof(roff), "\\-\\-");
+      for(k = 0; k < n && w + 3 < sizeof(roff); k++) {
+        if(opt[k] == '-')
+          roff[w++] = '\\';
+        roff[w++] = opt[k];
+      }
+      roff[w] = '\0';
+      if(!strstr(page, roff)) {
+        fprintf(stderr, "man/ddas-worker.1 does not describe %s --%s\n",
+                cmds[i], opt);
+        missing++;
+      }
+    }
+    free(out);
+  }
+  free(page);
+  assert_int_equal(missing, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(help_and_usage),
+      cmocka_unit_test(cli_conventions),
+      cmocka_unit_test(healthcheck),
+      cmocka_unit_test(man_page_complete),
       cmocka_unit_test(exit_codes),
       cmocka_unit_test(unusable_schema_dir),
       cmocka_unit_test(standard_input_and_json),

@@ -3,9 +3,10 @@
  * assertions below read), its worker configuration config/compose/worker.conf
  * (through `ddas-worker check-config`, its PKI paths moved to a test PKI that
  * tests/pki/make-pki generates with the compose file's DDAS_PKI_SERVER_DNS),
- * the Dockerfile (stages, user, schemas, entry point) and the systemd unit
- * deploy/ddas-worker.service (hardening; its credentials fed to check-config
- * exactly as systemd would hand them over). */
+ * the Dockerfile (stages, install, labels, user, health check, entry
+ * point), the systemd unit deploy/ddas-worker@.service (hardening, template
+ * paths, user; its credentials fed to check-config exactly as systemd would
+ * hand them over) and the example configuration config/ddas-worker.conf. */
 #include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +24,8 @@
 
 #define COMPOSE SOURCE_DIR "/docker-compose.yml"
 #define DOCKERFILE SOURCE_DIR "/Dockerfile"
-#define UNIT SOURCE_DIR "/deploy/ddas-worker.service"
+#define UNIT SOURCE_DIR "/deploy/ddas-worker@.service"
+#define EXAMPLE_CONF SOURCE_DIR "/config/ddas-worker.conf"
 #define PYTHON "/usr/bin/python3"
 
 /* Prints one tab-separated fact per line about the compose file:
@@ -63,6 +65,7 @@ static const char *const facts_py[] = {
     "        'build' if b else '-', t)",
     "    out('command', name, text(s.get('command')))",
     "    out('replicas', name, (s.get('deploy') or {}).get('replicas', 1))",
+    "    out('restart', name, s.get('restart', 'no'))",
     "    d = s.get('depends_on') or {}",
     "    if isinstance(d, list):",
     "        d = dict((x, None) for x in d)",
@@ -475,6 +478,32 @@ static void compose_workers(void **state) {
     d = fact_find("depends", w[i], host);
     assert_non_null(d);
     assert_string_equal(d->f[3], "service_started");
+    /* no restart loop on a configuration error (exit 2): a one-shot
+     * check-config of the same file gates the start, and restarts are
+     * bounded (Docker cannot exempt an exit status) */
+    {
+      const fact *r = fact_find("restart", w[i], NULL), *cc = NULL;
+      int max = 0;
+      for(k = 0; (d = fact_nth("depends", w[i], NULL, k)); k++) {
+        const fact *dc = fact_find("command", d->f[2], NULL);
+        char want[600];
+        snprintf(want, sizeof(want), "check-config -c %s", c);
+        if(dc && strcmp(dc->f[2], want) == 0 &&
+           strcmp(d->f[3], "service_completed_successfully") == 0)
+          cc = dc;
+      }
+      if(!cc) {
+        fprintf(stderr,
+                "%s: %s does not wait for a completed check-config "
+                "-c %s\n",
+                COMPOSE, w[i], c);
+        fail();
+      }
+      assert_non_null(r);
+      assert_true(strcmp(r->f[2], "no") == 0 ||
+                  (sscanf(r->f[2], "on-failure:%d", &max) == 1 && max >= 1 &&
+                   max <= 10));
+    }
     assert_non_null(rep);
     replicas += (size_t)atoi(rep->f[2]);
   }
@@ -612,8 +641,9 @@ static void dockerfile(void **state) {
   int parent[16], nst = 0, chain[16], nch = 0, s, i;
   size_t n = 0, k;
   const char *user = NULL, *entry = NULL, *cmd = NULL;
-  int schemas = 0, schema_env = 0, binary = 0, runtime_libs = 0, dev = 0,
-      release = 0;
+  int installed = 0, health = 0, runtime_libs = 0, dev = 0, release = 0,
+      install = 0, epoch = 0, version = 0;
+  const char *labels = "";
   const fact *t;
   (void)state;
   /* logical lines: comment lines dropped, "\" continuations joined */
@@ -678,35 +708,59 @@ static void dockerfile(void **state) {
       else if(strcmp(x->word, "CMD") == 0)
         cmd = x->rest;
       else if(strcmp(x->word, "COPY") == 0 &&
-              strstr(x->rest, "config/schemas") &&
-              strstr(x->rest, "/usr/share/ddas-worker/schemas"))
-        schemas = 1;
-      else if(strcmp(x->word, "COPY") == 0 && strstr(x->rest, "--from=") &&
-              strstr(x->rest, "/ddas-worker /usr/local/bin/"))
-        binary = 1;
-      else if(strcmp(x->word, "ENV") == 0 &&
-              strstr(x->rest, "DDAS_SCHEMA_DIR=/usr/share/ddas-worker/schemas"))
-        schema_env = 1;
+              strstr(x->rest, "--from=build /stage/ /"))
+        installed = 1; /* the tree cmake --install wrote */
+      else if(strcmp(x->word, "LABEL") == 0)
+        labels = x->rest;
+      else if(strcmp(x->word, "HEALTHCHECK") == 0)
+        health = strstr(x->rest, "[\"ddas-worker\", \"healthcheck\"") != NULL;
       else if(strcmp(x->word, "RUN") == 0) {
         runtime_libs |=
             strstr(x->rest, "libjansson4") && strstr(x->rest, "libssl3") &&
-            strstr(x->rest, "libcurl4") && strstr(x->rest, "librdkafka1");
+            strstr(x->rest, "libcurl4") && strstr(x->rest, "librdkafka1") &&
+            strstr(x->rest, "libmicrohttpd12");
         dev |= strstr(x->rest, "-dev") != NULL;
       }
     }
-  for(k = 0; k < n; k++)
-    release |= ins[k].stage == 0 && strcmp(ins[k].word, "RUN") == 0 &&
-               strstr(ins[k].rest, "-DCMAKE_BUILD_TYPE=Release") &&
+  for(k = 0; k < n; k++) {
+    int build_run = ins[k].stage == 0 && strcmp(ins[k].word, "RUN") == 0;
+    release |= build_run && strstr(ins[k].rest, "-DCMAKE_BUILD_TYPE=Release") &&
                strstr(ins[k].rest, "--target ddas-worker cbs-stub");
+    /* the project's install rules, to the package's places */
+    install |= build_run &&
+               strstr(ins[k].rest, "-DCMAKE_INSTALL_PREFIX=/usr") &&
+               strstr(ins[k].rest, "DESTDIR=/stage cmake --install");
+    /* reproducible: every installed file gets the commit's time */
+    epoch |= build_run && strstr(ins[k].rest, "@${SOURCE_DATE_EPOCH}");
+    if(ins[k].stage == -1 && strcmp(ins[k].word, "ARG") == 0 &&
+       strstr(ins[k].rest, "DDAS_VERSION=")) {
+      /* the image's version label is the project's version */
+      char *cm = tu_read(SOURCE_DIR "/CMakeLists.txt", NULL), want[64];
+      char v[32] = "";
+      char *at = strstr(cm, "project(ddas-worker VERSION ");
+      assert_non_null(at);
+      sscanf(at, "project(ddas-worker VERSION %31s", v);
+      snprintf(want, sizeof(want), "DDAS_VERSION=%s", v);
+      version = strstr(ins[k].rest, want) != NULL;
+      free(cm);
+    }
+  }
   assert_true(release);
+  assert_true(install);
+  assert_true(epoch);
+  assert_true(version);
   /* a non-root user (uid 10001), schemas, binary, entry point */
   assert_non_null(user);
   while(*user == ' ')
     user++;
   assert_int_equal(strncmp(user, "10001", 5), 0);
-  assert_true(schemas);
-  assert_true(schema_env);
-  assert_true(binary);
+  assert_true(installed);
+  assert_true(health);
+  assert_non_null(strstr(labels, "org.opencontainers.image.source="));
+  assert_non_null(strstr(labels, "org.opencontainers.image.version="));
+  assert_non_null(strstr(labels, "org.opencontainers.image.revision="));
+  assert_non_null(
+      strstr(labels, "org.opencontainers.image.licenses=\"EUPL-1.2\""));
   assert_true(runtime_libs);
   assert_false(dev); /* no -dev package in the image */
   assert_non_null(entry);
@@ -741,7 +795,7 @@ static void dockerfile(void **state) {
   free(ign);
 }
 
-/* ---- deploy/ddas-worker.service ----------------------------------------- */
+/* ---- deploy/ddas-worker@.service ---------------------------------------- */
 
 /* The value of the nth `Directive=` line (comment lines never match); NULL
  * when there is none. Points into text. */
@@ -796,7 +850,7 @@ static void systemd_unit(void **state) {
       "NoNewPrivileges",        "PrivateTmp",           "PrivateDevices",
       "ProtectKernelTunables",  "ProtectKernelModules", "ProtectKernelLogs",
       "ProtectControlGroups",   "RestrictNamespaces",   "LockPersonality",
-      "MemoryDenyWriteExecute", "ProtectHome",          "DynamicUser"};
+      "MemoryDenyWriteExecute", "ProtectHome",          "RemoveIPC"};
   char *text = tu_read(UNIT, NULL), *v, *conf, path[700], env[4096] = "";
   size_t i, used = 0;
   long stop;
@@ -812,6 +866,17 @@ static void systemd_unit(void **state) {
   assert_true(unit_is(text, "SystemCallFilter", "@system-service"));
   assert_true(unit_is(text, "SystemCallArchitectures", "native"));
   assert_true(unit_is(text, "Restart", "on-failure"));
+  assert_true(unit_is(text, "RestartPreventExitStatus", "2"));
+  /* the package's system user (deploy/debian/postinst creates it) */
+  assert_true(unit_is(text, "User", "ddas-worker"));
+  {
+    char *post = tu_read(SOURCE_DIR "/deploy/debian/postinst", NULL);
+    assert_non_null(strstr(post, "adduser --system --group"));
+    assert_non_null(strstr(post, "ddas-worker"));
+    free(post);
+  }
+  /* a template: one configuration (so one admin port) per instance */
+  assert_true(unit_is(text, "EnvironmentFile", "-/etc/ddas-worker/%i.env"));
   assert_true(unit_is(text, "KillSignal", "SIGTERM"));
   assert_true(
       unit_is(text, "RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"));
@@ -823,9 +888,9 @@ static void systemd_unit(void **state) {
   assert_true(stop >= 30); /* time to drain */
   v = unit_get(text, "ExecStart", 0);
   assert_non_null(v);
-  assert_int_equal(
-      sscanf(v, "/usr/local/bin/ddas-worker run -c %511s", unit_conf), 1);
-  assert_true(unit_conf[0] == '/');
+  assert_int_equal(sscanf(v, "/usr/bin/ddas-worker run -c %511s", unit_conf),
+                   1);
+  assert_string_equal(unit_conf, "/etc/ddas-worker/%i.conf");
 
   /* Credentials: every Environment=DDAS_X=%d/ID has a LoadCredential=ID:
    * and names a key that the compose configuration sets; check-config must
@@ -893,6 +958,94 @@ static void systemd_unit(void **state) {
   free(text);
 }
 
+/* ---- config/ddas-worker.conf: the example the package installs --------------
+ */
+
+/* Whether the key line starting after text[at] ("\n" at at) belongs to a
+ * block of key lines (set or commented out) that a prose comment ("# ...")
+ * opens, with no blank line between. */
+static int described(const char *text, const char *at) {
+  while(at > text) {
+    const char *bol = at - 1, *eq;
+    while(bol > text && bol[-1] != '\n')
+      bol--;
+    eq = strstr(bol, " =");
+    if(*bol == '\n')
+      return 0;                                 /* a blank line */
+    if(!eq || eq > at || strchr(bol, ' ') < eq) /* not "[#]key = ..." */
+      return bol[0] == '#' && bol[1] == ' ';
+    at = bol - 1;
+  }
+  return 0;
+}
+
+/* The line "\n[#]key =" (want) followed by a value or nothing, or NULL. */
+static const char *key_line(const char *text, const char *want) {
+  const char *at;
+  size_t wl = strlen(want);
+  for(at = strstr(text, want); at; at = strstr(at + 1, want))
+    if(at[wl] == ' ' || at[wl] == '\n')
+      return at;
+  return NULL;
+}
+
+/* Every key of the configuration table is in the example, with a comment
+ * above it; secrets only as *_file; and check-config accepts it with the
+ * unit's credentials handed over as systemd would (DDAS_* variables), the
+ * certificates taken from a test PKI. */
+static void example_config(void **state) {
+  char *ex = tu_read(EXAMPLE_CONF, NULL), *ref, *p, *out;
+  size_t keys = 0, missing = 0;
+  int rc;
+  (void)state;
+  assert_int_equal(tu_runf(&ref, "'%s' check-config --reference", WORKER_BIN),
+                   0);
+  for(p = strstr(ref, "\n| `"); p; p = strstr(p + 1, "\n| `")) {
+    char key[128], secret = 0, want[160];
+    const char *at;
+    if(sscanf(p, "\n| `%127[^`]` | %c", key, &secret) != 2 ||
+       strpbrk(key, "*") || strstr(key, "NAME") || strstr(key, ".ID") ||
+       strcmp(key, "KEY_file") == 0)
+      continue;
+    keys++;
+    secret = strncmp(strchr(p + 4, '|') + 2, "secret", 6) == 0;
+    /* "key = " or "#key = " at the start of a line */
+    snprintf(want, sizeof(want), "\n%s%s%s =", secret ? "#" : "", key,
+             secret ? "_file" : "");
+    at = key_line(ex, want);
+    if(!at && !secret) {
+      snprintf(want, sizeof(want), "\n#%s =", key);
+      at = key_line(ex, want);
+    }
+    if(!at || !described(ex, at)) {
+      fprintf(stderr, "%s: %s has no line with a comment above it (%s)\n",
+              EXAMPLE_CONF, key, want + 1);
+      missing++;
+    }
+    if(secret) {
+      snprintf(want, sizeof(want), "\n%s = ", key);
+      assert_null(strstr(ex, want)); /* never a secret in the file */
+    }
+  }
+  assert_true(keys >= 40);
+  assert_int_equal(missing, 0);
+  free(ref);
+  rc = tu_runf(&out,
+               "cd / && env DDAS_CBS_CA='%s/pki/root.pem' "
+               "DDAS_CBS_CERT='%s/pki/transport-chain.pem' "
+               "DDAS_CBS_KEY='%s/pki/transport.key' "
+               "DDAS_SIGN_CERT='%s/pki/signing-chain.pem' "
+               "DDAS_SIGN_KEY='%s/pki/signing.key' "
+               "DDAS_CBS_CLIENT_SECRET_FILE='%s/pki/cbs-client-secret' "
+               "'%s' check-config -c '%s' 2>&1",
+               tmp, tmp, tmp, tmp, tmp, tmp, WORKER_BIN, EXAMPLE_CONF);
+  if(rc != 0)
+    fprintf(stderr, "check-config of the example: %s\n", out);
+  assert_int_equal(rc, 0);
+  free(out);
+  free(ex);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(compose_services),
@@ -902,6 +1055,7 @@ int main(void) {
       cmocka_unit_test(worker_conf_is_usable),
       cmocka_unit_test(dockerfile),
       cmocka_unit_test(systemd_unit),
+      cmocka_unit_test(example_config),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -268,8 +268,8 @@ static void expected_id(const char *const *parts, size_t n, char *out) {
 }
 
 static const char *const CE_HEADERS[] = {
-    "ce_specversion", "ce_id",        "ce_source",       "ce_type",
-    "ce_time",        "content-type", "ddas-delivery-id"};
+    "ce_specversion", "ce_id",   "ce_source",    "ce_type",
+    "ce_subject",     "ce_time", "content-type", "ddas-delivery-id"};
 
 static const char *const REJECTION_KEYS[] = {
     "schema_version", "delivery_id",         "sources",
@@ -313,6 +313,7 @@ static void rejection_event(void **state) {
   assert_hdr(&e, "ce_specversion", "1.0");
   assert_hdr(&e, "ce_source", "urn:ddas-worker:ddas-worker");
   assert_hdr(&e, "ce_type", "nl.ddas.delivery.rejected");
+  assert_hdr(&e, "ce_subject", "del-2026-0042"); /* the delivery id */
   assert_hdr(&e, "ce_time", "2026-11-29T10:00:00Z");
   assert_hdr(&e, "content-type", "application/json");
   assert_hdr(&e, "ddas-delivery-id", "del-2026-0042");
@@ -715,8 +716,9 @@ static void forwarded_receipt(void **state) {
       "records",        "bytes",       "digest",   "http_status",
       "attempts",       "replayed",    "sources"};
   static const char *const hdrs[] = {
-      "ce_specversion", "ce_id",        "ce_source",        "ce_type",
-      "ce_time",        "content-type", "ddas-delivery-id", "ddas-batch-id"};
+      "ce_specversion", "ce_id",   "ce_source",    "ce_type",
+      "ce_subject",     "ce_time", "content-type", "ddas-delivery-id",
+      "ddas-batch-id"};
   ddas_forwarded_in in = forwarded_in();
   ddas_event e;
   json_t *j;
@@ -757,23 +759,16 @@ static void forwarded_receipt(void **state) {
 
 /* ---- parked batches ----------------------------------------------------- */
 
-static const char *const PARKED_HEADERS[] = {"ce_specversion",
-                                             "ce_id",
-                                             "ce_source",
-                                             "ce_type",
-                                             "ce_time",
-                                             "content-type",
-                                             "ddas-delivery-id",
-                                             "ddas-batch-id",
-                                             "ddas-batch-index",
-                                             "ddas-records",
-                                             "ddas-digest",
-                                             "ddas-signature",
-                                             "ddas-signature-profile",
-                                             "ddas-reason",
-                                             "ddas-last-error",
-                                             "ddas-attempts",
-                                             "ddas-sources"};
+static const char *const PARKED_HEADERS[] = {
+    "ce_specversion", "ce_id",
+    "ce_source",      "ce_type",
+    "ce_subject",     "ce_time",
+    "content-type",   "ddas-delivery-id",
+    "ddas-batch-id",  "ddas-batch-index",
+    "ddas-records",   "ddas-digest",
+    "ddas-signature", "ddas-signature-profile",
+    "ddas-reason",    "ddas-last-error",
+    "ddas-attempts",  "ddas-sources"};
 
 static void parked_round_trip(void **state) {
   static const char *const akeys[] = {"time", "http_status", "error"};
@@ -1245,6 +1240,84 @@ static void clear_and_lookup(void **state) {
   assert_zeroed(&e);
 }
 
+/* ce_source is a CloudEvents URI-reference (issue 12): a group id with a
+ * space gave "urn:ddas-worker:my group", which is not one. The default is
+ * percent-encoded, and a builder refuses a source that is not a
+ * URI-reference; every event names its delivery in ce_subject. */
+static void ce_source_and_subject(void **state) {
+  static const char *const good[] = {"urn:ddas-worker:ddas-worker",
+                                     "urn:ddas-worker:my%20group",
+                                     "https://worker.example.nl/ddas?x=1#y",
+                                     "/relative/path",
+                                     "a",
+                                     "urn:x:[::1]:9092",
+                                     "mailto:ops@example.nl"};
+  static const char *const bad[] = {"",
+                                    "urn:ddas-worker:my group",
+                                    "urn:x:\"q\"",
+                                    "urn:x:%2",
+                                    "urn:x:%zz",
+                                    "1urn:x",
+                                    ":x",
+                                    "ur n:x",
+                                    "a%20b:c",
+                                    "urn:x:\xc3\xa9",
+                                    "urn:x:\tb",
+                                    "urn:x:<b>",
+                                    "urn:x:{b}",
+                                    "urn:x:a|b",
+                                    "urn:x:a\\b"};
+  char out[64];
+  size_t i;
+  ddas_event_base b = base();
+  ddas_forwarded_in in = forwarded_in();
+  ddas_event e;
+  (void)state;
+  for(i = 0; i < N(good); i++) {
+    if(!ddas_uri_reference_ok(good[i]))
+      print_message("refused: %s\n", good[i]);
+    assert_true(ddas_uri_reference_ok(good[i]));
+  }
+  for(i = 0; i < N(bad); i++) {
+    if(ddas_uri_reference_ok(bad[i]))
+      print_message("accepted: %s\n", bad[i]);
+    assert_false(ddas_uri_reference_ok(bad[i]));
+  }
+  assert_false(ddas_uri_reference_ok(NULL));
+
+  assert_int_equal(ddas_ce_source_default("ddas-worker", out, sizeof(out)),
+                   DDAS_OK);
+  assert_string_equal(out, "urn:ddas-worker:ddas-worker");
+  assert_int_equal(ddas_ce_source_default("my group/1:\"é\"", out, sizeof(out)),
+                   DDAS_OK);
+  assert_string_equal(out, "urn:ddas-worker:my%20group%2F1%3A%22%C3%A9%22");
+  assert_true(ddas_uri_reference_ok(out));
+  assert_int_equal(ddas_ce_source_default("a.b_c~d-e", out, sizeof(out)),
+                   DDAS_OK);
+  assert_string_equal(out, "urn:ddas-worker:a.b_c~d-e");
+  assert_int_equal(ddas_ce_source_default("", out, sizeof(out)), DDAS_ERR_ARG);
+  assert_int_equal(ddas_ce_source_default(NULL, out, sizeof(out)),
+                   DDAS_ERR_ARG);
+  /* exactly full, then one byte short */
+  assert_int_equal(ddas_ce_source_default(" ", out, 20), DDAS_OK);
+  assert_string_equal(out, "urn:ddas-worker:%20");
+  assert_int_equal(ddas_ce_source_default(" ", out, 19), DDAS_ERR_LIMIT);
+  assert_string_equal(out, "");
+
+  /* the builders refuse a source that is not a URI-reference */
+  b.ce_source = "urn:ddas-worker:my group";
+  in.base = b;
+  assert_int_equal(ddas_event_forwarded(&in, &e), DDAS_ERR_ARG);
+  assert_zeroed(&e);
+  b.ce_source = "urn:ddas-worker:my%20group";
+  b.delivery_id = "ddas.deliveries/3/1041";
+  in.base = b;
+  assert_int_equal(ddas_event_forwarded(&in, &e), DDAS_OK);
+  assert_hdr(&e, "ce_source", "urn:ddas-worker:my%20group");
+  assert_hdr(&e, "ce_subject", "ddas.deliveries/3/1041");
+  ddas_event_clear(&e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(rejection_event),
@@ -1260,6 +1333,7 @@ int main(void) {
       cmocka_unit_test(utf8_hygiene),
       cmocka_unit_test(allocation_failures),
       cmocka_unit_test(clear_and_lookup),
+      cmocka_unit_test(ce_source_and_subject),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

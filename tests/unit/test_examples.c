@@ -23,7 +23,7 @@ static void check(const char *file, ddas_kind kind, const char *version,
   memset(&vo, 0, sizeof(vo));
   vo.kind = kind;
   vo.version = version;
-  snprintf(path, sizeof(path), SHARED_DIR "/examples/%s", file);
+  snprintf(path, sizeof(path), SOURCE_DIR "/config/examples/%s", file);
   buf = tu_read(path, &len);
   assert_int_equal(
       ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
@@ -43,7 +43,7 @@ static void check(const char *file, ddas_kind kind, const char *version,
 }
 
 static void every_v10_and_vs_example_is_valid(void **state) {
-  char **names = tu_list(SHARED_DIR "/examples", ".json");
+  char **names = tu_list(SOURCE_DIR "/config/examples", ".json");
   size_t i, n = 0;
   (void)state;
   for(i = 0; names[i]; i++) {
@@ -60,7 +60,7 @@ static void every_v10_and_vs_example_is_valid(void **state) {
 }
 
 static void older_versions_are_valid_against_their_own_schema(void **state) {
-  char **names = tu_list(SHARED_DIR "/examples", ".json");
+  char **names = tu_list(SOURCE_DIR "/config/examples", ".json");
   size_t i, n = 0;
   (void)state;
   for(i = 0; names[i]; i++) {

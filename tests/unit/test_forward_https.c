@@ -173,7 +173,7 @@ static int send_file(const char *cfg, const char *delivery, char **out,
   return rc;
 }
 
-#define DELIVERY SHARED_DIR "/examples/shv-v1.0-meervoudig.json"
+#define DELIVERY SOURCE_DIR "/config/examples/shv-v1.0-meervoudig.json"
 
 /* One EXCHANGE.md row: `plan` then normal service. */
 static void row(const char *plan, int want_exit, const char *want_out,

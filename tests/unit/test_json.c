@@ -318,7 +318,7 @@ static void memory_stays_within_the_budget(void **state) {
     free(b);
   }
   /* real data passes: 4 MB of official example deliveries in an array */
-  ex = tu_read(SHARED_DIR "/examples/shv-v1.0-meervoudig.json", &len);
+  ex = tu_read(SOURCE_DIR "/config/examples/shv-v1.0-meervoudig.json", &len);
   {
     size_t blen;
     char *b = repeat("[", ex, ",", "]", n, &blen);
@@ -401,7 +401,8 @@ static void pointers(void **state) {
  * return DDAS_ERR_NOMEM (or succeed), never crash or leak (ASan checks). */
 static void allocation_failures(void **state) {
   size_t len;
-  char *buf = tu_read(SHARED_DIR "/examples/shv-v1.0-meervoudig.json", &len);
+  char *buf =
+      tu_read(SOURCE_DIR "/config/examples/shv-v1.0-meervoudig.json", &len);
   unsigned long n;
   int succeeded = 0;
   (void)state;

@@ -25,7 +25,8 @@
 #include "ddas/ddas.h"
 #include "testutil.h"
 
-#define SUITE_DIR SHARED_DIR "/jsonschema-test-suite/tests/draft2020-12"
+#define SUITE_DIR                                                              \
+  SOURCE_DIR "/tests/data/jsonschema-test-suite/tests/draft2020-12"
 
 /* The .json files under SUITE_DIR, recursively, as paths relative to it
  * ("optional/format/date.json"), one a line in C-locale order (free()). A

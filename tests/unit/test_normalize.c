@@ -233,7 +233,8 @@ static void n6_one_levering_per_gemeente(void **state) {
 
 static void n3_upgrades_v09(void **state) {
   size_t len;
-  char *buf = tu_read(SHARED_DIR "/examples/shv-v0.9-enkelvoudig.json", &len);
+  char *buf =
+      tu_read(SOURCE_DIR "/config/examples/shv-v0.9-enkelvoudig.json", &len);
   outcome o;
   const ddas_json *s;
   (void)state;
@@ -254,7 +255,8 @@ static void n3_upgrades_v09(void **state) {
 
 static void n3_upgrades_v010(void **state) {
   size_t len;
-  char *buf = tu_read(SHARED_DIR "/examples/shv-v0.10-enkelvoudig.json", &len);
+  char *buf =
+      tu_read(SOURCE_DIR "/config/examples/shv-v0.10-enkelvoudig.json", &len);
   outcome o;
   (void)state;
   run(buf, "0.10", DDAS_N_ALL, &o);
@@ -335,7 +337,8 @@ static size_t count(const ddas_validate_result *res, const char *rule, int sev,
 
 /* The official v0.9 example without its (optional) aanleverdatumEnTijd. */
 static char *v09_without_time(size_t *len) {
-  char *buf = tu_read(SHARED_DIR "/examples/shv-v0.9-enkelvoudig.json", len);
+  char *buf =
+      tu_read(SOURCE_DIR "/config/examples/shv-v0.9-enkelvoudig.json", len);
   char *p = strstr(buf, "\"aanleverdatumEnTijd\": \"2023-01-01T12:00:00Z\",");
   assert_non_null(p);
   memset(p, ' ', strlen("\"aanleverdatumEnTijd\": \"2023-01-01T12:00:00Z\","));
@@ -445,7 +448,8 @@ static void envelope_code_replaces_or_fills(void **state) {
  * out silently. */
 static void upgrade_reports_dropped_values(void **state) {
   size_t len;
-  char *buf = tu_read(SHARED_DIR "/examples/shv-v0.9-enkelvoudig.json", &len);
+  char *buf =
+      tu_read(SOURCE_DIR "/config/examples/shv-v0.9-enkelvoudig.json", &len);
   outcome o;
   int idx = ddas_rule_index("upgrade.dropped");
   (void)state;
@@ -475,7 +479,8 @@ static void upgrade_reports_dropped_values(void **state) {
     done(&o);
   }
   {
-    char *v09 = tu_read(SHARED_DIR "/examples/shv-v0.9-enkelvoudig.json", &len);
+    char *v09 =
+        tu_read(SOURCE_DIR "/config/examples/shv-v0.9-enkelvoudig.json", &len);
     char *extra = malloc(len + 32);
     assert_non_null(extra);
     snprintf(extra, len + 32, "{\"x~y\":1,%s", strchr(v09, '{') + 1);

@@ -242,7 +242,7 @@ static void nothing_personal_leaves_the_core(void **state) {
   scan total;
   (void)state;
   memset(&total, 0, sizeof(total));
-  run_dir(SHARED_DIR "/examples", &files, &total);
+  run_dir(SOURCE_DIR "/config/examples", &files, &total);
   run_dir(SOURCE_DIR "/tests/cases/schema", &files, &total);
   run_dir(SOURCE_DIR "/tests/cases/input", &files, &total);
   run_dir(SOURCE_DIR "/tests/cases/rules", &files, &total);

@@ -19,7 +19,8 @@
  * a sort by pointer and document order differ. */
 static char *defective_example(size_t *len) {
   size_t n;
-  char *ex = tu_read(SHARED_DIR "/examples/shv-v1.0-enkelvoudig.json", &n);
+  char *ex =
+      tu_read(SOURCE_DIR "/config/examples/shv-v1.0-enkelvoudig.json", &n);
   char *b = malloc(n + 64), *at, *close;
   assert_non_null(b);
   at = strstr(ex, "\"startdatumLevering\": \"2024-01-01\"");

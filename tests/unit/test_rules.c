@@ -156,7 +156,8 @@ static void overrides(void **state) {
 
 static void an_override_changes_the_verdict(void **state) {
   size_t len;
-  char *buf = tu_read(SHARED_DIR "/examples/shv-v1.0-enkelvoudig.json", &len);
+  char *buf =
+      tu_read(SOURCE_DIR "/config/examples/shv-v1.0-enkelvoudig.json", &len);
   ddas_validate_options vo;
   ddas_validate_result res;
   ddas_ruleset rs;

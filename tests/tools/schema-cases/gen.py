@@ -12,7 +12,7 @@ import jsonschema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, '..', '..', '..'))
-EX = os.environ.get('DDAS_SHARED_DIR', os.path.join(REPO, '..', 'shared')) + '/examples'
+EX = os.path.join(REPO, 'config', 'examples')
 SCH = os.path.join(REPO, 'config', 'schemas')
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, 'tests', 'cases', 'schema')
 
