@@ -10,6 +10,7 @@
 #include "ddas/normalize.h"
 #include "ddas/rules.h"
 #include "forward.h"
+#include "log.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -128,6 +129,7 @@ int wk_cmd_check_config(int argc, char **argv) {
     wk_config_free(&cfg);
     return 2;
   }
+  wk_log_init(&cfg); /* the forwarder's warnings: log.format, log.level */
   {
     ddas_schemaset *set = NULL;
     int bad = wk_schemas_load(&set, err, sizeof(err));

@@ -13,6 +13,7 @@
 #include "ddas/ddas.h"
 #include "forward.h"
 #include "io.h"
+#include "log.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -190,6 +191,7 @@ int wk_cmd_send(int argc, char **argv) {
     wk_config_free(&cfg);
     return 2;
   }
+  wk_log_init(&cfg); /* the forwarder's lines: log.format, log.level */
   status = 2;
   if(!*cfg.cbs_url) {
     fprintf(stderr, "ddas-worker send: %s: cbs.url is not set\n", a.path);

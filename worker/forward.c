@@ -41,6 +41,7 @@
 #include "ddas/alloc.h"
 #include "ddas/sign.h"
 #include "forward_int.h"
+#include "log.h"
 
 #define WK_EXPIRY_WARN_S (30 * 86400)
 #define WK_META_MAX 65536 /* bytes of an existing meta file read */
@@ -95,73 +96,34 @@ static void date_of(int64_t t, char *buf, size_t cap) {
   strftime(buf, cap, "%Y-%m-%d", &tm);
 }
 
-/* ---- logging (stderr only; batch ids and statuses, nothing else) -------- */
+/* ---- logging (batch ids and statuses, nothing else) -------------------- */
 
-static void json_str(FILE *out, const char *s) {
-  fputc('"', out);
-  for(; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if(c == '"' || c == '\\')
-      fprintf(out, "\\%c", c);
-    else if(c < 0x20 || c == 0x7f)
-      fprintf(out, "\\u%04x", c);
-    else
-      fputc(c, out);
-  }
-  fputc('"', out);
-}
-
+/* One line through the program's logger (log.h): the fields of the
+ * forwarder's lines, each left out when it has no value. */
 void wk_fwd_log(const wk_forwarder *f, int level, const char *msg,
                 const char *batch_id, unsigned attempt, int status,
                 const char *outcome, const char *error, long long retry_ms) {
-  static const char *const names[] = {"debug", "info", "warn", "error"};
-  char when[40];
-  int json = f ? f->log_json : 0;
-  if(f && level < f->log_min)
+  wk_field fl[6];
+  size_t n = 0;
+  (void)f;
+  if(!wk_log_enabled(level))
     return;
-  wk_fwd_now(when, sizeof(when));
-  /* the senders of `run` log from several threads: one whole line at a
-   * time (log.c takes the same lock) */
-  flockfile(stderr);
-  if(json) {
-    fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"event\":", when,
-            names[level]);
-    json_str(stderr, msg);
-    if(batch_id) {
-      fputs(",\"batch_id\":", stderr);
-      json_str(stderr, batch_id);
-    }
-    if(attempt)
-      fprintf(stderr, ",\"attempt\":%u", attempt);
-    if(status >= 0)
-      fprintf(stderr, ",\"http_status\":%d", status);
-    if(outcome)
-      fprintf(stderr, ",\"outcome\":\"%s\"", outcome);
-    if(!wk_fwd_empty(error)) {
-      fputs(",\"error\":", stderr);
-      json_str(stderr, error);
-    }
-    if(retry_ms >= 0)
-      fprintf(stderr, ",\"retry_in_ms\":%lld", retry_ms);
-    fputs("}\n", stderr);
-  } else {
-    fprintf(stderr, "%s %s %s", when, names[level], msg);
-    if(batch_id)
-      fprintf(stderr, " batch=%s", batch_id);
-    if(attempt)
-      fprintf(stderr, " attempt=%u", attempt);
-    if(status >= 0)
-      fprintf(stderr, " status=%d", status);
-    if(outcome)
-      fprintf(stderr, " outcome=%s", outcome);
-    if(!wk_fwd_empty(error))
-      fprintf(stderr, " error=\"%s\"", error);
-    if(retry_ms >= 0)
-      fprintf(stderr, " retry_in_ms=%lld", retry_ms);
-    fputc('\n', stderr);
-  }
-  fflush(stderr);
-  funlockfile(stderr);
+  if(batch_id)
+    fl[n++] = WK_STR("batch_id", batch_id);
+  if(attempt)
+    fl[n++] = WK_INT("attempt", attempt);
+  if(status >= 0)
+    fl[n++] = WK_INT("http_status", status);
+  if(outcome)
+    fl[n++] = WK_STR("outcome", outcome);
+  if(!wk_fwd_empty(error))
+    fl[n++] = WK_STR("error", error);
+  if(retry_ms >= 0)
+    fl[n++] = WK_INT("retry_in_ms", retry_ms);
+  if(n)
+    wk_log_fields(level, msg, fl, n);
+  else
+    wk_log(level, msg, NULL);
 }
 
 /* ---- start-up checks ---------------------------------------------------- */
@@ -207,7 +169,7 @@ static int check_expiry(const wk_forwarder *f, const char *key,
              "WARNING: the certificate in %s expires on %s (in %lld days); "
              "renew it",
              key, day, (long long)((not_after - now) / 86400));
-    wk_fwd_log(f, LV_WARN, msg, NULL, 0, -1, NULL, NULL, -1);
+    wk_fwd_log(f, WK_WARN, msg, NULL, 0, -1, NULL, NULL, -1);
   }
   return 0;
 }
@@ -329,7 +291,7 @@ static int check_url(const wk_forwarder *f, const wk_config *cfg,
              "authentication, batches and tokens travel in the clear. Use "
              "this only against a local test stub",
              key);
-    wk_fwd_log(f, LV_WARN, msg, NULL, 0, -1, NULL, NULL, -1);
+    wk_fwd_log(f, WK_WARN, msg, NULL, 0, -1, NULL, NULL, -1);
   }
   rc = 0;
 out:
@@ -631,21 +593,6 @@ out:
 
 /* ---- the public API ----------------------------------------------------- */
 
-/* log.format and log.level: JSON lines unless "text"; info and up unless
- * debug, warn or error. */
-static void set_logging(wk_forwarder *f, const wk_config *cfg) {
-  f->log_json = !cfg->log_format || strcmp(cfg->log_format, "text") != 0;
-  f->log_min = LV_INFO;
-  if(cfg->log_level) {
-    if(strcmp(cfg->log_level, "debug") == 0)
-      f->log_min = LV_DEBUG;
-    else if(strcmp(cfg->log_level, "warn") == 0)
-      f->log_min = LV_WARN;
-    else if(strcmp(cfg->log_level, "error") == 0)
-      f->log_min = LV_ERROR;
-  }
-}
-
 /* The signer from sign.key and sign.cert (refused when expired, a warning
  * when it expires soon). 0, or -1 with a message naming the keys. */
 static int load_signer(wk_forwarder *f, const wk_config *cfg, char *err,
@@ -774,7 +721,6 @@ int wk_forwarder_new(const wk_config *cfg, wk_forwarder **out, char *err,
     return -1;
   }
   f->outbox_fd = -1;
-  set_logging(f, cfg);
   if(ddas_sig_profile_parse(wk_fwd_empty(cfg->sign_profile) ? "adr"
                                                             : cfg->sign_profile,
                             &f->profile)) {

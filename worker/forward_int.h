@@ -93,12 +93,8 @@ struct wk_forwarder {
   /* health and metrics */
   wk_forward_stats stats;
   wk_metrics *metrics; /* NULL: none */
-  /* logging */
-  int log_json, log_min;
   const volatile sig_atomic_t *stop;
 };
-
-enum { LV_DEBUG, LV_INFO, LV_WARN, LV_ERROR };
 
 static inline int wk_fwd_empty(const char *s) { return !s || !*s; }
 
@@ -122,8 +118,9 @@ void wk_fwd_now(char *buf, size_t cap);
 /* A uniform number in [0, 1) from f's xorshift64* (jitter, not secrets). */
 double wk_fwd_rnd(wk_forwarder *f);
 
-/* One log line of the forwarder. batch_id may be NULL; status < 0 and
- * attempt 0 leave the fields out; retry_ms < 0 means no retry. */
+/* One log line of the forwarder through log.h (levels WK_*). batch_id may
+ * be NULL; status < 0 and attempt 0 leave the fields out; retry_ms < 0
+ * means no retry. */
 void wk_fwd_log(const wk_forwarder *f, int level, const char *msg,
                 const char *batch_id, unsigned attempt, int status,
                 const char *outcome, const char *error, long long retry_ms);

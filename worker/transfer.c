@@ -16,6 +16,7 @@
  * headers, wiped after use, and never reach a log line or last_error. */
 #define _DEFAULT_SOURCE
 #include "forward_int.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -731,7 +732,7 @@ static after_try settle(wk_forwarder *f, wk_xfer *x, const wk_try *t) {
   switch(t->outcome) {
   case DDAS_OUT_FORWARDED:
     f->stats.forwarded++;
-    wk_fwd_log(f, LV_INFO, "batch forwarded", x->batch_id, r->attempts,
+    wk_fwd_log(f, WK_INFO, "batch forwarded", x->batch_id, r->attempts,
                f->outbox ? -1 : t->status, oname, t->error, -1);
     return AFTER_DONE;
   case DDAS_OUT_REFUSED:
@@ -741,7 +742,7 @@ static after_try settle(wk_forwarder *f, wk_xfer *x, const wk_try *t) {
     }
     f->stats.refused++;
     f->stats.parked++;
-    wk_fwd_log(f, LV_WARN, "batch refused", x->batch_id, r->attempts, t->status,
+    wk_fwd_log(f, WK_WARN, "batch refused", x->batch_id, r->attempts, t->status,
                oname, t->error, -1);
     return AFTER_DONE;
   case DDAS_OUT_AUTH:
@@ -751,7 +752,7 @@ static after_try settle(wk_forwarder *f, wk_xfer *x, const wk_try *t) {
       x->auth_retried = 1;
       if(x->token_gen == f->token_gen)
         drop_token(f);
-      wk_fwd_log(f, LV_WARN, "token refused, retrying with a fresh token",
+      wk_fwd_log(f, WK_WARN, "token refused, retrying with a fresh token",
                  x->batch_id, r->attempts, t->status, oname, t->error, 0);
       return AFTER_AGAIN_NOW;
     }
@@ -765,7 +766,7 @@ static after_try settle(wk_forwarder *f, wk_xfer *x, const wk_try *t) {
   case DDAS_OUT_CONFIG_FAULT:
     f->stats.config_faults++;
     f->stats.parked++;
-    wk_fwd_log(f, LV_ERROR, "configuration fault", x->batch_id, r->attempts,
+    wk_fwd_log(f, WK_ERROR, "configuration fault", x->batch_id, r->attempts,
                t->status, ddas_outcome_name(DDAS_OUT_CONFIG_FAULT),
                r->last_error, -1);
     return AFTER_DONE;
@@ -800,12 +801,12 @@ static void schedule_retry(wk_forwarder *f, wk_xfer *x, const wk_try *t) {
                                    t->retry_after_s, wk_fwd_rnd(f));
   if(!ddas_retry_allowed(&f->policy, x->counted, now - x->t0, delay)) {
     f->stats.parked++;
-    wk_fwd_log(f, LV_ERROR, "batch not delivered, retries exhausted",
+    wk_fwd_log(f, WK_ERROR, "batch not delivered, retries exhausted",
                x->batch_id, x->r->attempts, t->status, oname, t->error, -1);
     finish(f, x, 0);
     return;
   }
-  wk_fwd_log(f, LV_WARN, "batch attempt failed", x->batch_id, x->r->attempts,
+  wk_fwd_log(f, WK_WARN, "batch attempt failed", x->batch_id, x->r->attempts,
              t->status, oname, t->error, (long long)delay);
   count_retry(f, t);
   x->state = X_DUE;

@@ -194,6 +194,57 @@ static void row(const char *plan, int want_exit, const char *want_out,
   stub_stop(&s);
 }
 
+/* The line of `out` holding `event` (static copy; NULL when none). */
+static const char *line_with(const char *out, const char *event) {
+  static char line[4096];
+  const char *p = strstr(out, event), *a, *b;
+  if(!p)
+    return NULL;
+  for(a = p; a > out && a[-1] != '\n'; a--)
+    ;
+  b = strchr(p, '\n');
+  if(!b)
+    b = p + strlen(p);
+  snprintf(line, sizeof(line), "%.*s", (int)(b - a), a);
+  return line;
+}
+
+/* The forwarder logs through the program's one logger: a JSON line with
+ * typed values (numbers as numbers), and in text the same keys
+ * (batch_id=, http_status=), not a second format of its own. */
+static void forwarder_lines_are_the_loggers(void **state) {
+  stub s;
+  char *out;
+  const char *l;
+  json_t *j;
+  (void)state;
+  stub_start(&s, "[{\"status\": 503}]", NULL);
+  assert_int_equal(send_file(conf(&s, NULL), DELIVERY, &out, NULL), 0);
+  l = line_with(out, "batch attempt failed");
+  assert_non_null(l);
+  j = json_loads(l, 0, NULL);
+  if(!j)
+    fail_msg("not a JSON line: %s", l);
+  assert_true(json_is_integer(json_object_get(j, "http_status")));
+  assert_int_equal(json_integer_value(json_object_get(j, "http_status")), 503);
+  assert_true(json_is_integer(json_object_get(j, "attempt")));
+  assert_true(json_is_integer(json_object_get(j, "retry_in_ms")));
+  assert_true(json_is_string(json_object_get(j, "batch_id")));
+  json_decref(j);
+  free(out);
+  stub_stop(&s);
+  stub_start(&s, "[{\"status\": 503}]", NULL);
+  assert_int_equal(
+      send_file(conf(&s, "log.format = text\n"), DELIVERY, &out, NULL), 0);
+  l = line_with(out, "batch attempt failed");
+  assert_non_null(l);
+  assert_non_null(strstr(l, " batch_id="));
+  assert_non_null(strstr(l, " http_status=503"));
+  assert_null(strstr(l, " batch="));
+  free(out);
+  stub_stop(&s);
+}
+
 static void ok_2xx_forwarded(void **state) {
   (void)state;
   row(NULL, 0, "forwarded, HTTP 20", 1, 1);
@@ -441,6 +492,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ok_2xx_forwarded),
+      cmocka_unit_test(forwarder_lines_are_the_loggers),
       cmocka_unit_test(same_delivery_twice_is_a_repeat),
       cmocka_unit_test(refused_400_422),
       cmocka_unit_test(config_faults_403_404_405),
