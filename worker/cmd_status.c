@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "config.h"
 #include "ddas/status.h"
@@ -67,7 +68,7 @@ static int parse_args(int argc, char **argv, status_args *a) {
   int o;
   memset(a, 0, sizeof(*a));
   optind = 1;
-  while((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+  while((o = wk_getopt(argc, argv, "c:h", opts, "status")) != -1) {
     switch(o) {
     case 'c': a->path = optarg; break;
     case 'p': a->filter.period = optarg; break;
@@ -76,7 +77,7 @@ static int parse_args(int argc, char **argv, status_args *a) {
     case 'j': a->json = 1; break;
     case 'H': a->html = optarg; break;
     case 'h': usage(stdout); return -1;
-    default: fprintf(stderr, "Try 'ddas-worker status --help'.\n"); return 2;
+    default: return 2; /* wk_getopt said why */
     }
   }
   if(!a->path || optind != argc) {
