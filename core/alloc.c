@@ -1,12 +1,18 @@
 /* Allocation wrappers with test-time failure injection and byte accounting
  * (see ddas/alloc.h). */
+#define _GNU_SOURCE /* MAP_ANONYMOUS, madvise, mremap */
 #include "ddas/alloc.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+/* The huge page size of x86-64 and arm64 (4 KiB base pages). */
+#define HUGE_PAGE ((size_t)2 << 20)
 
 /* Test hook state. Plain globals on purpose: injection is a test-only,
  * single-threaded facility, like curl's memdebug. */
@@ -47,14 +53,16 @@ void ddas_alloc_peak_reset(void) {
   atomic_store_explicit(&peak, ddas_alloc_in_use(), memory_order_relaxed);
 }
 
-size_t ddas_alloc_slack(void) {
-  static size_t slack;
-  if(!slack) {
-    long page = sysconf(_SC_PAGESIZE);
-    slack = (page > 0 ? (size_t)page : 4096u) + 32u;
+static size_t page_size(void) {
+  static size_t page;
+  if(!page) {
+    long v = sysconf(_SC_PAGESIZE);
+    page = v > 0 ? (size_t)v : 4096u;
   }
-  return slack;
+  return page;
 }
+
+size_t ddas_alloc_slack(void) { return page_size() + 32u; }
 
 static void raise_peak(size_t v) {
   size_t p = atomic_load_explicit(&peak, memory_order_relaxed);
@@ -108,6 +116,81 @@ void ddas_free(void *p) {
   atomic_fetch_sub_explicit(&in_use, malloc_usable_size(p),
                             memory_order_relaxed);
   free(p);
+}
+
+/* n rounded up to whole pages; 0 when that overflows. */
+static size_t page_round(size_t n) {
+  size_t page = page_size();
+  if(n > SIZE_MAX - page)
+    return 0;
+  return (n + page - 1) / page * page;
+}
+
+void *ddas_pages_alloc(size_t n) {
+  size_t len = page_round(n ? n : 1), map;
+  char *m, *p;
+  if(should_fail() || !len)
+    return NULL;
+  /* big blocks: map a huge page more and trim, so that the block starts on
+   * a huge page boundary and every whole 2 MiB of it can be one page */
+  map = len >= HUGE_PAGE ? len + HUGE_PAGE : len;
+  if(map < len)
+    return NULL;
+  m = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+           0);
+  if(m == MAP_FAILED)
+    return NULL;
+  p = m;
+  if(map != len) {
+    size_t head = (HUGE_PAGE - (uintptr_t)m % HUGE_PAGE) % HUGE_PAGE;
+    p = m + head;
+    if(head)
+      munmap(m, head);
+    if(map - head > len)
+      munmap(p + len, map - head - len);
+#ifdef MADV_HUGEPAGE
+    /* a hint: without THP the block simply has small pages */
+    (void)madvise(p, len, MADV_HUGEPAGE);
+#endif
+  }
+  raise_peak(atomic_fetch_add_explicit(&in_use, len, memory_order_relaxed) +
+             len);
+  return p;
+}
+
+void *ddas_pages_realloc(void *p, size_t old_n, size_t n) {
+  size_t was, len = page_round(n ? n : 1);
+  void *q;
+  if(!p)
+    return ddas_pages_alloc(n);
+  if(should_fail() || !len)
+    return NULL;
+  was = page_round(old_n ? old_n : 1);
+  if(len == was)
+    return p;
+  /* the pages move, they are not copied: old and new never both exist */
+  q = mremap(p, was, len, MREMAP_MAYMOVE);
+  if(q == MAP_FAILED)
+    return NULL;
+#ifdef MADV_HUGEPAGE
+  if(len > was)
+    (void)madvise(q, len, MADV_HUGEPAGE);
+#endif
+  if(len > was)
+    raise_peak(
+        atomic_fetch_add_explicit(&in_use, len - was, memory_order_relaxed) +
+        (len - was));
+  else
+    atomic_fetch_sub_explicit(&in_use, was - len, memory_order_relaxed);
+  return q;
+}
+
+void ddas_pages_free(void *p, size_t n) {
+  size_t len = page_round(n ? n : 1);
+  if(!p)
+    return;
+  atomic_fetch_sub_explicit(&in_use, len, memory_order_relaxed);
+  munmap(p, len);
 }
 
 char *ddas_strndup(const char *s, size_t n) {

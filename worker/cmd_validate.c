@@ -127,6 +127,7 @@ static int normalise(const ddas_validate_result *res,
   bo.max_records = SIZE_MAX;
   bo.max_bytes = SIZE_MAX;
   bo.norm_mask = mask;
+  bo.count_only = out == NULL; /* the counts need no batch bodies */
   if(ddas_batcher_new(&bo, &b) || ddas_batcher_add(b, res) ||
      ddas_batcher_finish(b)) {
     snprintf(err, errlen, "normalising the accepted records failed");

@@ -23,6 +23,22 @@ void ddas_free(void *p);
 char *ddas_strndup(const char *s, size_t n);
 char *ddas_strdup(const char *s);
 
+/* Large arena blocks: n bytes (rounded up to whole pages) mapped from the
+ * system, zeroed, released with ddas_pages_free(p, n) (the same n), never
+ * with free(). Counted like the blocks above (at most ddas_alloc_slack()
+ * beyond n) and subject to the same failure injection. Blocks of 2 MiB and
+ * more are aligned to 2 MiB and ask for transparent huge pages
+ * (MADV_HUGEPAGE; Debian's default THP mode is "madvise"): a fresh tree is
+ * written once, front to back, and first-touch page faults dominated the
+ * parse of a large delivery (one fault per 4 KiB page; with huge pages one
+ * per 2 MiB). NULL when out of memory. */
+void *ddas_pages_alloc(size_t n);
+/* Resizes a block of ddas_pages_alloc(old_n) (NULL: allocates) to n bytes,
+ * keeping its contents: its pages are moved, not copied (mremap). NULL,
+ * with the block unchanged, when out of memory. */
+void *ddas_pages_realloc(void *p, size_t old_n, size_t n);
+void ddas_pages_free(void *p, size_t n);
+
 /* Testing only: the allocation with sequence number `n` (1-based, counted
  * from this call) and all later ones fail until the next call; n = 0 turns
  * injection off. */

@@ -52,6 +52,11 @@ typedef struct {
   size_t reparse_min;     /* ddas_batcher_add_release() re-reads the records of
                              an SHV chunk of at least this many bytes (0: 4 MiB,
                              1: always) */
+  int count_only;         /* 1: every accepted record is still written with
+                             N3-N6 (so ddas_batcher_normalised() counts the
+                             same), but into a scratch buffer only: no batch
+                             is kept, hashed or returned (`validate` without
+                             --normalised-out needs only the counts) */
 } ddas_batch_options;
 
 typedef struct {
@@ -59,9 +64,13 @@ typedef struct {
   unsigned index; /* 0-based within the delivery */
   size_t records;
   size_t leveringen;
-  char *body; /* owned; UTF-8 JSON, not NUL-terminated */
+  char *body; /* owned, released by ddas_batch_clear() only (a body of
+                 2 MiB and more is mapped pages, not malloc memory); UTF-8
+                 JSON, not NUL-terminated */
   size_t len;
   size_t first_chunk, last_chunk; /* 0-based indexes of contributing chunks */
+  size_t body_mapped; /* internal: body is a ddas_pages_alloc() block of this
+                         many bytes (0: malloc); ddas_batch_clear() knows */
 } ddas_batch;
 
 void ddas_batch_clear(ddas_batch *b);

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ddas/result.h"
 
@@ -142,8 +143,25 @@ ddas_json *ddas_json_root_mut(ddas_json_doc *doc);
 void *ddas_json_doc_alloc(ddas_json_doc *doc, size_t n);
 
 /* Object member lookup by NUL-terminated name; NULL when absent or when
- * `obj` is not an object. Linear: for hot paths use compiled schemas. */
-const ddas_json *ddas_json_get(const ddas_json *obj, const char *key);
+ * `obj` is not an object. Linear: for hot paths use compiled schemas.
+ * Inline, because the rules and the batcher call it with literal names
+ * tens of times per record: the name's length and the comparison are then
+ * constants (it was a tenth of the full path's time as a call). */
+static inline const ddas_json *ddas_json_get(const ddas_json *obj,
+                                             const char *key) {
+  size_t i, n;
+  if(!obj || obj->type != DDAS_JSON_OBJECT)
+    return NULL;
+  n = strlen(key);
+  /* the first byte first: most members of a DDAS object differ there */
+  for(i = 0; i < obj->n; i++) {
+    const ddas_json_member *m = &obj->u.members[i];
+    if(m->key_len == n &&
+       (n == 0 || (m->key[0] == key[0] && memcmp(m->key, key, n) == 0)))
+      return &m->value;
+  }
+  return NULL;
+}
 /* 1 when a and b are equal JSON values: numbers by value (1 == 1.0),
  * objects regardless of member order. */
 int ddas_json_equal(const ddas_json *a, const ddas_json *b);

@@ -291,6 +291,55 @@ static void partial_acceptance(void **state) {
   free(buf);
 }
 
+/* The batcher of one result with count_only set or not: its N3-N6 counts
+ * into *counts, and the number of batches it returned. */
+static size_t count_with(const ddas_validate_result *res, int count_only,
+                         ddas_norm_counts *counts) {
+  ddas_batch_options bo;
+  ddas_batcher *bt;
+  ddas_batch b;
+  size_t n = 0;
+  memset(&bo, 0, sizeof(bo));
+  bo.delivery_id = "d";
+  bo.envelope.delivered_at = "2025-01-16T08:00:00Z";
+  bo.max_records = 7; /* several batches when they are kept */
+  bo.norm_mask = DDAS_N_ALL;
+  bo.count_only = count_only;
+  assert_int_equal(ddas_batcher_new(&bo, &bt), DDAS_OK);
+  assert_int_equal(ddas_batcher_add(bt, res), DDAS_OK);
+  assert_int_equal(ddas_batcher_finish(bt), DDAS_OK);
+  while(ddas_batcher_next(bt, &b)) {
+    n++;
+    ddas_batch_clear(&b);
+  }
+  *counts = *ddas_batcher_normalised(bt);
+  ddas_batcher_free(bt);
+  return n;
+}
+
+/* count_only (validate without --normalised-out) counts every N3-N6
+ * normalisation exactly as writing the batches does, and keeps none. */
+static void count_only_counts_the_same(void **state) {
+  size_t len, k;
+  char *buf = make_delivery(30, 2, &len), *p;
+  ddas_validate_result res;
+  ddas_norm_counts full, counted;
+  (void)state;
+  /* N6: a second gemeentecode in the first levering */
+  p = strstr(buf, "GM0100");
+  memcpy(p, "GM0363", 6);
+  check(buf, len, DDAS_PROFILE_STRICT, &res);
+  assert_int_equal(res.accepted, 30);
+  assert_int_equal(count_with(&res, 0, &full), 5);
+  assert_int_equal(count_with(&res, 1, &counted), 0);
+  assert_true(full.n[4] > 0); /* N5: every schuldeiser has a naam only */
+  assert_true(full.n[5] > 0); /* N6: the split levering */
+  for(k = 0; k < sizeof(full.n) / sizeof(full.n[0]); k++)
+    assert_int_equal(counted.n[k], full.n[k]);
+  ddas_validate_result_clear(&res);
+  free(buf);
+}
+
 /* VS: the batch is a valid VS v0.9 document; zaken travel with their
  * signals and are left out when a signal they refer to is rejected. */
 static void vs_batches(void **state) {
@@ -677,6 +726,7 @@ int main(void) {
       cmocka_unit_test(partial_acceptance),
       cmocka_unit_test(envelope_time),
       cmocka_unit_test(vs_batches),
-      cmocka_unit_test(release_writes_the_same_bytes)};
+      cmocka_unit_test(release_writes_the_same_bytes),
+      cmocka_unit_test(count_only_counts_the_same)};
   return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);
 }

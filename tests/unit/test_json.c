@@ -333,6 +333,15 @@ static void memory_stays_within_the_budget(void **state) {
     b = repeat("[", "0", ",", "]", n / 4, &blen);
     assert_string_equal(parse_within_budget(b, blen, &o, &e), "");
     free(b);
+    /* 24 MB: the tree's chunks are mapped huge pages (2 MiB and more,
+     * ddas_pages_alloc), counted, and all given back */
+    b = repeat("[", ex, ",", "]", 6 * n, &blen);
+    assert_string_equal(parse_within_budget(b, blen, NULL, &e), "");
+    o.max_memory = blen + blen / 2; /* a tight budget: smaller last chunk */
+    assert_string_equal(parse_within_budget(b, blen, &o, &e), "");
+    o.max_memory = blen / 2;
+    assert_string_equal(parse_within_budget(b, blen, &o, &e), "memory-limit");
+    free(b);
   }
   free(ex);
 }
