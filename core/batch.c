@@ -634,6 +634,29 @@ void ddas_batch_id(const char *delivery_id, unsigned index,
   hex(md, 16, out);
 }
 
+void ddas_file_delivery_id(const char *path, const void *content, size_t len,
+                           char *out, size_t cap) {
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  const char *base = strrchr(path, '/');
+  char name[100], h[13];
+  size_t i, w = 0;
+  base = base ? base + 1 : path;
+  for(i = 0; base[i] && w + 1 < sizeof(name); i++) {
+    char c = base[i];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             (c >= '0' && c <= '9') || c == '-' || c == '_';
+    name[w++] = ok ? c : '_';
+  }
+  name[w] = '\0';
+  if(w > 5 && strcmp(name + w - 5, "_json") == 0)
+    name[w - 5] = '\0';
+  memset(md, 0, sizeof(md));
+  EVP_Digest(content, len, md, &mdlen, EVP_sha256(), NULL);
+  hex(md, 6, h);
+  snprintf(out, cap, "%s-%s", strcmp(path, "-") ? name : "stdin", h);
+}
+
 static void start_batch(ddas_batcher *b) {
   wbuf *w = &b->body;
   int first = 1;

@@ -2,6 +2,7 @@
  * daemon will, and prints it with secrets masked. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -9,29 +10,37 @@
 #include "config.h"
 #include "ddas/normalize.h"
 #include "ddas/rules.h"
-#include "forward.h"
 #include "log.h"
+#include "startcheck.h"
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: ddas-worker check-config -c FILE [--print]\n"
+          "usage: ddas-worker check-config -c FILE [--print] [--probe]\n"
           "       ddas-worker check-config --reference\n"
           "\n"
           "Checks a configuration file as the worker would load it: the file,\n"
           "then DDAS_* environment overrides, then *_file secrets; types,\n"
-          "bounds, unknown keys (with a suggestion), rule overrides, and the\n"
-          "CBS start-up checks (URL scheme, certificates and keys, signing\n"
-          "certificate separate from the transport certificate).\n"
+          "bounds, unknown keys (with a suggestion), rule overrides, then the\n"
+          "start-up checks every command makes: every kafka.* key against\n"
+          "librdkafka, the schemas, the CBS settings (URL scheme, every\n"
+          "certificate's validity window, key/certificate pairs, signing\n"
+          "certificate separate from the transport certificate), and a\n"
+          "warning for keys and secrets that others may read.\n"
           "\n"
           "  -c, --config FILE  the configuration file\n"
           "  --print            print the effective configuration (secrets\n"
           "                     are never shown)\n"
+          "  --probe            also reach what the configuration names: the\n"
+          "                     brokers (metadata), the token endpoint (a\n"
+          "                     token) and CBS (TLS and an HTTP answer); one\n"
+          "                     line each\n"
+          "  --probe-timeout MS how long to wait for the brokers (10000)\n"
           "  --reference        print the reference table of every key\n"
           "                     (markdown, as in README.md) and exit\n"
           "  -h, --help         show this help\n"
           "\n"
-          "Exit status: 0 usable, 2 not usable (the message says what to\n"
-          "change).\n");
+          "Exit status: 0 usable (and every probe reached), 1 a probe failed,\n"
+          "2 not usable (the message says what to change).\n");
 }
 
 int wk_config_core(const wk_config *c, ddas_ruleset *rules, unsigned *mask,
@@ -100,20 +109,33 @@ int wk_schemas_load(ddas_schemaset **out, char *err, size_t errlen) {
 }
 
 int wk_cmd_check_config(int argc, char **argv) {
-  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                       {"print", no_argument, NULL, 'p'},
-                                       {"reference", no_argument, NULL, 'r'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"config", required_argument, NULL, 'c'},
+      {"print", no_argument, NULL, 'p'},
+      {"probe", no_argument, NULL, 'P'},
+      {"probe-timeout", required_argument, NULL, 't'},
+      {"reference", no_argument, NULL, 'r'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   const char *path = NULL;
-  int print = 0, c;
+  int print = 0, probe = 0, timeout_ms = 10000, c, status = 2;
+  unsigned warnings = 0;
   wk_config cfg;
-  char err[1024];
+  char err[1024], *end;
   optind = 1;
   while((c = wk_getopt(argc, argv, "c:h", opts, "check-config")) != -1) {
     switch(c) {
     case 'c': path = optarg; break;
     case 'p': print = 1; break;
+    case 'P': probe = 1; break;
+    case 't':
+      timeout_ms = (int)strtol(optarg, &end, 10);
+      if(*end || timeout_ms < 100 || timeout_ms > 600000) {
+        fprintf(stderr, "ddas-worker check-config: --probe-timeout must be "
+                        "100 to 600000 (milliseconds)\n");
+        return 2;
+      }
+      break;
     case 'r': wk_config_reference(stdout); return 0;
     case 'h': usage(stdout); return 0;
     default: return 2; /* wk_getopt said why */
@@ -124,35 +146,21 @@ int wk_cmd_check_config(int argc, char **argv) {
     return 2;
   }
   if(wk_config_load(path, &cfg, err, sizeof(err)) ||
-     wk_config_core(&cfg, NULL, NULL, err, sizeof(err))) {
+     wk_config_core(&cfg, NULL, NULL, err, sizeof(err)) ||
+     (wk_log_init(&cfg),
+      wk_startcheck(&cfg, WK_CHECK_ALL, NULL, &warnings, err, sizeof(err)))) {
     fprintf(stderr, "ddas-worker check-config: %s\n", err);
-    wk_config_free(&cfg);
-    return 2;
-  }
-  wk_log_init(&cfg); /* the forwarder's warnings: log.format, log.level */
-  {
-    ddas_schemaset *set = NULL;
-    int bad = wk_schemas_load(&set, err, sizeof(err));
-    ddas_schemaset_free(set);
-    if(bad) {
-      fprintf(stderr, "ddas-worker check-config: %s\n", err);
-      wk_config_free(&cfg);
-      return 2;
-    }
-  }
-  if(*cfg.cbs_url) {
-    wk_forwarder *f = NULL;
-    if(wk_forwarder_new(&cfg, &f, err, sizeof(err))) {
-      fprintf(stderr, "ddas-worker check-config: %s\n", err);
-      wk_config_free(&cfg);
-      return 2;
-    }
-    wk_forwarder_free(f);
+    goto out;
   }
   if(print)
     wk_config_print(&cfg, stdout);
+  else if(warnings)
+    printf("%s: configuration is usable, with %u warning%s (above)\n", path,
+           warnings, warnings == 1 ? "" : "s");
   else
     printf("%s: configuration is usable\n", path);
+  status = probe && wk_probe(&cfg, timeout_ms, stdout) ? 1 : 0;
+out:
   wk_config_free(&cfg);
-  return 0;
+  return status;
 }

@@ -21,6 +21,7 @@
 #include "io.h"
 #include "kafka.h"
 #include "log.h"
+#include "startcheck.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -299,6 +300,12 @@ int wk_cmd_replay(int argc, char **argv) {
     return 2;
   }
   wk_log_init(&cfg);
+  if(wk_startcheck(&cfg, WK_CHECK_KAFKA | WK_CHECK_FILES, NULL, NULL, err,
+                   sizeof(err))) {
+    fprintf(stderr, "ddas-worker replay: %s\n", err);
+    wk_config_free(&cfg);
+    return 2;
+  }
   rc.cfg = &cfg;
   rc.done = &done;
   status = open_clients(&rc, &prod, &rk) ? 2 : replay(&rc, rk);

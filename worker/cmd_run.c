@@ -24,6 +24,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "run.h"
+#include "startcheck.h"
 #include "submit.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -445,7 +446,7 @@ static int start_stages(wk_run *c, const run_args *a, char *err,
            WK_STR("listen", cfg->admin_listen),
            WK_INT("port", wk_admin_port(c->admin)));
   }
-  if(wk_schemas_load(&c->set, err, errlen))
+  if(!c->set && wk_schemas_load(&c->set, err, errlen))
     return -1;
   return 0;
 }
@@ -505,7 +506,8 @@ int wk_cmd_run(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   status = 2;
-  if(start_stages(&c, &a, err, sizeof(err)) ||
+  if(wk_startcheck(&cfg, WK_CHECK_ALL, &c.set, NULL, err, sizeof(err)) ||
+     start_stages(&c, &a, err, sizeof(err)) ||
      start_kafka(&c, &a, &emb, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker run: %s\n", err);
     goto out;

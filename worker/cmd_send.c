@@ -10,10 +10,13 @@
 #include "cli.h"
 #include "cmd.h"
 #include "config.h"
+#include "ddas/checks.h"
 #include "ddas/ddas.h"
+#include "ddas/text.h"
 #include "forward.h"
 #include "io.h"
 #include "log.h"
+#include "startcheck.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -28,7 +31,8 @@ static void usage(FILE *out) {
           "\n"
           "  -c, --config FILE   the configuration (see check-config)\n"
           "  --delivery-id ID    the delivery id the batch ids derive from\n"
-          "                      (default: the file name)\n"
+          "                      (default: the file name and a hash of its\n"
+          "                      content, as submit and run --submit)\n"
           "  -h, --help          show this help\n"
           "\n"
           "Exit status: 0 every batch was forwarded, 1 a batch was refused or\n"
@@ -38,9 +42,10 @@ static void usage(FILE *out) {
 
 /* The command line of `send`. */
 typedef struct {
-  const char *path;        /* -c FILE */
-  const char *delivery_id; /* --delivery-id, else the file's base name */
-  const char *file;        /* DELIVERY.json */
+  const char *path;                        /* -c FILE */
+  const char *delivery_id;                 /* --delivery-id, else file_id */
+  char file_id[DDAS_FILE_DELIVERY_ID_MAX]; /* ddas_file_delivery_id */
+  const char *file;                        /* DELIVERY.json */
   char sent_at[32]; /* the clock when send started: the delivery's time of
                        submission, for an envelope without one (SHV v0.9);
                        the same for the check and the batches */
@@ -73,39 +78,33 @@ static int parse_args(int argc, char **argv, send_args *a) {
     return 2;
   }
   a->file = argv[optind];
-  if(!a->delivery_id) {
-    const char *slash = strrchr(a->file, '/');
-    a->delivery_id = slash ? slash + 1 : a->file;
-  }
   return 0;
 }
 
 /* Checks the delivery in buf with the configured rules and normalisations
- * and prints what was accepted and rejected. 0 (then *res must be cleared),
- * or -1 after an error message (or, with no schemas, without one). */
+ * against the schemas of set and prints what was accepted and rejected. 0
+ * (then *res must be cleared), or -1 after an error message. */
 static int check_delivery(const send_args *a, const wk_config *cfg,
-                          ddas_schemaset **set, const ddas_ruleset *rules,
+                          ddas_schemaset *set, const ddas_ruleset *rules,
                           unsigned mask, const char *buf, size_t len,
                           ddas_validate_result *res) {
   ddas_validate_options vo;
   ddas_envelope_context ec;
   char err[1024];
-  if(ddas_schemaset_new(wk_schema_dir(), set))
-    return -1;
   memset(&vo, 0, sizeof(vo));
   vo.rules = rules;
   vo.norm_mask = mask;
   vo.keep_document = 1;
   wk_config_envelope(cfg, a->sent_at, SEND_TIME_FROM, &ec);
   vo.envelope = &ec; /* as make_batches will fill */
-  if(ddas_validate_buffer(*set, &vo, buf, len, res, err, sizeof(err))) {
+  if(ddas_validate_buffer(set, &vo, buf, len, res, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker send: %s: %s\n", a->file, err);
     return -1;
   }
-  printf("%s: %zu records, %zu accepted, %zu rejected, %zu with warnings "
-         "(profile %s)\n",
-         a->file, res->records, res->accepted, res->rejected, res->warned,
-         cfg->profile);
+  printf("%s: delivery %s: %zu records, %zu accepted, %zu rejected, %zu with "
+         "warnings (profile %s)\n",
+         a->file, a->delivery_id, res->records, res->accepted, res->rejected,
+         res->warned, cfg->profile);
   if(res->rejected)
     printf("  rejected records are not sent; 'ddas-worker validate' shows "
            "why\n");
@@ -143,6 +142,14 @@ static void print_batch(const ddas_batch *batch, const wk_send_result *r) {
   if(r->outcome != DDAS_OUT_FORWARDED && *r->last_error)
     printf(" (%s)", r->last_error);
   printf("\n");
+  if(r->problem) {
+    /* what CBS says is wrong, without its free text (ddas/checks.h) */
+    char sum[1024];
+    ddas_problem_summary(r->problem, strlen(r->problem), sum, sizeof(sum));
+    printf("    CBS problem: ");
+    ddas_fput_escaped(stdout, sum);
+    printf("\n");
+  }
 }
 
 /* Sends every batch of bt to CBS, one line each, then the count. The exit
@@ -193,6 +200,11 @@ int wk_cmd_send(int argc, char **argv) {
   }
   wk_log_init(&cfg); /* the forwarder's lines: log.format, log.level */
   status = 2;
+  if(wk_startcheck(&cfg, WK_CHECK_SCHEMAS | WK_CHECK_FILES, &set, NULL, err,
+                   sizeof(err))) {
+    fprintf(stderr, "ddas-worker send: %s\n", err);
+    goto out;
+  }
   if(!*cfg.cbs_url) {
     fprintf(stderr, "ddas-worker send: %s: cbs.url is not set\n", a.path);
     goto out;
@@ -205,7 +217,12 @@ int wk_cmd_send(int argc, char **argv) {
     fprintf(stderr, "ddas-worker send: %s: %s\n", a.file, err);
     goto out;
   }
-  if(check_delivery(&a, &cfg, &set, &rules, mask, in.data, in.len, &res))
+  if(!a.delivery_id) {
+    ddas_file_delivery_id(a.file, in.data, in.len, a.file_id,
+                          sizeof(a.file_id));
+    a.delivery_id = a.file_id;
+  }
+  if(check_delivery(&a, &cfg, set, &rules, mask, in.data, in.len, &res))
     goto out;
   have_res = 1;
   status = 1;

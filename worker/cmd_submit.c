@@ -11,6 +11,7 @@
 #include "config.h"
 #include "kafka.h"
 #include "log.h"
+#include "startcheck.h"
 #include "submit.h"
 
 static void usage(FILE *out) {
@@ -81,6 +82,12 @@ int wk_cmd_submit(int argc, char **argv) {
     return 2;
   }
   wk_log_init(&cfg);
+  if(wk_startcheck(&cfg, WK_CHECK_KAFKA | WK_CHECK_FILES, NULL, NULL, err,
+                   sizeof(err))) {
+    fprintf(stderr, "ddas-worker submit: %s\n", err);
+    wk_config_free(&cfg);
+    return 2;
+  }
   if(!wk_kafka_bootstrap(&cfg) || wk_kafka_is_embedded(&cfg)) {
     fprintf(stderr,
             "ddas-worker submit: set kafka.bootstrap.servers to the cluster "

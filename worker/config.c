@@ -218,8 +218,12 @@ static const kdef *find(const char *key) {
   return NULL;
 }
 
+static int kafka_secret(const char *name);
+
 int wk_config_is_secret(const char *key) {
   const kdef *k = find(key);
+  if(!strncmp(key, "kafka.", 6))
+    return kafka_secret(key + 6);
   return k && k->type == T_SECRET;
 }
 
@@ -312,16 +316,24 @@ static int set_value(wk_config *c, const kdef *k, const char *v,
   return 0;
 }
 
-static int kv_set(wk_kv **arr, size_t *n, const char *name, const char *value) {
+/* Sets name = value in the list (a later line replaces an earlier one, and
+ * where with it). 0, or -1 out of memory. */
+static int kv_set(wk_kv **arr, size_t *n, const char *name, const char *value,
+                  const char *where) {
   size_t i;
   wk_kv *x;
   for(i = 0; i < *n; i++) {
     if(strcmp((*arr)[i].name, name) == 0) {
-      char *v = strdup(value);
-      if(!v)
+      char *v = strdup(value), *w = strdup(where);
+      if(!v || !w) {
+        free(v);
+        free(w);
         return -1;
+      }
       free((*arr)[i].value);
+      free((*arr)[i].where);
       (*arr)[i].value = v;
+      (*arr)[i].where = w;
       return 0;
     }
   }
@@ -331,12 +343,27 @@ static int kv_set(wk_kv **arr, size_t *n, const char *name, const char *value) {
   *arr = x;
   x[*n].name = strdup(name);
   x[*n].value = strdup(value);
-  if(!x[*n].name || !x[*n].value) {
+  x[*n].where = strdup(where);
+  if(!x[*n].name || !x[*n].value || !x[*n].where) {
     free(x[*n].name);
     free(x[*n].value);
+    free(x[*n].where);
     return -1;
   }
   (*n)++;
+  return 0;
+}
+
+/* librdkafka properties that hold a secret: masked when printed, and each
+ * may be read from a file with kafka.NAME_file. */
+static int kafka_secret(const char *name) {
+  static const char *const secrets[] = {"sasl.password", "ssl.key.password",
+                                        "ssl.keystore.password",
+                                        "sasl.oauthbearer.client.secret"};
+  size_t i;
+  for(i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+    if(!strcmp(name, secrets[i]))
+      return 1;
   return 0;
 }
 
@@ -376,32 +403,49 @@ static char *read_secret(const char *path, char *err, size_t errlen,
   return strdup(buf);
 }
 
+/* KEY_file = PATH for a secret KEY (a table key or a kafka.* secret; from
+ * the environment also kafka.NAME.file): reads the file and sets KEY. 1
+ * when key is not such a key, else 0 or -1 with a message. */
+static int apply_file(wk_config *c, const char *key, const char *path,
+                      const char *where, char *err, size_t errlen) {
+  size_t kl = strlen(key);
+  char base[128];
+  const kdef *s;
+  char *secret;
+  int rc, kafka;
+  if(kl <= 5 || kl - 5 >= sizeof(base) ||
+     (strcmp(key + kl - 5, "_file") && strcmp(key + kl - 5, ".file")))
+    return 1;
+  memcpy(base, key, kl - 5);
+  base[kl - 5] = '\0';
+  s = find(base);
+  kafka = !strncmp(base, "kafka.", 6) && kafka_secret(base + 6);
+  if(!(s && s->type == T_SECRET) && !kafka)
+    return 1;
+  if(!(secret = read_secret(path, err, errlen, base)))
+    return -1;
+  if(!kafka)
+    rc = set_value(c, s, secret, where, err, errlen);
+  else if((rc = kv_set(&c->kafka, &c->nkafka, base + 6, secret, where)))
+    snprintf(err, errlen, "out of memory");
+  memset(secret, 0, strlen(secret));
+  free(secret);
+  snprintf(base + strlen(base), sizeof(base) - strlen(base), "_file");
+  if(!rc &&
+     (rc = kv_set(&c->secret_files, &c->nsecret_files, base, path, where)))
+    snprintf(err, errlen, "out of memory");
+  return rc;
+}
+
 /* Applies key = value from any source. */
 static int apply(wk_config *c, const char *key, const char *value,
                  const char *where, char *err, size_t errlen) {
   const kdef *k = find(key);
-  size_t kl = strlen(key);
+  int rc;
   if(k)
     return set_value(c, k, value, where, err, errlen);
-  if(kl > 5 && strcmp(key + kl - 5, "_file") == 0) {
-    char base[128];
-    const kdef *s;
-    if(kl - 5 < sizeof(base)) {
-      memcpy(base, key, kl - 5);
-      base[kl - 5] = '\0';
-      s = find(base);
-      if(s && s->type == T_SECRET) {
-        char *secret = read_secret(value, err, errlen, base);
-        int rc;
-        if(!secret)
-          return -1;
-        rc = set_value(c, s, secret, where, err, errlen);
-        memset(secret, 0, strlen(secret));
-        free(secret);
-        return rc;
-      }
-    }
-  }
+  if((rc = apply_file(c, key, value, where, err, errlen)) <= 0)
+    return rc;
   if(strncmp(key, "kafka.", 6) == 0 && key[6]) {
     const char *why = guarded_kafka_key(key + 6);
     if(why) {
@@ -411,7 +455,7 @@ static int apply(wk_config *c, const char *key, const char *value,
                where, key, why);
       return -1;
     }
-    return kv_set(&c->kafka, &c->nkafka, key + 6, value) ? -1 : 0;
+    return kv_set(&c->kafka, &c->nkafka, key + 6, value, where) ? -1 : 0;
   }
   if(strncmp(key, "cbs.header.", 11) == 0 && key[11]) {
     const char *h = key + 11;
@@ -429,7 +473,7 @@ static int apply(wk_config *c, const char *key, const char *value,
                key);
       return -1;
     }
-    return kv_set(&c->headers, &c->nheaders, h, value) ? -1 : 0;
+    return kv_set(&c->headers, &c->nheaders, h, value, where) ? -1 : 0;
   }
   if(strncmp(key, "rules.", 6) == 0 && key[6] && strcmp(key, "rules.profile")) {
     if(strcmp(value, "error") && strcmp(value, "warning") &&
@@ -437,7 +481,7 @@ static int apply(wk_config *c, const char *key, const char *value,
       snprintf(err, errlen, "%s: %s must be error, warning or off", where, key);
       return -1;
     }
-    return kv_set(&c->rules, &c->nrules, key + 6, value) ? -1 : 0;
+    return kv_set(&c->rules, &c->nrules, key + 6, value, where) ? -1 : 0;
   }
   {
     const char *s = suggest(key);
@@ -503,6 +547,12 @@ static int load_file(wk_config *c, const char *path, char *err, size_t errlen) {
       fclose(f);
       return -1;
     }
+    if(!c->inline_secret && *v && wk_config_is_secret(k) &&
+       !(c->inline_secret = strdup(k))) {
+      snprintf(err, errlen, "out of memory");
+      fclose(f);
+      return -1;
+    }
   }
   fclose(f);
   return 0;
@@ -554,7 +604,7 @@ static int load_env(wk_config *c, char *err, size_t errlen) {
     for(m = 0; m < 3; m++) {
       size_t pl = strlen(maps[m].prefix);
       const char *eq = strchr(*e, '=');
-      char key[256];
+      char key[256], where[300];
       size_t w, j;
       if(strncmp(*e, maps[m].prefix, pl) || !eq)
         continue;
@@ -568,7 +618,9 @@ static int load_env(wk_config *c, char *err, size_t errlen) {
       key[w] = '\0';
       if(find(key))
         continue; /* a table key, handled above (kafka.group.id) */
-      if(apply(c, key, eq + 1, "environment", err, errlen))
+      /* the variable's name, so that a message says which one to fix */
+      snprintf(where, sizeof(where), "environment %.*s", (int)(eq - *e), *e);
+      if(apply(c, key, eq + 1, where, err, errlen))
         return -1;
     }
   }
@@ -595,6 +647,10 @@ static int events_source(wk_config *c, char *err, size_t errlen) {
 
 int wk_config_load(const char *path, wk_config *c, char *err, size_t errlen) {
   wk_config_defaults(c);
+  if(path && !(c->source = strdup(path))) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
   if(path && load_file(c, path, err, errlen))
     return -1;
   if(load_env(c, err, errlen))
@@ -611,6 +667,7 @@ static void kv_free(wk_kv *a, size_t n) {
   for(i = 0; i < n; i++) {
     free(a[i].name);
     free(a[i].value);
+    free(a[i].where);
   }
   free(a);
 }
@@ -629,8 +686,14 @@ void wk_config_free(wk_config *c) {
     }
   }
   kv_free(c->headers, c->nheaders);
+  for(i = 0; i < c->nkafka; i++)
+    if(kafka_secret(c->kafka[i].name))
+      memset(c->kafka[i].value, 0, strlen(c->kafka[i].value));
   kv_free(c->kafka, c->nkafka);
   kv_free(c->rules, c->nrules);
+  kv_free(c->secret_files, c->nsecret_files);
+  free(c->source);
+  free(c->inline_secret);
   memset(c, 0, sizeof(*c));
 }
 
@@ -681,8 +744,11 @@ void wk_config_reference(FILE *out) {
           "for an FSC Outway) |\n"
           "| `rules.ID` | error\\|warning\\|off | the profile's | severity of "
           "one business rule |\n"
-          "| `KEY_file` | path | | for every secret KEY: read the value from "
-          "this file |\n");
+          "| `KEY_file` | path | | for every secret KEY, and for "
+          "`kafka.sasl.password`, `kafka.ssl.key.password`, "
+          "`kafka.ssl.keystore.password` and "
+          "`kafka.sasl.oauthbearer.client.secret`: read the value from this "
+          "file (never logged; a warning when others may read the file) |\n");
 }
 
 void wk_config_print(const wk_config *c, FILE *out) {
@@ -713,7 +779,8 @@ void wk_config_print(const wk_config *c, FILE *out) {
   for(i = 0; i < c->nrules; i++)
     fprintf(out, "rules.%s = %s\n", c->rules[i].name, c->rules[i].value);
   for(i = 0; i < c->nkafka; i++) {
-    int secret = strstr(c->kafka[i].name, "password") ||
+    int secret = kafka_secret(c->kafka[i].name) ||
+                 strstr(c->kafka[i].name, "password") ||
                  strstr(c->kafka[i].name, "secret");
     fprintf(out, "kafka.%s = %s\n", c->kafka[i].name,
             secret ? "(set, not shown)" : c->kafka[i].value);

@@ -4,8 +4,12 @@
  * (DDAS_ + the key upper-cased with dots as underscores, e.g.
  * DDAS_CBS_CLIENT_SECRET), then secrets from files: every secret key K may
  * instead be given as K_file = PATH (the file's content, trailing newline
- * removed). Unknown keys are errors with a "did you mean" hint. `kafka.*`
- * keys pass through to librdkafka; `cbs.header.NAME` adds a request header.
+ * removed); so may kafka.sasl.password, kafka.ssl.key.password,
+ * kafka.ssl.keystore.password and kafka.sasl.oauthbearer.client.secret.
+ * Unknown keys are errors with a "did you mean" hint. `kafka.*` keys pass
+ * through to librdkafka (checked against it by wk_startcheck) except the
+ * guarded ones the worker's guarantees rest on, which are refused with the
+ * reason; `cbs.header.NAME` adds a request header.
  * The README's configuration reference and `check-config` come from the
  * same table (wk_config_reference). */
 #ifndef WK_CONFIG_H
@@ -19,6 +23,8 @@
 typedef struct {
   char *name;
   char *value;
+  char *where; /* "FILE:LINE" or "environment DDAS_…" it came from; NULL
+                  when built by hand */
 } wk_kv;
 
 typedef struct {
@@ -77,6 +83,13 @@ typedef struct {
   long max_inflight_bytes;   /* batches built, outcome not yet durable */
   long revoke_timeout_ms;    /* how long a revocation waits for outcomes */
   long max_in_flight;        /* batches at CBS at once */
+  /* where the configuration came from, for the start-up checks */
+  char *source;        /* the file given to wk_config_load, or NULL */
+  char *inline_secret; /* the first secret key the file itself holds
+                          (e.g. cbs.client_secret), or NULL */
+  wk_kv *secret_files; /* every KEY_file read: name KEY_file, value the
+                          path */
+  size_t nsecret_files;
   /* operations */
   char *admin_listen;  /* empty: no admin endpoint */
   char *events_source; /* ce_source of events; after wk_config_load never
@@ -95,7 +108,8 @@ int wk_config_load(const char *path, wk_config *c, char *err, size_t errlen);
 void wk_config_free(wk_config *c);
 /* Writes the reference table (markdown: key, type, default, description). */
 void wk_config_reference(FILE *out);
-/* 1 when `key` names a secret (its value is never printed). */
+/* 1 when `key` names a secret (its value is never printed): a secret key
+ * of the table, or a kafka.* secret such as kafka.sasl.password. */
 int wk_config_is_secret(const char *key);
 /* Prints the effective configuration with secrets masked. */
 void wk_config_print(const wk_config *c, FILE *out);

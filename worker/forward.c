@@ -38,12 +38,12 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "certfile.h"
 #include "ddas/alloc.h"
 #include "ddas/sign.h"
 #include "forward_int.h"
 #include "log.h"
 
-#define WK_EXPIRY_WARN_S (30 * 86400)
 #define WK_META_MAX 65536 /* bytes of an existing meta file read */
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -87,13 +87,6 @@ void wk_fwd_now(char *buf, size_t cap) {
   strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf, cap, "%s.%03uZ", sec,
            (unsigned)(ts.tv_nsec / 1000000L) % 1000u);
-}
-
-static void date_of(int64_t t, char *buf, size_t cap) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(buf, cap, "%Y-%m-%d", &tm);
 }
 
 /* ---- logging (batch ids and statuses, nothing else) -------------------- */
@@ -151,35 +144,15 @@ static X509 *read_first_cert(const char *path) {
   return x;
 }
 
-/* Warns when the certificate `key` (a configuration key) expires within 30
- * days; refuses one that has expired. */
-static int check_expiry(const wk_forwarder *f, const char *key,
-                        int64_t not_after, char *err, size_t errlen) {
-  int64_t now = (int64_t)time(NULL);
-  char day[16], msg[256];
-  date_of(not_after, day, sizeof(day));
-  if(not_after <= now) {
-    set_err(err, errlen,
-            "%s: the certificate expired on %s; renew it and change %s", key,
-            day, key);
+/* wk_cert_file_window, with its warning in the forwarder's log. */
+static int check_validity(const wk_forwarder *f, const char *key,
+                          const char *path, char *err, size_t errlen) {
+  char warn[256];
+  if(wk_cert_file_window(key, path, warn, sizeof(warn), err, errlen))
     return -1;
-  }
-  if(not_after - now <= WK_EXPIRY_WARN_S) {
-    snprintf(msg, sizeof(msg),
-             "WARNING: the certificate in %s expires on %s (in %lld days); "
-             "renew it",
-             key, day, (long long)((not_after - now) / 86400));
-    wk_fwd_log(f, WK_WARN, msg, NULL, 0, -1, NULL, NULL, -1);
-  }
+  if(*warn)
+    wk_fwd_log(f, WK_WARN, warn, NULL, 0, -1, NULL, NULL, -1);
   return 0;
-}
-
-static int64_t asn1_to_unix(const ASN1_TIME *t) {
-  struct tm tm;
-  memset(&tm, 0, sizeof(tm));
-  if(!t || ASN1_TIME_to_tm(t, &tm) != 1)
-    return 0;
-  return (int64_t)timegm(&tm);
 }
 
 /* The transport key must open with its passphrase and belong to the
@@ -235,8 +208,7 @@ static int check_transport(const wk_forwarder *f, const wk_config *cfg,
             "cbs.key or cbs.cert)");
     goto out;
   }
-  if(check_expiry(f, "cbs.cert", asn1_to_unix(X509_get0_notAfter(cert)), err,
-                  errlen))
+  if(check_validity(f, "cbs.cert", cfg->cbs_cert, err, errlen))
     goto out;
   rc = 0;
 out:
@@ -593,8 +565,9 @@ out:
 
 /* ---- the public API ----------------------------------------------------- */
 
-/* The signer from sign.key and sign.cert (refused when expired, a warning
- * when it expires soon). 0, or -1 with a message naming the keys. */
+/* The signer from sign.key and sign.cert (refused when not yet valid or
+ * expired, a warning when it expires soon). 0, or -1 with a message naming the
+ * keys. */
 static int load_signer(wk_forwarder *f, const wk_config *cfg, char *err,
                        size_t errlen) {
   char why[256];
@@ -618,8 +591,7 @@ static int load_signer(wk_forwarder *f, const wk_config *cfg, char *err,
             why);
     return -1;
   }
-  return check_expiry(f, "sign.cert", ddas_signer_not_after(f->signer), err,
-                      errlen);
+  return check_validity(f, "sign.cert", cfg->sign_cert, err, errlen);
 }
 
 /* Signing and transport need different certificates with their own keys.

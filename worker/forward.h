@@ -32,13 +32,22 @@ typedef struct wk_forwarder wk_forwarder;
 /* Checks the configuration and prepares the forwarder: refuses http://
  * unless cbs.allow_insecure_http (then a loud warning on stderr at every
  * start), refuses the same certificate (or key) for signing and transport,
- * an unreadable or mismatched key/certificate pair, an unknown sign profile;
- * warns (stderr) about certificates that expire within 30 days. For
+ * an unreadable or mismatched key/certificate pair, an unknown sign profile,
+ * a signing or transport certificate (any in its chain file) that is not
+ * yet valid or has expired; warns (stderr) about certificates that expire
+ * within 30 days. For
  * file:///DIR the outbox must be a writable directory. Returns 0, or -1
  * with a clear message in err (what is wrong and which key to change). */
 int wk_forwarder_new(const wk_config *cfg, wk_forwarder **out, char *err,
                      size_t errlen);
 void wk_forwarder_free(wk_forwarder *f);
+
+/* `check-config --probe`: token 1 asks cbs.token_url for a token; token 0
+ * sends a HEAD request to cbs.url (the TLS handshake with the transport
+ * certificate, and any HTTP answer). 0 reached, with what answered in msg;
+ * 1 skipped (nothing configured to reach; msg says why); -1 failed, the
+ * reason in msg. Nothing secret is put in msg. */
+int wk_forwarder_probe(wk_forwarder *f, int token, char *msg, size_t cap);
 
 #define WK_MAX_ATTEMPT_LOG 32
 

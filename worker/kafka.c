@@ -234,8 +234,10 @@ int wk_producer_open(const wk_config *c, const char *bootstrap,
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_conf_set_error_cb(conf, on_producer_error);
   p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
-  if(!p->rk)
-    return -1; /* conf was destroyed by rd_kafka_new */
+  if(!p->rk) { /* rd_kafka_new takes conf only when it succeeds */
+    rd_kafka_conf_destroy(conf);
+    return -1;
+  }
   return 0;
 }
 

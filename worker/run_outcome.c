@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ddas/checks.h"
 #include "io.h"
 #include "log.h"
 #include "run.h"
@@ -178,12 +179,17 @@ static void parked_event(wk_run *c, wk_delivery *d, wk_job *j) {
     c->parked++;
     atomic_fetch_add(&c->metrics.batches_parked, 1);
     atomic_store(&c->metrics.cbs_failing, o == DDAS_OUT_TRANSIENT);
+    char problem[512] = ""; /* without CBS's free text (ddas/checks.h) */
+    if(r->problem)
+      ddas_problem_summary(r->problem, strlen(r->problem), problem,
+                           sizeof(problem));
     WK_LOG(WK_WARN, "batch parked", WK_STR("delivery_id", d->id),
            WK_STR("batch_id", j->batch.id), WK_STR("reason", in.reason),
            WK_INT("records", j->batch.records),
            WK_INT("attempts", j->res.attempts),
            WK_INT("http_status", j->res.http_status),
-           WK_STR("error", in.last_error));
+           WK_STR("error", in.last_error),
+           WK_STR("problem", r->problem ? problem : NULL));
   }
   free(src);
 }

@@ -2,7 +2,6 @@
  * `ddas-worker run --submit`. */
 #include "submit.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,31 +10,6 @@
 #include "ddas/ddas.h"
 #include "io.h"
 #include "log.h"
-
-/* basename-<first 12 hex of SHA-256(content)>: the same file submitted
- * again is the same delivery, so its batches get the same ids. */
-static void default_id(const char *path, const char *buf, size_t len, char *out,
-                       size_t cap) {
-  unsigned char md[32];
-  unsigned int mdlen = 0;
-  const char *base = strrchr(path, '/');
-  char name[100];
-  size_t i, w = 0;
-  base = base ? base + 1 : path;
-  for(i = 0; base[i] && w + 1 < sizeof(name); i++) {
-    char c = base[i];
-    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-             (c >= '0' && c <= '9') || c == '-' || c == '_';
-    name[w++] = ok ? c : '_';
-  }
-  name[w] = '\0';
-  if(w > 5 && strcmp(name + w - 5, "_json") == 0)
-    name[w - 5] = '\0';
-  EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
-  snprintf(out, cap, "%s-%02x%02x%02x%02x%02x%02x",
-           strcmp(path, "-") ? name : "stdin", md[0], md[1], md[2], md[3],
-           md[4], md[5]);
-}
 
 int wk_submit_file(const wk_config *c, wk_producer *p, const char *path,
                    const char *delivery_id, wk_submit_result *out, char *err,
@@ -60,7 +34,7 @@ int wk_submit_file(const wk_config *c, wk_producer *p, const char *path,
   if(delivery_id)
     snprintf(id, sizeof(id), "%s", delivery_id);
   else
-    default_id(path, buf, len, id, sizeof(id));
+    ddas_file_delivery_id(path, buf, len, id, sizeof(id));
   snprintf(out->delivery_id, sizeof(out->delivery_id), "%s", id);
   /* Unparseable input is published whole: the worker reports it. */
   if(ddas_json_parse(buf, len, NULL, &doc, &jerr) != DDAS_OK) {

@@ -1111,6 +1111,85 @@ int wk_forwarder_send_signed(wk_forwarder *f, const char *batch_id,
   return send_one(f, batch_id, body, len, digest, signature, r);
 }
 
+/* ---- check-config --probe ---------------------------------------------- */
+
+/* Drives f's multi, with nothing else in it, until h is done: its result.
+ * A stop request ends the wait (CURLE_ABORTED_BY_CALLBACK). */
+static CURLcode run_alone(wk_forwarder *f, CURL *h) {
+  int running = 1, left;
+  CURLMsg *m;
+  while(running && !stopped(f)) {
+    if(curl_multi_perform(f->multi, &running) != CURLM_OK)
+      return CURLE_FAILED_INIT;
+    if(running)
+      curl_multi_poll(f->multi, NULL, 0, 100, NULL);
+  }
+  while((m = curl_multi_info_read(f->multi, &left)))
+    if(m->msg == CURLMSG_DONE && m->easy_handle == h)
+      return m->data.result;
+  return CURLE_ABORTED_BY_CALLBACK;
+}
+
+/* A token from cbs.token_url (see wk_forwarder_probe). */
+static int probe_token(wk_forwarder *f, char *msg, size_t cap) {
+  wk_try t;
+  memset(&t, 0, sizeof(t));
+  if(!f->token_url) {
+    snprintf(msg, cap, "skipped: cbs.token_url is not set");
+    return 1;
+  }
+  if(!token_start(f, &t)) {
+    token_result(f, run_alone(f, f->treq.h), &t);
+    token_req_end(f);
+  }
+  if(t.outcome != DDAS_OUT_FORWARDED) {
+    snprintf(msg, cap, "%s", *t.error ? t.error : "no token");
+    return -1;
+  }
+  snprintf(msg, cap, "%s issued a token", f->token_url);
+  return 0;
+}
+
+int wk_forwarder_probe(wk_forwarder *f, int token, char *msg, size_t cap) {
+  wk_try t;
+  wk_resp *resp = NULL;
+  char errbuf[CURL_ERROR_SIZE];
+  CURL *h = NULL;
+  int status = -1;
+  memset(&t, 0, sizeof(t));
+  if(f->outbox) {
+    snprintf(msg, cap, "skipped: cbs.url is an outbox directory");
+    return 1;
+  }
+  if(token)
+    return probe_token(f, msg, cap);
+  /* HEAD rather than a bare handshake: under TLS 1.3 a server refuses a
+   * client certificate only after the handshake, on the first exchange */
+  if((resp = ddas_calloc(1, sizeof(*resp))) &&
+     (h = curl_easy_duphandle(f->tmpl))) {
+    bind_response(h, resp, errbuf);
+    if(curl_easy_setopt(h, CURLOPT_URL, f->url) ||
+       curl_easy_setopt(h, CURLOPT_NOBODY, 1L))
+      snprintf(t.error, sizeof(t.error), "out of memory");
+    else
+      status = transfer_status(h, curl_easy_perform(h), errbuf, resp, &t);
+  } else {
+    snprintf(t.error, sizeof(t.error), "out of memory");
+  }
+  if(h)
+    curl_easy_cleanup(h);
+  ddas_free(resp);
+  if(status <= 0) {
+    snprintf(msg, cap, "%s", t.error);
+    return -1;
+  }
+  snprintf(msg, cap, "%s answered HTTP %d to HEAD%s", f->url, status,
+           strncmp(f->url, "https://", 8)
+               ? " (plain HTTP, no TLS)"
+               : " (TLS handshake with the client certificate done)");
+  return 0;
+}
+
 /* ---- set-up and tear-down ----------------------------------------------- */
 
 int wk_fwd_setup_curl(wk_forwarder *f, const wk_config *cfg, char *err,

@@ -150,4 +150,15 @@ ddas_result ddas_upgrade_check(ddas_validate_result *res,
 void ddas_batch_id(const char *delivery_id, unsigned index,
                    const unsigned char records_sha256[32], char out[33]);
 
+/* The delivery id of a file given without one, the one rule of `send`,
+ * `submit` and `run --submit`: its base name (without ".json"; characters
+ * other than letters, digits, '-' and '_' as '_'; "stdin" for "-") plus
+ * '-' and the first 12 hex digits of the SHA-256 of its content. So the
+ * same file yields the same delivery id, hence the same batch ids, however
+ * it reaches CBS, and a changed file yields another. out needs at least
+ * DDAS_FILE_DELIVERY_ID_MAX bytes (a longer name is cut). */
+#define DDAS_FILE_DELIVERY_ID_MAX 113
+void ddas_file_delivery_id(const char *path, const void *content, size_t len,
+                           char *out, size_t cap);
+
 #endif

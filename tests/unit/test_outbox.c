@@ -93,6 +93,7 @@ static void add_header(wk_config *c, const char *name, const char *value) {
   c->headers = h;
   h[c->nheaders].name = strdup(name);
   h[c->nheaders].value = strdup(value);
+  h[c->nheaders].where = NULL;
   c->nheaders++;
 }
 

@@ -429,7 +429,8 @@ static void body_header_has_no_iat(void **state) {
     assert_string_equal(json_object_iter_key(it), names[i++]);
   }
   assert_int_equal(i, 5);
-  assert_null(strstr(json, "iat"));
+  /* no "iat" member anywhere (the base64 of x5c may hold the letters) */
+  assert_null(strstr(json, "\"iat\""));
   assert_non_null(
       strstr(json, "{\"alg\":\"PS256\",\"typ\":\"JOSE\",\"kid\":\""));
   assert_int_equal(json[strlen(json) - 1], '}');
