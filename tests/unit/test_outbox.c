@@ -33,6 +33,7 @@
 #include "config.h"
 #include "ddas/sign.h"
 #include "forward.h"
+#include "fwdconf.h"
 #include "testutil.h"
 
 #define NOW INT64_C(1798761600) /* 2027-01-01T00:00:00Z, inside the PKI */
@@ -67,24 +68,11 @@ static int sh(const char *fmt, ...) {
   return tu_run(cmd, NULL);
 }
 
-static void set(char **slot, const char *v) {
-  free(*slot);
-  *slot = strdup(v);
-  assert_non_null(*slot);
-}
-
 /* A valid configuration: HTTPS to a local port (nothing connects in
  * wk_forwarder_new), mutual TLS, signing; text logs. */
 static void cfg_init(wk_config *c, const char *url) {
-  wk_config_defaults(c);
-  set(&c->cbs_url, url);
-  set(&c->cbs_ca, P("pki/root.pem"));
-  set(&c->cbs_cert, P("pki/transport-chain.pem"));
-  set(&c->cbs_key, P("pki/transport.key"));
-  set(&c->sign_cert, P("pki/signing-chain.pem"));
-  set(&c->sign_key, P("pki/signing-enc.key"));
-  set(&c->sign_key_passphrase, SIGN_PASS);
-  set(&c->log_format, "text");
+  tu_fwd_config(c, P("pki"), url, SIGN_PASS);
+  tu_setstr(&c->log_format, "text");
 }
 
 static void add_header(wk_config *c, const char *name, const char *value) {
@@ -150,7 +138,7 @@ static wk_forwarder *outbox_forwarder(const char *name, const char *profile,
   assert_int_equal(sh("rm -rf %s && mkdir %s", P(name), P(name)), 0);
   snprintf(url, sizeof(url), "file://%s", P(name));
   cfg_init(c, url);
-  set(&c->sign_profile, profile);
+  tu_setstr(&c->sign_profile, profile);
   add_header(c, "Fsc-Grant-Hash", GRANT_VALUE);
   if(wk_forwarder_new(c, &f, err, sizeof(err)))
     fail_msg("wk_forwarder_new: %s", err);
@@ -254,8 +242,8 @@ static void accepts_valid_https(void **state) {
   char err[512] = "";
   (void)state;
   cfg_init(&c, "https://127.0.0.1:1/ddas/batches");
-  set(&c.cbs_key, P("pki/transport-enc.key"));
-  set(&c.cbs_key_passphrase, TRANSPORT_PASS);
+  tu_setstr(&c.cbs_key, P("pki/transport-enc.key"));
+  tu_setstr(&c.cbs_key_passphrase, TRANSPORT_PASS);
   assert_int_equal(wk_forwarder_new(&c, &f, err, sizeof(err)), 0);
   assert_non_null(f);
   wk_forwarder_free(f);
@@ -275,15 +263,15 @@ static void refuses_http_without_switch(void **state) {
   assert_contains(m, "http://");
   assert_contains(m, "cbs.allow_insecure_http");
   /* the token endpoint as well */
-  set(&c.cbs_url, "https://127.0.0.1:1/ddas/batches");
-  set(&c.token_url, "http://127.0.0.1:1/token");
-  set(&c.client_id, "client");
-  set(&c.client_secret, CLIENT_SECRET);
+  tu_setstr(&c.cbs_url, "https://127.0.0.1:1/ddas/batches");
+  tu_setstr(&c.token_url, "http://127.0.0.1:1/token");
+  tu_setstr(&c.client_id, "client");
+  tu_setstr(&c.client_secret, CLIENT_SECRET);
   m = refused(&c);
   assert_contains(m, "cbs.token_url");
   assert_contains(m, "cbs.allow_insecure_http");
   /* with the switch: accepted, and a loud warning at every start */
-  set(&c.cbs_url, "http://127.0.0.1:1/ddas/batches");
+  tu_setstr(&c.cbs_url, "http://127.0.0.1:1/ddas/batches");
   c.allow_insecure_http = 1;
   capture_begin();
   assert_int_equal(wk_forwarder_new(&c, &f, err, sizeof(err)), 0);
@@ -302,14 +290,14 @@ static void refuses_bad_urls(void **state) {
   (void)state;
   cfg_init(&c, "");
   assert_contains(refused(&c), "cbs.url is not set");
-  set(&c.cbs_url, "ftp://example.nl/x");
+  tu_setstr(&c.cbs_url, "ftp://example.nl/x");
   assert_contains(refused(&c), "https://");
-  set(&c.cbs_url, "https://user:pw@127.0.0.1/x");
+  tu_setstr(&c.cbs_url, "https://user:pw@127.0.0.1/x");
   assert_contains(refused(&c), "must not contain credentials");
-  set(&c.cbs_url, "https://127.0.0.1:1/x");
-  set(&c.token_url, "https://127.0.0.1:1/token");
+  tu_setstr(&c.cbs_url, "https://127.0.0.1:1/x");
+  tu_setstr(&c.token_url, "https://127.0.0.1:1/token");
   assert_contains(refused(&c), "cbs.client_id is not set");
-  set(&c.client_id, "client");
+  tu_setstr(&c.client_id, "client");
   assert_contains(refused(&c), "cbs.client_secret is not set");
   wk_config_free(&c);
 }
@@ -327,10 +315,10 @@ static void refuses_missing_outbox(void **state) {
   assert_contains(m, P("no-such-dir"));
   /* a file is not a directory */
   snprintf(url, sizeof(url), "file://%s", P("pki/root.pem"));
-  set(&c.cbs_url, url);
+  tu_setstr(&c.cbs_url, url);
   assert_contains(refused(&c), "is not a directory");
   /* file://host/dir is not a local outbox */
-  set(&c.cbs_url, "file://server/tmp");
+  tu_setstr(&c.cbs_url, "file://server/tmp");
   assert_contains(refused(&c), "file:///ABSOLUTE/DIRECTORY");
   wk_config_free(&c);
 }
@@ -397,20 +385,20 @@ static void refuses_same_cert_for_signing_and_transport(void **state) {
   (void)state;
   cfg_init(&c, "https://127.0.0.1:1/ddas/batches");
   /* the very same certificate */
-  set(&c.cbs_cert, P("pki/signing-chain.pem"));
-  set(&c.cbs_key, P("pki/signing.key"));
+  tu_setstr(&c.cbs_cert, P("pki/signing-chain.pem"));
+  tu_setstr(&c.cbs_key, P("pki/signing.key"));
   m = refused(&c);
   assert_contains(m, "sign.cert and cbs.cert");
   assert_contains(m, "share a key");
   /* another certificate for the same key */
-  set(&c.cbs_cert, P("pki/samekey-chain.pem"));
+  tu_setstr(&c.cbs_cert, P("pki/samekey-chain.pem"));
   assert_contains(refused(&c), "sign.cert and cbs.cert");
   /* also for an outbox, when a transport certificate is configured */
   {
     char url[600];
     assert_int_equal(sh("mkdir -p %s", P("box-same")), 0);
     snprintf(url, sizeof(url), "file://%s", P("box-same"));
-    set(&c.cbs_url, url);
+    tu_setstr(&c.cbs_url, url);
     assert_contains(refused(&c), "sign.cert and cbs.cert");
   }
   wk_config_free(&c);
@@ -421,16 +409,16 @@ static void refuses_wrong_signing_passphrase(void **state) {
   const char *m;
   (void)state;
   cfg_init(&c, "https://127.0.0.1:1/ddas/batches");
-  set(&c.sign_key_passphrase, "not the passphrase");
+  tu_setstr(&c.sign_key_passphrase, "not the passphrase");
   m = refused(&c);
   assert_contains(m, "sign.key");
   assert_contains(m, "passphrase");
   assert_null(strstr(m, "not the passphrase"));
   /* none at all */
-  set(&c.sign_key_passphrase, "");
+  tu_setstr(&c.sign_key_passphrase, "");
   assert_contains(refused(&c), "sign.key_passphrase");
   /* a key that does not belong to the signing certificate */
-  set(&c.sign_key, P("pki/other.key"));
+  tu_setstr(&c.sign_key, P("pki/other.key"));
   assert_contains(refused(&c), "does not belong");
   wk_config_free(&c);
 }
@@ -440,13 +428,13 @@ static void refuses_wrong_transport_passphrase(void **state) {
   const char *m;
   (void)state;
   cfg_init(&c, "https://127.0.0.1:1/ddas/batches");
-  set(&c.cbs_key, P("pki/transport-enc.key"));
-  set(&c.cbs_key_passphrase, "wrong transport pass");
+  tu_setstr(&c.cbs_key, P("pki/transport-enc.key"));
+  tu_setstr(&c.cbs_key_passphrase, "wrong transport pass");
   m = refused(&c);
   assert_contains(m, "cbs.key");
   assert_contains(m, "cbs.key_passphrase");
   assert_null(strstr(m, "wrong transport pass"));
-  set(&c.cbs_key_passphrase, "");
+  tu_setstr(&c.cbs_key_passphrase, "");
   assert_contains(refused(&c), "cbs.key_passphrase");
   wk_config_free(&c);
 }
@@ -456,17 +444,17 @@ static void refuses_mismatched_transport_pair(void **state) {
   const char *m;
   (void)state;
   cfg_init(&c, "https://127.0.0.1:1/ddas/batches");
-  set(&c.cbs_key, P("pki/other.key"));
+  tu_setstr(&c.cbs_key, P("pki/other.key"));
   m = refused(&c);
   assert_contains(m, "cbs.key does not belong to the certificate in cbs.cert");
   /* and the separate key file rule */
-  set(&c.cbs_key, P("pki/signing-enc.key"));
+  tu_setstr(&c.cbs_key, P("pki/signing-enc.key"));
   assert_contains(refused(&c), "sign.key and cbs.key");
   /* missing transport files */
-  set(&c.cbs_key, "");
+  tu_setstr(&c.cbs_key, "");
   assert_contains(refused(&c), "cbs.key is not set");
-  set(&c.cbs_key, P("pki/transport.key"));
-  set(&c.cbs_ca, P("no-such-ca.pem"));
+  tu_setstr(&c.cbs_key, P("pki/transport.key"));
+  tu_setstr(&c.cbs_ca, P("no-such-ca.pem"));
   assert_contains(refused(&c), "cbs.ca");
   wk_config_free(&c);
 }
@@ -476,20 +464,20 @@ static void refuses_profile_expired_and_headers(void **state) {
   const char *m;
   (void)state;
   cfg_init(&c, "https://127.0.0.1:1/ddas/batches");
-  set(&c.sign_profile, "jades");
+  tu_setstr(&c.sign_profile, "jades");
   m = refused(&c);
   assert_contains(m, "sign.profile");
   assert_contains(m, "jades");
-  set(&c.sign_profile, "adr");
+  tu_setstr(&c.sign_profile, "adr");
   /* an expired signing certificate would make every batch fail */
-  set(&c.sign_cert, P("pki/expired-chain.pem"));
-  set(&c.sign_key, P("pki/expired.key"));
-  set(&c.sign_key_passphrase, "");
+  tu_setstr(&c.sign_cert, P("pki/expired-chain.pem"));
+  tu_setstr(&c.sign_key, P("pki/expired.key"));
+  tu_setstr(&c.sign_key_passphrase, "");
   m = refused(&c);
   assert_contains(m, "sign.cert");
   assert_contains(m, "expired on 2021-01-01");
-  set(&c.sign_cert, P("pki/signing-chain.pem"));
-  set(&c.sign_key, P("pki/signing.key"));
+  tu_setstr(&c.sign_cert, P("pki/signing-chain.pem"));
+  tu_setstr(&c.sign_key, P("pki/signing.key"));
   /* headers the forwarder sets itself */
   add_header(&c, "Idempotency-Key", "x");
   assert_contains(refused(&c), "cbs.header.Idempotency-Key");
@@ -502,9 +490,9 @@ static void warns_on_certificates_about_to_expire(void **state) {
   char err[512] = "", *log;
   (void)state;
   cfg_init(&c, "https://127.0.0.1:1/ddas/batches");
-  set(&c.sign_cert, P("pki/soon-sign.pem"));
-  set(&c.sign_key, P("pki/soon-sign.key"));
-  set(&c.sign_key_passphrase, "");
+  tu_setstr(&c.sign_cert, P("pki/soon-sign.pem"));
+  tu_setstr(&c.sign_key, P("pki/soon-sign.key"));
+  tu_setstr(&c.sign_key_passphrase, "");
   capture_begin();
   assert_int_equal(wk_forwarder_new(&c, &f, err, sizeof(err)), 0);
   log = capture_end();
@@ -512,10 +500,10 @@ static void warns_on_certificates_about_to_expire(void **state) {
   assert_null(strstr(log, "cbs.cert"));
   free(log);
   wk_forwarder_free(f);
-  set(&c.sign_cert, P("pki/signing-chain.pem"));
-  set(&c.sign_key, P("pki/signing.key"));
-  set(&c.cbs_cert, P("pki/soon-transport.pem"));
-  set(&c.cbs_key, P("pki/soon-transport.key"));
+  tu_setstr(&c.sign_cert, P("pki/signing-chain.pem"));
+  tu_setstr(&c.sign_key, P("pki/signing.key"));
+  tu_setstr(&c.cbs_cert, P("pki/soon-transport.pem"));
+  tu_setstr(&c.cbs_key, P("pki/soon-transport.key"));
   capture_begin();
   assert_int_equal(wk_forwarder_new(&c, &f, err, sizeof(err)), 0);
   log = capture_end();
@@ -857,9 +845,9 @@ static void unreachable_token_endpoint(void **state) {
   char err[512] = "", *log;
   (void)state;
   cfg_init(&c, "https://127.0.0.1:1/ddas/batches");
-  set(&c.token_url, "https://127.0.0.1:1/token");
-  set(&c.client_id, "client");
-  set(&c.client_secret, CLIENT_SECRET);
+  tu_setstr(&c.token_url, "https://127.0.0.1:1/token");
+  tu_setstr(&c.client_id, "client");
+  tu_setstr(&c.client_secret, CLIENT_SECRET);
   c.retry_max_attempts = 2;
   c.retry_base_ms = 1;
   c.retry_max_ms = 5;

@@ -149,10 +149,13 @@ static void worker_killed_and_added(void **state) {
   reconcile(&s, &ds, &r, 0);
   printf("(b) CBS received %ld batch requests, %ld duplicates\n",
          stub_stat(&s.cbs, "requests"), stub_stat(&s.cbs, "duplicates"));
-  /* the kill left work that was redone, and CBS recognised the re-sent
-   * batches */
-  assert_true(r.processed_again > 0);
-  assert_true(r.cbs_resends > 0);
+  /* the kill left work that was redone: deliveries whose receipts were
+   * published but not committed (processed again), or batches at CBS
+   * without a receipt yet (sent again under the same key, which CBS
+   * recognised). Which of the two depends on how long before the kill
+   * worker 1 last committed (a rebalance commits): a fresh-clone CI run
+   * saw 5 re-sends and no delivery processed again. */
+  assert_true(r.processed_again > 0 || r.cbs_resends > 0);
   assert_int_equal(r.parked_batches, 0);
   scen_stop(&s);
   dataset_free(&ds);

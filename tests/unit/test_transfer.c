@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "forward.h"
+#include "fwdconf.h"
 #include "testutil.h"
 
 #define SIGN_PASS "transfer sign pass"
@@ -136,31 +137,18 @@ static long stub_stat(const peer *p, const char *name) {
 
 /* ---- the forwarder ------------------------------------------------------ */
 
-static void set(char **slot, const char *v) {
-  free(*slot);
-  *slot = strdup(v);
-  assert_non_null(*slot);
-}
-
 static wk_forwarder *forwarder(wk_config *c, int port, int oauth) {
   wk_forwarder *f = NULL;
   char url[256], err[512];
-  wk_config_defaults(c);
   snprintf(url, sizeof(url), "https://localhost:%d/gegevens", port);
-  set(&c->cbs_url, url);
+  tu_fwd_config(c, P("pki"), url, SIGN_PASS);
   if(oauth) {
     snprintf(url, sizeof(url), "https://localhost:%d/token", port);
-    set(&c->token_url, url);
-    set(&c->client_id, "worker");
-    set(&c->client_secret, SECRET);
+    tu_setstr(&c->token_url, url);
+    tu_setstr(&c->client_id, "worker");
+    tu_setstr(&c->client_secret, SECRET);
   }
-  set(&c->cbs_ca, P("pki/root.pem"));
-  set(&c->cbs_cert, P("pki/transport-chain.pem"));
-  set(&c->cbs_key, P("pki/transport.key"));
-  set(&c->sign_cert, P("pki/signing-chain.pem"));
-  set(&c->sign_key, P("pki/signing-enc.key"));
-  set(&c->sign_key_passphrase, SIGN_PASS);
-  set(&c->log_format, "json");
+  tu_setstr(&c->log_format, "json");
   c->retry_max_attempts = 5;
   c->retry_base_ms = 50;
   c->retry_max_ms = 5000;
