@@ -603,6 +603,12 @@ def main():
         else:
             md += ["fault-matrix wrote no section."]
         md += [""]
+    # bench/run-status writes its own section into the file (it is not part
+    # of run-all): keep it
+    old = open(a.out).read() if os.path.exists(a.out) else ""
+    if "<!-- status:begin -->" in old and "<!-- status:end -->" in old:
+        kept = old[old.index("<!-- status:begin -->"):old.index("<!-- status:end -->")]
+        md += kept.rstrip("\n").splitlines() + ["<!-- status:end -->", ""]
     md += ["## Raw results", "", "```"]
     md += [json.dumps(r, separators=(",", ":")) for r in vrows + erows]
     md += ["```", ""]

@@ -618,6 +618,22 @@ static ddas_result chunks_json(json_t *body, const ddas_processed_in *in) {
   return DDAS_OK;
 }
 
+/* {"k1": v1, "k2": v2} with "" or NULL as null; null when both are. */
+static json_t *name_pair(const char *k1, const char *v1, const char *k2,
+                         const char *v2) {
+  json_t *o;
+  v1 = v1 && *v1 ? v1 : NULL;
+  v2 = v2 && *v2 ? v2 : NULL;
+  if(!v1 && !v2)
+    return json_null();
+  if(!(o = json_object()) || put(o, k1, jstr_or_null(v1)) ||
+     put(o, k2, jstr_or_null(v2))) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
 ddas_result ddas_event_processed(const ddas_processed_in *in, ddas_event *out) {
   static const char *const nkeys[6] = {"N1", "N2", "N3", "N4", "N5", "N6"};
   ddas_event ev;
@@ -691,6 +707,11 @@ ddas_result ddas_event_processed(const ddas_processed_in *in, ddas_event *out) {
   for(i = 0; i < in->nbatch_ids; i++)
     if((r = append(ids, jstr(in->batch_ids[i]))))
       goto out;
+  if((r = put(body, "organisation",
+              name_pair("name", in->org_name, "code", in->org_code))) ||
+     (r = put(body, "period",
+              name_pair("start", in->period_start, "end", in->period_end))))
+    goto out;
   if(incomplete && (r = chunks_json(body, in)))
     goto out;
 

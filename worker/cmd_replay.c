@@ -114,25 +114,12 @@ typedef struct {
 
 static int on_parked(void *ctx, rd_kafka_message_t *m) {
   replay_ctx *rc = ctx;
-  const rd_kafka_headers_t *hs = NULL;
   ddas_kv kv[32];
-  size_t n = 0, i;
+  size_t n = wk_headers_kv(m, kv, 32);
   ddas_parked p;
   char err[300], when[40];
   wk_send_result r;
   int out;
-  if(rd_kafka_message_headers(m, (rd_kafka_headers_t **)(uintptr_t)&hs) || !hs)
-    return 0;
-  for(i = 0; n < 32; i++) {
-    const char *name;
-    const void *v;
-    size_t vl;
-    if(rd_kafka_header_get_all(hs, i, &name, &v, &vl))
-      break;
-    kv[n].name = (char *)(uintptr_t)name;
-    kv[n].value = strndup(v ? v : "", vl);
-    n++;
-  }
   out = 0;
   if(ddas_parked_parse(kv, n, m->payload, m->len, &p, err, sizeof(err))) {
     wk_log(WK_WARN, "not a parked batch; skipped", "error", err, NULL);
@@ -195,24 +182,8 @@ static int on_parked(void *ctx, rd_kafka_message_t *m) {
   }
   wk_send_result_clear(&r);
 done:
-  for(i = 0; i < n; i++)
-    free(kv[i].value);
+  wk_headers_free(kv, n);
   return out;
-}
-
-static rd_kafka_t *reader(const wk_config *cfg, char *err, size_t errlen) {
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  rd_kafka_t *rk;
-  char group[300];
-  snprintf(group, sizeof(group), "%s-replay", cfg->group_id);
-  if(rd_kafka_conf_set(conf, "group.id", group, err, errlen) ||
-     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
-     wk_kafka_conf(cfg, wk_kafka_bootstrap(cfg), conf, err, errlen)) {
-    rd_kafka_conf_destroy(conf);
-    return NULL;
-  }
-  rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
-  return rk;
 }
 
 /* Parses the command line: the configuration file into *path, the
@@ -277,7 +248,7 @@ static int open_clients(replay_ctx *rc, wk_producer *prod, rd_kafka_t **rk) {
     return -1;
   }
   rc->prod = prod;
-  *rk = reader(cfg, err, sizeof(err));
+  *rk = wk_reader_new(cfg, "replay", err, sizeof(err));
   if(!*rk) {
     fprintf(stderr, "ddas-worker replay: %s\n", err);
     return -1;

@@ -338,6 +338,44 @@ const char *wk_header(rd_kafka_message_t *m, const char *name, char *buf,
   return buf;
 }
 
+rd_kafka_t *wk_reader_new(const wk_config *cfg, const char *suffix, char *err,
+                          size_t errlen) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  char group[300];
+  snprintf(group, sizeof(group), "%s-%s", cfg->group_id, suffix);
+  if(rd_kafka_conf_set(conf, "group.id", group, err, errlen) ||
+     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
+     wk_kafka_conf(cfg, wk_kafka_bootstrap(cfg), conf, err, errlen)) {
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+  }
+  return rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+}
+
+size_t wk_headers_kv(rd_kafka_message_t *m, ddas_kv *kv, size_t cap) {
+  const rd_kafka_headers_t *hs = NULL;
+  size_t n = 0, i;
+  if(rd_kafka_message_headers(m, (rd_kafka_headers_t **)(uintptr_t)&hs) || !hs)
+    return 0;
+  for(i = 0; n < cap; i++) {
+    const char *name;
+    const void *v;
+    size_t vl;
+    if(rd_kafka_header_get_all(hs, i, &name, &v, &vl))
+      break;
+    kv[n].name = (char *)(uintptr_t)name;
+    kv[n].value = strndup(v ? v : "", vl);
+    n++;
+  }
+  return n;
+}
+
+void wk_headers_free(ddas_kv *kv, size_t n) {
+  size_t i;
+  for(i = 0; i < n; i++)
+    free(kv[i].value);
+}
+
 int wk_read_all(rd_kafka_t *rk, const char *topic,
                 int (*cb)(void *ctx, rd_kafka_message_t *m), void *ctx,
                 int timeout_ms, char *err, size_t errlen) {

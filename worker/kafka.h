@@ -97,6 +97,19 @@ void wk_producer_close(wk_producer *p);
 const char *wk_header(rd_kafka_message_t *m, const char *name, char *buf,
                       size_t cap);
 
+/* A consumer for wk_read_all: manual assignment only, nothing committed.
+ * group.id is "<group.id>-<suffix>" only because librdkafka's consumer
+ * poll needs one; the reader never subscribes or commits, so it joins no
+ * group and moves no offsets. NULL with a message in err. */
+rd_kafka_t *wk_reader_new(const wk_config *c, const char *suffix, char *err,
+                          size_t errlen);
+
+/* Copies up to cap headers of m into kv (names borrowed from m, values
+ * malloc'd and NUL-terminated); returns how many. Release the values with
+ * wk_headers_free(kv, n). */
+size_t wk_headers_kv(rd_kafka_message_t *m, ddas_kv *kv, size_t cap);
+void wk_headers_free(ddas_kv *kv, size_t n);
+
 /* Reads every message of `topic` from the beginning to the end it has now
  * with the consumer rk (manual assignment, no group offsets), calling cb
  * for each. 0, or -1 with a message. */

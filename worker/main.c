@@ -82,6 +82,8 @@ static const command commands[] = {
     {"submit", wk_cmd_submit,
      "publish deliveries (split into chunks when large)"},
     {"replay", wk_cmd_replay, "re-send parked batches"},
+    {"status", wk_cmd_status,
+     "deliveries per organisation and period (deadlines)"},
     {"validate", wk_cmd_validate,
      "check deliveries offline: schema, business rules,\n"
      "                partial acceptance, normalisation"},

@@ -26,6 +26,7 @@
 #include "ddas/assembly.h"
 #include "ddas/ddas.h"
 #include "ddas/stall.h"
+#include "ddas/status.h"
 #include "kafka.h"
 #include "sender.h"
 
@@ -42,6 +43,7 @@ typedef struct wk_delivery {
   ddas_batcher *batcher;
   ddas_kind kind;
   const char *version;
+  ddas_delivery_identity ident; /* of its first chunk, for the receipt */
   size_t records, accepted, rejected, warned;
   size_t normalised[6];
   size_t rule_errors[DDAS_MAX_RULES + 1];

@@ -123,6 +123,8 @@ static void count_result(wk_run *c, wk_delivery *d,
     d->kind = res->detection.kind;
     d->version = res->detection.version;
   }
+  if(!d->ident.period_start[0] && !d->ident.org_name[0] && res->doc)
+    ddas_delivery_identity_get(ddas_json_root(res->doc), &d->ident);
   d->records += res->records;
   d->accepted += res->accepted;
   d->rejected += res->rejected;

@@ -445,6 +445,10 @@ static void receipt(wk_run *c, wk_delivery *d) {
   in.chunks_seen = d->seen;
   in.reason = ddas_asm_reason_id(d->why);
   in.reason_text = ddas_asm_reason_text(d->why);
+  in.org_name = d->ident.org_name;
+  in.org_code = d->ident.org_code;
+  in.period_start = d->ident.period_start;
+  in.period_end = d->ident.period_end;
   d->receipt_sent = 1;
   if(!wk_run_emit(c, c->cfg->topic_receipts, ddas_event_processed(&in, &ev),
                   &ev, d)) {

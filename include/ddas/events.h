@@ -177,6 +177,12 @@ typedef struct {
    * and why it ended (ddas_asm_reason_id and _text of ddas/assembly.h) */
   unsigned nchunks, chunks_seen;
   const char *reason, *reason_text;
+  /* Who delivered for which period (ddas_delivery_identity of
+   * ddas/status.h), each NULL or "" when unknown: the body then has
+   * "organisation": null (both unknown) or a null member, likewise
+   * "period". Business identifiers, never personal data. */
+  const char *org_name, *org_code;
+  const char *period_start, *period_end;
 } ddas_processed_in;
 /* Status "processed" gives an nl.ddas.delivery.processed event, status
  * "incomplete" an nl.ddas.delivery.incomplete event: a delivery-level

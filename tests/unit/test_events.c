@@ -603,7 +603,9 @@ static void processed_receipt(void **state) {
                                      "normalised",
                                      "rejected_by_rule",
                                      "warnings_by_rule",
-                                     "batch_ids"};
+                                     "batch_ids",
+                                     "organisation",
+                                     "period"};
   static const char *const nkeys[] = {"N1", "N2", "N3", "N4", "N5", "N6"};
   ddas_processed_in in = processed_in();
   ddas_event e;
