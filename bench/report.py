@@ -294,7 +294,7 @@ def latency_section(rows, md):
     md += ["The same deliveries (%d x %s trajecten) through one worker while the stub answers "
            "every batch request after the given delay (`cbs-stub --delay-ms`), as CBS behind an "
            "FSC Outway/Inway across the internet would. The worker keeps up to "
-           "`cbs.max_in_flight` (8) batches at CBS at once (libcurl's multi interface, "
+           "`cbs.max_in_flight` (default 16) batches at CBS at once (libcurl's multi interface, "
            "retries as timers) while it goes on checking; the share is the throughput "
            "against the 0 ms row of the same run." % (
                lat[0]["deliveries"], fmt_int(lat[0]["per_delivery"])), ""]

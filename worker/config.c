@@ -152,9 +152,10 @@ static const kdef table[] = {
      "acknowledge outcomes already published (so their offsets commit); "
      "batches still at CBS are abandoned at once and redone by the next "
      "owner"},
-    {"cbs.max_in_flight", T_INT, "8", 1, 64, NULL, F(max_in_flight),
+    {"cbs.max_in_flight", T_INT, "16", 1, 64, NULL, F(max_in_flight),
      "batches sent to CBS at the same time (one connection each over "
-     "HTTP/1.1, streams of one connection over HTTP/2)"},
+     "HTTP/1.1, streams of one connection over HTTP/2); 16 keeps one "
+     "worker checking at full speed with CBS answering after 100 ms"},
     {"admin.listen", T_STR, "", 0, 0, NULL, F(admin_listen),
      "address of the admin endpoint (`127.0.0.1:9464`); empty: off"},
     {"log.format", T_ENUM, "json", 0, 0, "json|text", F(log_format),

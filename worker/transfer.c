@@ -1194,7 +1194,7 @@ int wk_forwarder_probe(wk_forwarder *f, int token, char *msg, size_t cap) {
 
 int wk_fwd_setup_curl(wk_forwarder *f, const wk_config *cfg, char *err,
                       size_t errlen) {
-  long conns = cfg->max_in_flight > 0 ? cfg->max_in_flight : 8;
+  long conns = cfg->max_in_flight > 0 ? cfg->max_in_flight : 16;
   if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     snprintf(err, errlen, "cannot initialise libcurl");
     return -1;

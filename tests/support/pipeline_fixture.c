@@ -642,6 +642,9 @@ void scen_start_opts(scen *s, const char *tag, const stub_opts *o,
           "retry.max_ms = 100\n"
           "cbs.connect_timeout_ms = 2000\n"
           "cbs.timeout_ms = 20000\n"
+          /* the scenarios' timing (the fault matrix's stretched runs,
+           * test_pipeline (f)'s planned failures) assumes 8 */
+          "cbs.max_in_flight = 8\n"
           "log.format = json\n"
           "log.level = info\n"
           "%s",

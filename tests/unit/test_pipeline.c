@@ -582,14 +582,14 @@ static void rejections_and_privacy(void **state) {
   /* the first 16 batch requests get 503, with 2 attempts a batch: some
    * batches are parked whatever the timing, since no batch is parked only
    * if all 16 failures went to first attempts, i.e. 16 batches were in
-   * flight at once, and cbs.max_in_flight is 8 */
+   * flight at once, and the fixture sets cbs.max_in_flight = 8 */
   scen_start(&s, "f",
              "[{\"status\":503},{\"status\":503},{\"status\":503},{\"status\":"
              "503},{\"status\":503},{\"status\":503},{\"status\":503},"
              "{\"status\":503},{\"status\":503},{\"status\":503},{\"status\":"
              "503},{\"status\":503},{\"status\":503},{\"status\":503},"
              "{\"status\":503},{\"status\":503}]",
-             "retry.max_attempts = 2\ncbs.max_in_flight = 8\n");
+             "retry.max_attempts = 2\n");
   dataset_init(&ds, s.sdir, 60);
   for(i = 0; i < ds.n; i++) {
     static const dkind kinds[] = {K_SINGLE, K_AMOUNT, K_SCHEMA,    K_MULTI,
