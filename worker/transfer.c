@@ -625,19 +625,18 @@ static int prepare(wk_forwarder *f, const char *batch_id, const void *body,
 
 /* ---- one batch ---------------------------------------------------------- */
 
-static void finish(wk_forwarder *f, wk_xfer *x, int rc) {
-  (void)f;
+static void finish(wk_xfer *x, int rc) {
   x->state = X_DONE;
   x->rc = rc;
 }
 
 /* The batch is given up because its caller aborted it (a revocation, a
  * shutdown): neither forwarded nor to be parked; its offsets stay. */
-static void abandon(wk_forwarder *f, wk_xfer *x) {
+static void abandon(wk_xfer *x) {
   x->r->outcome = DDAS_OUT_TRANSIENT;
   snprintf(x->r->last_error, sizeof(x->r->last_error),
            "abandoned: shutting down");
-  finish(f, x, -2);
+  finish(x, -2);
 }
 
 /* Ends the request of x in flight: its handle leaves the multi, its
@@ -803,7 +802,7 @@ static void schedule_retry(wk_forwarder *f, wk_xfer *x, const wk_try *t) {
     f->stats.parked++;
     wk_fwd_log(f, WK_ERROR, "batch not delivered, retries exhausted",
                x->batch_id, x->r->attempts, t->status, oname, t->error, -1);
-    finish(f, x, 0);
+    finish(x, 0);
     return;
   }
   wk_fwd_log(f, WK_WARN, "batch attempt failed", x->batch_id, x->r->attempts,
@@ -825,7 +824,7 @@ static void after_attempt(wk_forwarder *f, wk_xfer *x, const wk_try *t) {
   r->outcome = t->outcome;
   snprintf(r->last_error, sizeof(r->last_error), "%s", t->error);
   switch(settle(f, x, t)) {
-  case AFTER_DONE: finish(f, x, 0); return;
+  case AFTER_DONE: finish(x, 0); return;
   case AFTER_AGAIN_NOW:
     x->state = X_DUE;
     x->due_ms = 0;
@@ -874,7 +873,7 @@ static void token_done(wk_forwarder *f, CURLcode crc) {
       /* at once: a token without a usable expires_in serves just the
        * batches that waited for it */
       if(start_request(f, x))
-        finish(f, x, -1);
+        finish(x, -1);
     } else {
       wk_fwd_now(x->when, sizeof(x->when));
       after_attempt(f, x, &t);
@@ -909,13 +908,13 @@ static void start_attempt(wk_forwarder *f, wk_xfer *x, uint64_t now) {
       drop_token(f);
       if(token_start(f, &t)) {
         snprintf(x->r->last_error, sizeof(x->r->last_error), "%s", t.error);
-        finish(f, x, -1);
+        finish(x, -1);
       }
     }
     return;
   }
   if(start_request(f, x))
-    finish(f, x, -1);
+    finish(x, -1);
 }
 
 /* ---- the engine --------------------------------------------------------- */
@@ -1010,7 +1009,7 @@ static wk_xfer *begin(wk_forwarder *f, const char *batch_id, const void *body,
   x->len = len;
   x->state = X_DUE;
   if(prepare(f, batch_id, body, len, digest, signature, r, &x->iat))
-    finish(f, x, -1);
+    finish(x, -1);
   else
     snprintf(x->batch_id, sizeof(x->batch_id), "%s", batch_id);
   x->next = f->xfers;
@@ -1031,24 +1030,29 @@ void wk_forwarder_abort(wk_forwarder *f, wk_xfer *x) {
   if(!f || !x || x->state == X_DONE)
     return;
   end_request(f, x);
-  abandon(f, x);
+  abandon(x);
+}
+
+/* Unlinks the transfer at *pp and frees it (its response wiped); returns
+ * its rc. */
+static int drop_xfer(wk_forwarder *f, wk_xfer **pp) {
+  wk_xfer *x = *pp;
+  int rc = x->rc;
+  *pp = x->next;
+  f->nxfers--;
+  OPENSSL_cleanse(&x->resp, sizeof(x->resp));
+  ddas_free(x);
+  return rc;
 }
 
 int wk_forwarder_take(wk_forwarder *f, void **ud) {
   wk_xfer **pp;
   for(pp = &f->xfers; *pp; pp = &(*pp)->next) {
-    wk_xfer *x = *pp;
-    int rc;
-    if(x->state != X_DONE)
+    if((*pp)->state != X_DONE)
       continue;
-    *pp = x->next;
-    f->nxfers--;
-    rc = x->rc;
     if(ud)
-      *ud = x->ud;
-    OPENSSL_cleanse(&x->resp, sizeof(x->resp));
-    ddas_free(x);
-    return rc;
+      *ud = (*pp)->ud;
+    return drop_xfer(f, pp);
   }
   return 1;
 }
@@ -1060,8 +1064,7 @@ size_t wk_forwarder_pending(const wk_forwarder *f) { return f ? f->nxfers : 0; }
 static int send_one(wk_forwarder *f, const char *batch_id, const void *body,
                     size_t len, const char *digest, const char *signature,
                     wk_send_result *r) {
-  wk_xfer *x;
-  int rc;
+  wk_xfer *x, **pp;
   if(!r)
     return -1;
   if(!f) {
@@ -1080,17 +1083,9 @@ static int send_one(wk_forwarder *f, const char *batch_id, const void *body,
     wk_forwarder_drive(f, 100);
   }
   /* only this transfer is ours to take */
-  rc = x->rc;
-  {
-    wk_xfer **pp;
-    for(pp = &f->xfers; *pp != x; pp = &(*pp)->next)
-      ;
-    *pp = x->next;
-    f->nxfers--;
-    OPENSSL_cleanse(&x->resp, sizeof(x->resp));
-    ddas_free(x);
-  }
-  return rc;
+  for(pp = &f->xfers; *pp != x; pp = &(*pp)->next)
+    ;
+  return drop_xfer(f, pp);
 }
 
 int wk_forwarder_send(wk_forwarder *f, const char *batch_id, const void *body,
@@ -1227,15 +1222,10 @@ nomem:
 }
 
 void wk_fwd_free_curl(wk_forwarder *f) {
-  wk_xfer *x, *next;
-  for(x = f->xfers; x; x = next) {
-    next = x->next;
-    end_request(f, x);
-    OPENSSL_cleanse(&x->resp, sizeof(x->resp));
-    ddas_free(x);
+  while(f->xfers) {
+    end_request(f, f->xfers);
+    drop_xfer(f, &f->xfers);
   }
-  f->xfers = NULL;
-  f->nxfers = 0;
   if(f->treq.h) {
     token_req_end(f);
     curl_easy_cleanup(f->treq.h);
