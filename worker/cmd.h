@@ -16,6 +16,8 @@ int wk_cmd_run(int argc, char **argv);
 int wk_cmd_submit(int argc, char **argv);
 int wk_cmd_replay(int argc, char **argv);
 int wk_cmd_status(int argc, char **argv);
+int wk_cmd_serve(int argc, char **argv);
+int wk_cmd_verify(int argc, char **argv);
 int wk_cmd_healthcheck(int argc, char **argv);
 
 /* The configuration keys the core interprets: the ruleset (profile plus

@@ -75,6 +75,7 @@ typedef struct {
   size_t nkafka;
   char *group_id;
   char *topic_deliveries, *topic_rejections, *topic_receipts, *topic_failed;
+  char *topic_accepted;
   long chunk_bytes;          /* submit: largest message; larger deliveries
                                 are split into chunks */
   long incomplete_after_ms;  /* a chunked delivery whose next chunk does not
@@ -90,6 +91,21 @@ typedef struct {
   wk_kv *secret_files; /* every KEY_file read: name KEY_file, value the
                           path */
   size_t nsecret_files;
+  /* serve: POST /gegevens */
+  char *serve_listen, *serve_cert, *serve_key;
+  char *serve_key_passphrase; /* secret */
+  char *serve_client_ca, *serve_allow, *serve_auth;
+  char *serve_introspection_url, *serve_introspection_ca;
+  char *serve_introspection_client_id;
+  char *serve_introspection_client_secret; /* secret */
+  long serve_introspection_cache_s;
+  char *serve_required_scope;
+  int serve_allow_insecure_http;
+  char *serve_signature_trust;
+  int serve_require_signed_requests;
+  char *serve_path_shv, *serve_path_vs;
+  long serve_max_request_bytes, serve_threads;
+  char *serve_spool_dir;
   /* operations */
   char *admin_listen;  /* empty: no admin endpoint */
   char *events_source; /* ce_source of events; after wk_config_load never

@@ -82,6 +82,9 @@ static const command commands[] = {
     {"submit", wk_cmd_submit,
      "publish deliveries (split into chunks when large)"},
     {"replay", wk_cmd_replay, "re-send parked batches"},
+    {"serve", wk_cmd_serve,
+     "answer CBS's POST /gegevens (the official pull\n"
+     "                interface) from topic.accepted"},
     {"status", wk_cmd_status,
      "deliveries per organisation and period (deadlines)"},
     {"validate", wk_cmd_validate,
@@ -90,6 +93,8 @@ static const command commands[] = {
     {"send", wk_cmd_send,
      "send one delivery through the core and the CBS\n"
      "                forwarder, without Kafka (on-boarding an endpoint)"},
+    {"verify", wk_cmd_verify,
+     "check the Digest and signature of a signed message"},
     {"check-config", wk_cmd_check_config,
      "check a configuration file; print the reference"},
     {"healthcheck", wk_cmd_healthcheck,
