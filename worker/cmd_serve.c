@@ -31,6 +31,7 @@
 #include "io.h"
 #include "kafka.h"
 #include "log.h"
+#include "serve.h"
 #include "serve_index.h"
 
 /* Seconds a client is asked to wait (Retry-After) while the index is
@@ -455,13 +456,6 @@ static int check_config(const wk_config *c) {
                     "must be two different paths starting with /\n");
     return -1;
   }
-  if(!wk_kafka_bootstrap(c) || wk_kafka_is_embedded(c)) {
-    fprintf(stderr,
-            "ddas-worker serve: set kafka.bootstrap.servers to the cluster "
-            "that `run` publishes topic.accepted to (the embedded cluster "
-            "lives inside one `run` process and cannot be shared)\n");
-    return -1;
-  }
   return 0;
 }
 
@@ -539,17 +533,21 @@ static int write_port_file(const char *path, int port) {
   return 0;
 }
 
-/* Runs the server until a signal. */
-static int serve(const wk_config *c, serve_ctx *s, const char *port_file) {
+struct wk_serve {
+  serve_ctx ctx;
+  wk_httpsd *srv;
+  const char **allow;
+  char *allow_buf;
+};
+
+/* Starts the HTTPS server on s->ctx. 0, or 1 after a message. */
+static int start_server(const wk_config *c, wk_serve *s,
+                        const char *port_file) {
   wk_httpsd_options o;
-  wk_httpsd *srv = NULL;
-  char err[512], *allow_buf = NULL;
+  char err[512];
   size_t nallow = 0;
-  const char **allow = split_allow(c->serve_allow, &allow_buf, &nallow);
-  int rc = 1;
-  if(!allow) {
+  if(!(s->allow = split_allow(c->serve_allow, &s->allow_buf, &nallow))) {
     fprintf(stderr, "ddas-worker serve: out of memory\n");
-    free(allow_buf);
     return 1;
   }
   memset(&o, 0, sizeof(o));
@@ -558,30 +556,63 @@ static int serve(const wk_config *c, serve_ctx *s, const char *port_file) {
   o.key = c->serve_key;
   o.key_passphrase = *c->serve_key_passphrase ? c->serve_key_passphrase : NULL;
   o.client_ca = c->serve_client_ca;
-  o.allow = allow;
+  o.allow = s->allow;
   o.nallow = nallow;
   o.max_body = (size_t)c->serve_max_request_bytes;
   o.threads = (unsigned)c->serve_threads;
-  if(wk_httpsd_start(&o, handle, s, &srv, err, sizeof(err))) {
+  if(wk_httpsd_start(&o, handle, &s->ctx, &s->srv, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker serve: cannot start the server: %s\n", err);
-    goto out;
+    return 1;
   }
   WK_LOG(WK_INFO, "serve.listening", WK_STR("listen", c->serve_listen),
-         WK_INT("port", wk_httpsd_port(srv)),
+         WK_INT("port", wk_httpsd_port(s->srv)),
          WK_STR("auth", c->serve_auth));
-  if(port_file && write_port_file(port_file, wk_httpsd_port(srv))) {
+  if(port_file && write_port_file(port_file, wk_httpsd_port(s->srv))) {
     fprintf(stderr, "ddas-worker serve: cannot write %s: %s\n", port_file,
             strerror(errno));
-    goto out;
+    return 1;
   }
-  while(!stop_flag)
-    usleep(100000);
-  WK_LOG(WK_INFO, "serve.stopping", WK_STR("reason", "signal"));
-  rc = 0;
-out:
-  wk_httpsd_stop(srv);
-  free(allow);
-  free(allow_buf);
+  return 0;
+}
+
+void wk_serve_stop(wk_serve *s) {
+  if(!s)
+    return;
+  wk_httpsd_stop(s->srv);
+  wk_serve_index_stop(s->ctx.index);
+  wk_introspect_free(s->ctx.introspect);
+  ddas_truststore_free(s->ctx.trust);
+  ddas_signer_free(s->ctx.signer);
+  free(s->allow);
+  free(s->allow_buf);
+  free(s);
+}
+
+int wk_serve_start(const wk_config *c, const char *bootstrap,
+                   const char *port_file, wk_serve **out) {
+  wk_serve *s = calloc(1, sizeof(*s));
+  char err[1024];
+  int rc = 2;
+  *out = NULL;
+  if(!s) {
+    fprintf(stderr, "ddas-worker serve: out of memory\n");
+    return 1;
+  }
+  s->ctx.cfg = c;
+  if(check_config(c) || load_security(c, &s->ctx))
+    goto fail;
+  rc = 1;
+  if(wk_serve_index_start(c, bootstrap, c->serve_spool_dir, &s->ctx.index,
+                          err, sizeof(err))) {
+    fprintf(stderr, "ddas-worker serve: %s\n", err);
+    goto fail;
+  }
+  if(start_server(c, s, port_file))
+    goto fail;
+  *out = s;
+  return 0;
+fail:
+  wk_serve_stop(s);
   return rc;
 }
 
@@ -614,7 +645,7 @@ static int parse_args(int argc, char **argv, const char **config,
 int wk_cmd_serve(int argc, char **argv) {
   const char *path, *port_file;
   wk_config cfg;
-  serve_ctx s;
+  wk_serve *s = NULL;
   char err[1024];
   int rc;
   struct sigaction sa;
@@ -625,28 +656,26 @@ int wk_cmd_serve(int argc, char **argv) {
     return 2;
   }
   wk_log_init(&cfg);
-  memset(&s, 0, sizeof(s));
-  s.cfg = &cfg;
-  rc = 2;
-  if(check_config(&cfg) || load_security(&cfg, &s))
-    goto out;
+  if(!wk_kafka_bootstrap(&cfg) || wk_kafka_is_embedded(&cfg)) {
+    fprintf(stderr,
+            "ddas-worker serve: set kafka.bootstrap.servers to the cluster "
+            "that `run` publishes topic.accepted to (the embedded cluster "
+            "lives inside one process: use `run --serve` with it)\n");
+    wk_config_free(&cfg);
+    return 2;
+  }
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
-  rc = 1;
-  if(wk_serve_index_start(&cfg, wk_kafka_bootstrap(&cfg), cfg.serve_spool_dir,
-                          &s.index, err, sizeof(err))) {
-    fprintf(stderr, "ddas-worker serve: %s\n", err);
-    goto out;
+  if((rc = wk_serve_start(&cfg, wk_kafka_bootstrap(&cfg), port_file, &s)) ==
+     0) {
+    while(!stop_flag)
+      usleep(100000);
+    WK_LOG(WK_INFO, "serve.stopping", WK_STR("reason", "signal"));
+    wk_serve_stop(s);
   }
-  rc = serve(&cfg, &s, port_file);
-  wk_serve_index_stop(s.index);
-out:
-  wk_introspect_free(s.introspect);
-  ddas_truststore_free(s.trust);
-  ddas_signer_free(s.signer);
   wk_config_free(&cfg);
   return rc;
 }
