@@ -464,7 +464,8 @@ static void healthcheck(void **state) {
 static void man_page_complete(void **state) {
   static const char *const cmds[] = {"run",          "submit",     "replay",
                                      "status",       "validate",   "send",
-                                     "check-config", "healthcheck"};
+                                     "check-config", "healthcheck",
+                                     "serve",        "verify"};
   char *page = tu_read(SOURCE_DIR "/man/ddas-worker.1", NULL), *out, *p;
   size_t i, missing = 0;
   (void)state;
