@@ -25,6 +25,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "run.h"
+#include "serve.h"
 #include "startcheck.h"
 #include "submit.h"
 
@@ -57,6 +58,12 @@ static void usage(FILE *out) {
           "                      and no chunked delivery is open, and print a\n"
           "                      summary\n"
           "  --idle-ms N         the idle time of --until-idle (default 3000)\n"
+          "  --serve             also answer POST /gegevens from\n"
+          "                      topic.accepted, as `ddas-worker serve`\n"
+          "                      does (the way to serve from the embedded\n"
+          "                      cluster); with --until-idle it goes on\n"
+          "                      serving after the summary until SIGTERM\n"
+          "  --serve-port-file FILE  write the bound port of --serve to FILE\n"
           "  -h, --help          show this help\n"
           "\n"
           "Exit status: 0 stopped cleanly, 1 stopped on an error that needs\n"
@@ -309,6 +316,8 @@ typedef struct {
   size_t nsubmits;
   int until_idle;
   long idle_ms;
+  int serve; /* --serve: POST /gegevens beside the pipeline (serve.h) */
+  const char *serve_port_file;
 } run_args;
 
 /* 0 to go on, or the exit status. */
@@ -318,6 +327,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
       {"submit", required_argument, NULL, 's'},
       {"until-idle", no_argument, NULL, 'u'},
       {"idle-ms", required_argument, NULL, 'i'},
+      {"serve", no_argument, NULL, 'S'},
+      {"serve-port-file", required_argument, NULL, 'P'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int o;
@@ -333,6 +344,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
       break;
     case 'u': a->until_idle = 1; break;
     case 'i': a->idle_ms = strtol(optarg, NULL, 10); break;
+    case 'S': a->serve = 1; break;
+    case 'P': a->serve_port_file = optarg; break;
     case 'h': usage(stdout); return -1;
     default: return 2; /* wk_getopt said why */
     }
@@ -522,6 +535,7 @@ int wk_cmd_run(int argc, char **argv) {
   run_args a;
   wk_config cfg;
   wk_embedded emb;
+  wk_serve *srv = NULL;
   char err[1024];
   struct sigaction sa;
   int status;
@@ -551,6 +565,11 @@ int wk_cmd_run(int argc, char **argv) {
     fprintf(stderr, "ddas-worker run: %s\n", err);
     goto out;
   }
+  if(a.serve && (status = wk_serve_start(
+                     &cfg, emb.bootstrap[0] ? emb.bootstrap
+                                            : wk_kafka_bootstrap(&cfg),
+                     a.serve_port_file, &srv)))
+    goto out;
   wk_log(WK_INFO, "worker started", "group", cfg.group_id, "topic",
          cfg.topic_deliveries, NULL);
   run_loop(&c, a.until_idle, a.idle_ms);
@@ -567,7 +586,13 @@ int wk_cmd_run(int argc, char **argv) {
            NULL);
   if(a.until_idle)
     print_summary(&c);
+  if(srv && a.until_idle) {
+    fflush(stdout); /* the summary first: a script waits for it */
+    while(!stop_flag)
+      usleep(100000);
+  }
 out:
+  wk_serve_stop(srv); /* before the embedded cluster goes */
   teardown(&c, &emb, status);
   wk_config_free(&cfg);
   return status;
