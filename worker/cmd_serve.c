@@ -24,6 +24,7 @@
 #include "config.h"
 #include "ddas/alloc.h"
 #include "ddas/gegevens.h"
+#include "ddas/introspect.h"
 #include "ddas/served.h"
 #include "ddas/sign.h"
 #include "httpsd.h"
@@ -79,11 +80,12 @@ static void usage(FILE *out) {
 
 /* ---- responses ---------------------------------------------------------- */
 
+/* Sets the answer; body (ddas_malloc'd) is handed over to the server. */
 static void set_body(wk_httpsd_response *resp, int status, const char *ctype,
                      char *body, size_t len) {
-  resp->status = status;
-  wk_httpsd_response_header(resp, "Content-Type", ctype);
-  wk_httpsd_response_body(resp, body, len);
+  wk_httpsd_set_status(resp, status);
+  wk_httpsd_add_header(resp, "Content-Type", ctype);
+  wk_httpsd_set_body(resp, body, len);
 }
 
 /* An FSC error (401, 404, 405, 503): Fsc-Error-Code and the FscError body. */
@@ -91,9 +93,9 @@ static void fsc_error(wk_httpsd_response *resp, int status, const char *code,
                       const char *title, const char *detail) {
   char *body = NULL;
   size_t len = 0;
-  wk_httpsd_response_header(resp, "Fsc-Error-Code", code);
+  wk_httpsd_add_header(resp, "Fsc-Error-Code", code);
   if(ddas_fsc_error_json(code, status, title, detail, &body, &len)) {
-    resp->status = 500;
+    wk_httpsd_set_status(resp, 500);
     return;
   }
   set_body(resp, status, "application/problem+json", body, len);
@@ -104,7 +106,7 @@ static void problem(wk_httpsd_response *resp, const ddas_problem *p,
   char *body = NULL;
   size_t len = 0;
   if(ddas_problem_json(p, req->path, &body, &len)) {
-    resp->status = 500;
+    wk_httpsd_set_status(resp, 500);
     return;
   }
   set_body(resp, p->status, "application/problem+json", body, len);
@@ -116,17 +118,17 @@ static void problem_of(wk_httpsd_response *resp, const wk_httpsd_request *req,
   ddas_problem p;
   memset(&p, 0, sizeof(p));
   p.status = status;
-  snprintf(p.type, sizeof(p.type), "https://ddas-worker.invalid/problems/%s",
-           type);
+  snprintf(p.type, sizeof(p.type), "%s%s", DDAS_PROBLEM_BASE, type);
   snprintf(p.title, sizeof(p.title), "%s", title);
   snprintf(p.detail, sizeof(p.detail), "%s", detail);
   problem(resp, &p, req);
 }
 
-static void retry_later(wk_httpsd_response *resp, const char *detail) {
-  char v[16];
-  snprintf(v, sizeof(v), "%d", RETRY_AFTER_S);
-  wk_httpsd_response_header(resp, "Retry-After", v);
+static void retry_later(wk_httpsd_response *resp, long seconds,
+                        const char *detail) {
+  char v[24];
+  snprintf(v, sizeof(v), "%ld", seconds > 0 ? seconds : (long)RETRY_AFTER_S);
+  wk_httpsd_add_header(resp, "Retry-After", v);
   fsc_error(resp, 503, "ERROR_CODE_SERVICE_UNREACHABLE",
             "Dienst tijdelijk niet beschikbaar", detail);
 }
@@ -150,7 +152,7 @@ static ddas_kind route(const serve_ctx *s, const wk_httpsd_request *req,
     return DDAS_KIND_UNKNOWN;
   }
   if(strcmp(req->method, "POST")) {
-    wk_httpsd_response_header(resp, "Allow", "POST");
+    wk_httpsd_add_header(resp, "Allow", "POST");
     fsc_error(resp, 405, "ERROR_CODE_METHOD_UNSUPPORTED",
               "Methode niet ondersteund", "only POST is supported here");
     return DDAS_KIND_UNKNOWN;
@@ -160,7 +162,7 @@ static ddas_kind route(const serve_ctx *s, const wk_httpsd_request *req,
 
 static void unauthorised(wk_httpsd_response *resp, const char *code,
                          const char *title, const char *detail) {
-  wk_httpsd_response_header(
+  wk_httpsd_add_header(
       resp, "WWW-Authenticate",
       strcmp(code, "ERROR_CODE_ACCESS_TOKEN_MISSING")
           ? "Bearer error=\"invalid_token\""
@@ -171,27 +173,33 @@ static void unauthorised(wk_httpsd_response *resp, const char *code,
 /* 0 when the request may go on; otherwise the answer is set. */
 static int authorise(const serve_ctx *s, const wk_httpsd_request *req,
                      wk_httpsd_response *resp) {
-  const char *auth = wk_httpsd_request_header(req, "Authorization");
+  size_t count = 0, len = 0;
+  const char *auth = wk_httpsd_header_get(req, "Authorization", &count);
+  const char *tok = auth && count == 1 ? ddas_bearer_token(auth, &len) : NULL;
+  char token[4096];
   wk_token_verdict v;
   if(!s->introspect)
     return 0; /* serve.auth = mtls: the handshake was the check */
-  if(!auth || wk_httpsd_request_header_count(req, "Authorization") != 1 ||
-     strncasecmp(auth, "Bearer ", 7) || !auth[7]) {
+  if(!tok || len >= sizeof(token)) {
     unauthorised(resp, "ERROR_CODE_ACCESS_TOKEN_MISSING",
                  "Geen access token",
-                 "send Authorization: Bearer <access token>");
+                 "send one header Authorization: Bearer <access token>");
     return -1;
   }
-  wk_introspect_check(s->introspect, auth + 7, &v);
-  switch(v.status) {
-  case WK_TOKEN_OK: return 0;
-  case WK_TOKEN_EXPIRED:
+  memcpy(token, tok, len);
+  token[len] = 0;
+  wk_introspect_check(s->introspect, token, &v);
+  memset(token, 0, len); /* a credential: not left on the stack */
+  switch(v.verdict) {
+  case DDAS_TOKEN_OK: return 0;
+  case DDAS_TOKEN_EXPIRED:
     unauthorised(resp, "ERROR_CODE_ACCESS_TOKEN_EXPIRED",
                  "Access token verlopen", "fetch a new access token");
     return -1;
-  case WK_TOKEN_UNAVAILABLE:
-    retry_later(resp, "the token introspection endpoint cannot be reached; "
-                      "try again later");
+  case DDAS_TOKEN_UNAVAILABLE:
+    retry_later(resp, v.retry_after_s,
+                "the token introspection endpoint cannot be reached; try "
+                "again later");
     return -1;
   default:
     unauthorised(resp, "ERROR_CODE_ACCESS_TOKEN_INVALID",
@@ -206,11 +214,9 @@ static int authorise(const serve_ctx *s, const wk_httpsd_request *req,
  * without them passes unless serve.require_signed_requests. */
 static int verify_request(const serve_ctx *s, const wk_httpsd_request *req,
                           wk_httpsd_response *resp) {
-  ddas_http_header h[WK_HTTPSD_MAX_HEADERS];
-  size_t i, n = 0;
-  int has_digest = wk_httpsd_request_header_count(req, "Digest") > 0;
-  int has_sig =
-      wk_httpsd_request_header_count(req, "nlgov-adr-payload-sig") > 0;
+  size_t nd = 0, ns = 0;
+  int has_digest = wk_httpsd_header_get(req, "Digest", &nd) != NULL;
+  int has_sig = wk_httpsd_header_get(req, "nlgov-adr-payload-sig", &ns) != NULL;
   char why[200] = "";
   ddas_result r;
   if(!has_digest && !has_sig) {
@@ -221,16 +227,13 @@ static int verify_request(const serve_ctx *s, const wk_httpsd_request *req,
                "nlgov-adr-payload-sig");
     return -1;
   }
-  for(i = 0; i < req->nheaders && n < WK_HTTPSD_MAX_HEADERS; i++) {
-    h[n].name = req->headers[i].name;
-    h[n++].value = req->headers[i].value;
-  }
-  r = ddas_verify(s->trust, h, n, req->body, req->body_len,
+  r = ddas_verify(s->trust, req->headers, req->nheaders, req->body,
+                  req->body_len,
                   (int64_t)time(NULL), NULL, why, sizeof(why));
   if(r == DDAS_OK)
     return 0;
   if(r == DDAS_ERR_NOMEM) {
-    retry_later(resp, "the server is short of memory; try again later");
+    retry_later(resp, 0, "the server is short of memory; try again later");
     return -1;
   }
   {
@@ -329,9 +332,11 @@ static int render(const serve_ctx *s, ddas_kind kind, const answer_set *a,
   if(ddas_page_writer_new(kind, &a->env, &w))
     return -1;
   for(i = p->first_batch; i <= p->last_batch && i < a->nb; i++) {
-    size_t from = i == p->first_batch ? p->first_offset : 0;
-    size_t to = i == p->last_batch ? p->last_end : a->records[i];
-    char *body = malloc(a->b[i].len ? a->b[i].len : 1);
+    size_t from = 0, to = 0;
+    char *body;
+    if(!ddas_page_plan_range(p, a->records, i, &from, &to))
+      continue;
+    body = malloc(a->b[i].len ? a->b[i].len : 1);
     ddas_result r;
     if(!body)
       goto out;
@@ -363,12 +368,12 @@ static void send_signed(const serve_ctx *s, wk_httpsd_response *resp,
   char *sig = NULL;
   if(ddas_digest_header(body, len, digest, sizeof(digest)) ||
      ddas_sign(s->signer, s->profile, body, len, (int64_t)time(NULL), &sig)) {
-    free(body);
-    retry_later(resp, "the answer could not be signed; try again later");
+    ddas_free(body);
+    retry_later(resp, 0, "the answer could not be signed; try again later");
     return;
   }
-  wk_httpsd_response_header(resp, "Digest", digest);
-  wk_httpsd_response_header(resp, "nlgov-adr-payload-sig", sig);
+  wk_httpsd_add_header(resp, "Digest", digest);
+  wk_httpsd_add_header(resp, "nlgov-adr-payload-sig", sig);
   ddas_free(sig);
   set_body(resp, 200, "application/json", body, len);
 }
@@ -389,20 +394,19 @@ static void answer(const serve_ctx *s, ddas_kind kind,
   }
   if(collect(s, kind, &rq, &a)) {
     answer_set_free(&a);
-    retry_later(resp, "the server is short of memory; try again later");
+    retry_later(resp, 0, "the server is short of memory; try again later");
     return;
   }
   if(ddas_gegevens_plan(a.records, a.nb, rq.page, rq.page_size, &plan,
                         &prob)) {
     problem(resp, &prob, req);
   } else if(plan.total_records == 0) {
-    problem_of(resp, req, 404, "no-data", "Geen gegevens",
-               "no completely processed delivery with accepted records "
-               "matches aanleverperiodeStartdatum, aanleverperiodeEinddatum "
-               "and aanleverende_organisatie");
+    ddas_gegevens_no_data(&prob);
+    problem(resp, &prob, req);
   } else if(render(s, kind, &a, &plan, rq.page, &body, &len, &why)) {
     WK_LOG(WK_ERROR, "serve.render_failed", WK_STR("reason", why));
-    retry_later(resp, "the answer could not be assembled; try again later");
+    retry_later(resp, 0,
+                "the answer could not be assembled; try again later");
   } else {
     send_signed(s, resp, body, len);
     WK_LOG(WK_INFO, "serve.answered", WK_STR("kind", ddas_kind_name(kind)),
@@ -421,8 +425,9 @@ static void handle(void *ctx, const wk_httpsd_request *req,
   if(kind == DDAS_KIND_UNKNOWN)
     return;
   if(!wk_serve_index_ready(s->index)) {
-    retry_later(resp, "the server is still reading topic.accepted; try "
-                      "again shortly");
+    retry_later(resp, 0,
+                "the server is still reading topic.accepted; try again "
+                "shortly");
     return;
   }
   if(authorise(s, req, resp) || verify_request(s, req, resp))
@@ -489,7 +494,10 @@ static int load_security(const wk_config *c, serve_ctx *s) {
   io.client_id = c->serve_introspection_client_id;
   io.client_secret = c->serve_introspection_client_secret;
   io.timeout_ms = 10000;
-  io.cache_ttl_s = c->serve_introspection_cache_s;
+  /* 0 in the configuration: ask every time (the client's 0 is its
+   * default, a negative value no cache) */
+  io.cache_ttl_s = c->serve_introspection_cache_s ? c->serve_introspection_cache_s
+                                                  : -1;
   io.required_scope =
       *c->serve_required_scope ? c->serve_required_scope : NULL;
   io.allow_insecure_http = c->serve_allow_insecure_http;
