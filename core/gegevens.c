@@ -587,7 +587,9 @@ struct ddas_page_writer {
   wbuf head;   /* its members other than teller, records and zaken */
   wbuf zaken;  /* VS: its zaken so far, comma-separated */
   size_t nzaken;
-  wbuf cand; /* scratch: the head of the levering being added */
+  int at_batch_end; /* it holds the last record of its batch */
+  wbuf gem;         /* SHV: the gemeentecode bytes of its last record */
+  wbuf cand;        /* scratch: the head of the levering being added */
   int finished, failed;
   char err[200];
 };
@@ -641,6 +643,7 @@ void ddas_page_writer_free(ddas_page_writer *w) {
   w_free(&w->head);
   w_free(&w->zaken);
   w_free(&w->cand);
+  w_free(&w->gem);
   ddas_free(w->group);
   ddas_free(w);
 }
@@ -682,25 +685,47 @@ static int copied_member(ddas_kind kind, const ddas_json_member *m) {
   return 1;
 }
 
-/* Opens the page levering for source levering `lev`, or continues the last
- * one when it has the same group and head. */
+/* The raw bytes of an SHV record's gemeentecode ("" when it has none). */
+static void record_gem(const char *input, const ddas_json *rec, const char **p,
+                       size_t *n) {
+  const ddas_json *g = ddas_json_get(rec, "gemeentecode");
+  *p = g ? input + g->start : "";
+  *n = g ? g->end - g->start : 0;
+}
+
+/* Opens the page levering for source levering `lev`, whose first record
+ * here is `first`, or continues the page's last levering. A levering
+ * continues only what a batch cut split: it is the first of its batch
+ * (`at_start`: its record 0 is the batch's record 0), the open levering
+ * ends its own batch, both have the same group and byte-identical members
+ * (teller, records and zaken aside), and (SHV) the records on either side
+ * of the cut have the same gemeentecode. The last condition keeps the
+ * leveringen N6 split per municipality apart: their members are the same
+ * organisation's, only their records' gemeentecode differs. Leveringen of
+ * one batch are never merged (the batcher made them distinct). */
 static ddas_result open_lev(ddas_page_writer *w, const char *input,
-                            const ddas_json *lev, const char *group) {
+                            const ddas_json *lev, const ddas_json *first,
+                            int at_start, const char *group) {
   wbuf *c = &w->cand, tmp;
-  size_t i;
-  int first = 1;
+  size_t i, gn;
+  const char *gp;
+  int first_member = 1;
   c->len = 0;
   for(i = 0; i < lev->n; i++) {
     const ddas_json_member *m = &lev->u.members[i];
     if(!copied_member(w->kind, m))
       continue;
-    w_mkey(c, &first, m);
+    w_mkey(c, &first_member, m);
     w_raw(c, input + m->value.start, m->value.end - m->value.start);
   }
   if(c->nomem)
     return DDAS_ERR_NOMEM;
-  if(w->lev_open && strcmp(w->group, group) == 0 && c->len == w->head.len &&
-     (c->len == 0 || memcmp(c->p, w->head.p, c->len) == 0))
+  record_gem(input, first, &gp, &gn);
+  if(at_start && w->lev_open && w->at_batch_end &&
+     strcmp(w->group, group) == 0 && c->len == w->head.len &&
+     (c->len == 0 || memcmp(c->p, w->head.p, c->len) == 0) &&
+     (w->kind != DDAS_KIND_SHV ||
+      (gn == w->gem.len && (gn == 0 || memcmp(gp, w->gem.p, gn) == 0))))
     return DDAS_OK;
   close_lev(w);
   if(!w->group || strcmp(w->group, group)) {
@@ -840,21 +865,22 @@ static long long batch_records(ddas_page_writer *w, const ddas_json *root) {
   return total;
 }
 
-/* Writes records [from, to) of a checked batch. */
+/* Writes records [from, to) of a checked batch of `total` records. */
 static ddas_result add_records(ddas_page_writer *w, const char *input,
                                const ddas_json *levs, size_t from, size_t to,
-                               const char *group) {
+                               size_t total, const char *group) {
   size_t i, j, cum = 0;
   ddas_result r;
   for(i = 0; i < levs->n && cum < to; i++) {
     const ddas_json *lev = &levs->u.items[i],
                     *recs = ddas_json_get(lev, records_name(w->kind));
     size_t lo = from > cum ? from - cum : 0,
-           hi = to - cum < recs->n ? to - cum : recs->n;
+           hi = to - cum < recs->n ? to - cum : recs->n,
+           at = cum + lo; /* the part's first record in the batch */
     cum += recs->n;
     if(lo >= hi)
       continue;
-    if((r = open_lev(w, input, lev, group)))
+    if((r = open_lev(w, input, lev, &recs->u.items[lo], at == 0, group)))
       return r;
     for(j = lo; j < hi; j++) {
       const ddas_json *rec = &recs->u.items[j];
@@ -863,6 +889,16 @@ static ddas_result add_records(ddas_page_writer *w, const char *input,
       w_raw(&w->out, input + rec->start, rec->end - rec->start);
     }
     w->records += hi - lo;
+    w->at_batch_end = cum - recs->n + hi == total;
+    if(w->kind == DDAS_KIND_SHV) {
+      const char *gp;
+      size_t gn;
+      record_gem(input, &recs->u.items[hi - 1], &gp, &gn);
+      w->gem.len = 0;
+      w_raw(&w->gem, gp, gn);
+      if(w->gem.nomem)
+        return DDAS_ERR_NOMEM;
+    }
     if(w->kind == DDAS_KIND_VS && (r = add_zaken(w, input, lev, lo, hi)))
       return r;
   }
@@ -913,7 +949,7 @@ ddas_result ddas_page_writer_add_batch(ddas_page_writer *w, const char *body,
   }
   r = add_records(w, ddas_json_input(doc),
                   ddas_json_get(ddas_json_root(doc), "leveringen"), from, to,
-                  group ? group : "");
+                  (size_t)total, group ? group : "");
   ddas_json_doc_free(doc);
   if(r) {
     w->failed = 1;

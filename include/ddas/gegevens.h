@@ -235,10 +235,14 @@ ddas_result ddas_page_writer_new(ddas_kind kind, const ddas_page_envelope *env,
  *    teller (1..n across the page); then the record list; then (VS) the
  *    zaken;
  *  - records are copied byte-exact;
- *  - a levering with the same `group` (the caller passes the delivery id)
- *    and byte-identical members (other than those three) as the page's last
- *    levering continues it: its records are appended to it (a delivery's
- *    levering cut across two batches is one levering on the page);
+ *  - a levering that a batch cut split is one levering on the page: the
+ *    first levering of a batch continues the page's last levering when
+ *    that one holds the last record of the previous batch, both have the
+ *    same `group` (the caller passes the delivery id) and byte-identical
+ *    members other than those three, and (SHV) the records on either side
+ *    of the cut have the same gemeentecode (so the leveringen that N6 split
+ *    per municipality, which share their organisation, stay apart).
+ *    Leveringen within one batch are never merged;
  *  - VS: a zaak goes on the page holding the last (by position in its
  *    batch levering) of the signals it refers to by ID, so every zaak is on
  *    exactly one page and never before its signals; a zaak that refers to
