@@ -72,9 +72,10 @@ static inline void w_free(wbuf *w) {
   memset(w, 0, sizeof(*w));
 }
 
+/* n may be 0 with s or the buffer still NULL (memcpy may not see NULL). */
 static inline void w_raw(wbuf *w, const char *s, size_t n) {
   w_reserve(w, n);
-  if(w->nomem)
+  if(w->nomem || n == 0)
     return;
   memcpy(w->p + w->len, s, n);
   w->len += n;
