@@ -1166,6 +1166,7 @@ static void bad_batches(void **state) {
   assert_int_equal(ddas_page_writer_finish(ref, NULL, 1, &o2, &l2), DDAS_OK);
   assert_int_equal(l1, l2);
   assert_memory_equal(o1, o2, l1);
+  ddas_free(o2);
   /* finished: nothing more */
   assert_int_equal(ddas_page_writer_add_batch(w, good, strlen(good), 0, 1, "g"),
                    DDAS_ERR_ARG);
