@@ -58,6 +58,18 @@ static void w_int(wbuf *w, long long v) {
   w_raw(w, b, (size_t)n);
 }
 
+/* Starts a body for the caller: *out NULL and *len 0 until hand_over; -1
+ * when either is NULL. */
+static int body_start(wbuf *w, char **out, size_t *len) {
+  memset(w, 0, sizeof(*w));
+  w->heap = 1;
+  if(out)
+    *out = NULL;
+  if(len)
+    *len = 0;
+  return out && len ? 0 : -1;
+}
+
 /* Hands w's bytes, NUL-terminated, to the caller. */
 static ddas_result hand_over(wbuf *w, char **out, size_t *len) {
   w_raw(w, "", 1);
@@ -73,14 +85,8 @@ static ddas_result hand_over(wbuf *w, char **out, size_t *len) {
 ddas_result ddas_problem_json(const ddas_problem *p, const char *instance,
                               char **out, size_t *len) {
   wbuf w;
-  if(out)
-    *out = NULL;
-  if(len)
-    *len = 0;
-  if(!p || !out || !len)
+  if(body_start(&w, out, len) || !p)
     return DDAS_ERR_ARG;
-  memset(&w, 0, sizeof(w));
-  w.heap = 1;
   w_lit(&w, "{\"type\":");
   w_text(&w, p->type);
   w_lit(&w, ",\"title\":");
@@ -104,14 +110,8 @@ ddas_result ddas_problem_json(const ddas_problem *p, const char *instance,
 ddas_result ddas_fsc_error_json(const char *code, int status, const char *title,
                                 const char *detail, char **out, size_t *len) {
   wbuf w;
-  if(out)
-    *out = NULL;
-  if(len)
-    *len = 0;
-  if(!code || !out || !len)
+  if(body_start(&w, out, len) || !code)
     return DDAS_ERR_ARG;
-  memset(&w, 0, sizeof(w));
-  w.heap = 1;
   w_lit(&w, "{\"code\":");
   w_text(&w, code);
   w_lit(&w, ",\"domain\":\"ERROR_DOMAIN_INWAY\"");

@@ -385,39 +385,37 @@ static void select_ids(const ddas_served_delivery *all, size_t n,
 }
 
 static void selection(void **state) {
+  static const struct {
+    ddas_kind kind;
+    const char *request, *want;
+  } cases[] = {
+      {SHV, "{}", "d0,g2,h1,f1"},
+      {VS, "{}", "v1"},
+      {SHV, "{\"aanleverperiodeStartdatum\":\"2025-04-01\"}", "g2,h1,f1"},
+      {SHV,
+       "{\"aanleverperiodeStartdatum\":\"2025-01-01\","
+       "\"aanleverperiodeEinddatum\":\"2025-06-29\"}",
+       "d0"},
+      {SHV,
+       "{\"aanleverperiodeStartdatum\":\"2025-01-02\","
+       "\"aanleverperiodeEinddatum\":\"2025-06-30\"}",
+       "g2,h1,f1"},
+      /* by name and by code, byte for byte */
+      {SHV, "{\"aanleverende_organisatie\":\"Org A\"}", "d0,g2,h1"},
+      {SHV, "{\"aanleverende_organisatie\":\"222\"}", "f1"},
+      {SHV, "{\"aanleverende_organisatie\":\"333\"}", "h1"},
+      {SHV, "{\"aanleverende_organisatie\":\"org a\"}", ""},
+  };
   char ids[256];
+  size_t i;
   (void)state;
-  select_ids(served, NSERVED, SHV, "{}", ids, sizeof(ids));
-  assert_string_equal(ids, "d0,g2,h1,f1");
-  select_ids(served, NSERVED, VS, "{}", ids, sizeof(ids));
-  assert_string_equal(ids, "v1");
-  select_ids(served, NSERVED, SHV,
-             "{\"aanleverperiodeStartdatum\":\"2025-04-01\"}", ids,
-             sizeof(ids));
-  assert_string_equal(ids, "g2,h1,f1");
-  select_ids(served, NSERVED, SHV,
-             "{\"aanleverperiodeStartdatum\":\"2025-01-01\","
-             "\"aanleverperiodeEinddatum\":\"2025-06-29\"}",
-             ids, sizeof(ids));
-  assert_string_equal(ids, "d0");
-  select_ids(served, NSERVED, SHV,
-             "{\"aanleverperiodeStartdatum\":\"2025-01-02\","
-             "\"aanleverperiodeEinddatum\":\"2025-06-30\"}",
-             ids, sizeof(ids));
-  assert_string_equal(ids, "g2,h1,f1");
-  /* by name and by code, byte for byte */
-  select_ids(served, NSERVED, SHV, "{\"aanleverende_organisatie\":\"Org A\"}",
-             ids, sizeof(ids));
-  assert_string_equal(ids, "d0,g2,h1");
-  select_ids(served, NSERVED, SHV, "{\"aanleverende_organisatie\":\"222\"}",
-             ids, sizeof(ids));
-  assert_string_equal(ids, "f1");
-  select_ids(served, NSERVED, SHV, "{\"aanleverende_organisatie\":\"333\"}",
-             ids, sizeof(ids));
-  assert_string_equal(ids, "h1");
-  select_ids(served, NSERVED, SHV, "{\"aanleverende_organisatie\":\"org a\"}",
-             ids, sizeof(ids));
-  assert_string_equal(ids, "");
+  for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    select_ids(served, NSERVED, cases[i].kind, cases[i].request, ids,
+               sizeof(ids));
+    if(strcmp(ids, cases[i].want))
+      fail_msg("case %zu: %s chose \"%s\", not \"%s\"", i, cases[i].request,
+               ids, cases[i].want);
+  }
   select_ids(served, 0, SHV, "{}", ids, sizeof(ids));
   assert_string_equal(ids, "");
 }
@@ -612,14 +610,11 @@ typedef struct {
  * worker would store them. */
 static void add_delivery(answer *a, const char *path_or_doc, int is_path,
                          const char *group, size_t max_records) {
-  ddas_validate_options vo;
   ddas_validate_result res;
   ddas_ruleset rs;
-  ddas_batch_options bo;
-  ddas_batcher *bt;
-  ddas_batch b;
-  char err[300], *buf;
-  size_t len;
+  ddas_batch b[64];
+  char *buf;
+  size_t len, n, i;
   if(is_path) {
     buf = tu_read(path_or_doc, &len);
   } else {
@@ -627,34 +622,21 @@ static void add_delivery(answer *a, const char *path_or_doc, int is_path,
     buf = malloc(len);
     memcpy(buf, path_or_doc, len);
   }
-  memset(&vo, 0, sizeof(vo));
   ddas_ruleset_init(&rs, DDAS_PROFILE_SPEC);
-  vo.rules = &rs;
-  vo.norm_mask = DDAS_N_ALL;
-  vo.keep_document = 1;
-  assert_int_equal(
-      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
-      DDAS_OK);
+  assert_int_equal(tu_validate(buf, len, &rs, DDAS_KIND_UNKNOWN, NULL, 1, &res),
+                   DDAS_OK);
   assert_true(res.valid);
-  memset(&bo, 0, sizeof(bo));
-  bo.delivery_id = group;
-  bo.envelope.delivered_at = "2025-01-16T08:00:00Z";
-  bo.max_records = max_records;
-  bo.norm_mask = DDAS_N_ALL;
-  assert_int_equal(ddas_batcher_new(&bo, &bt), DDAS_OK);
-  assert_int_equal(ddas_batcher_add(bt, &res), DDAS_OK);
-  assert_int_equal(ddas_batcher_finish(bt), DDAS_OK);
-  while(ddas_batcher_next(bt, &b)) {
+  n = tu_batches(&res, group, max_records, 0, b, 64);
+  assert_true(n != SIZE_MAX && a->n + n <= 64);
+  for(i = 0; i < n; i++) {
     stored *s = &a->b[a->n++];
-    assert_true(a->n <= 64);
-    s->body = malloc(b.len);
-    memcpy(s->body, b.body, b.len);
-    s->len = b.len;
-    s->records = b.records;
+    s->body = malloc(b[i].len);
+    memcpy(s->body, b[i].body, b[i].len);
+    s->len = b[i].len;
+    s->records = b[i].records;
     s->group = group;
-    ddas_batch_clear(&b);
+    ddas_batch_clear(&b[i]);
   }
-  ddas_batcher_free(bt);
   ddas_validate_result_clear(&res);
   free(buf);
 }
@@ -757,19 +739,13 @@ static void collect(ddas_kind kind, const char *buf, const ddas_json *root,
  * one page has no such exception. */
 static void validate_page(ddas_kind kind, const char *buf,
                           const ddas_json *gegevens, int paginated) {
-  ddas_validate_options vo;
   ddas_validate_result r;
   ddas_ruleset rs;
-  char err[300];
   size_t i;
-  memset(&vo, 0, sizeof(vo));
   ddas_ruleset_init(&rs, DDAS_PROFILE_SPEC);
-  vo.kind = kind;
-  vo.version = kind == SHV ? "1.0" : "0.9";
-  vo.rules = &rs;
-  assert_int_equal(ddas_validate_buffer(tu_set, &vo, buf + gegevens->start,
-                                        gegevens->end - gegevens->start, &r,
-                                        err, sizeof(err)),
+  assert_int_equal(tu_validate(buf + gegevens->start,
+                               gegevens->end - gegevens->start, &rs, kind,
+                               kind == SHV ? "1.0" : "0.9", 0, &r),
                    DDAS_OK);
   assert_int_equal(r.findings.dropped, 0);
   for(i = 0; i < r.findings.count; i++) {
