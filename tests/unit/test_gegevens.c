@@ -1217,6 +1217,34 @@ static void allocation_failures(void **state) {
   answer_free(&a);
 }
 
+/* The writer keeps its output only: after add_batch the batch's parse is
+ * gone, so taking one record of a large batch leaves a small writer. */
+static void writer_keeps_output_only(void **state) {
+  size_t cap = 400000, len = 0, i, base, grown;
+  char *body = malloc(cap);
+  ddas_page_writer *w;
+  (void)state;
+  len += (size_t)snprintf(body, cap,
+                          "{\"leveringen\":[{\"teller\":1,"
+                          "\"schuldhulptrajecten\":[");
+  for(i = 0; i < 5000; i++)
+    len += (size_t)snprintf(body + len, cap - len,
+                            "%s{\"gemeentecode\":\"GM1\",\"a\":[1,2,3,4,5,6]}",
+                            i ? "," : "");
+  len += (size_t)snprintf(body + len, cap - len, "]}]}");
+  base = ddas_alloc_in_use();
+  assert_int_equal(ddas_page_writer_new(SHV, &shv_env, &w), DDAS_OK);
+  assert_int_equal(ddas_page_writer_add_batch(w, body, len, 9, 10, "d"),
+                   DDAS_OK);
+  grown = ddas_alloc_in_use() - base;
+  /* a few small buffers, while the parse of 5000 records of 8 values at 24
+   * bytes a value would be about 1 MB */
+  assert_true(grown < 64 * 1024);
+  ddas_page_writer_free(w);
+  assert_int_equal(ddas_alloc_in_use(), base);
+  free(body);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(request_cases),
@@ -1236,6 +1264,7 @@ int main(void) {
       cmocka_unit_test(vs_zaak_placement),
       cmocka_unit_test(merge_rules),
       cmocka_unit_test(bad_batches),
+      cmocka_unit_test(writer_keeps_output_only),
       cmocka_unit_test(allocation_failures)};
   return cmocka_run_group_tests(tests, tu_setup_schemas, tu_teardown_schemas);
 }
