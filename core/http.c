@@ -280,25 +280,69 @@ incomplete:
   return DDAS_OK;
 }
 
+/* 1 when p[0..n) equals the NUL-terminated name, ASCII case ignored. */
+static int name_is(const char *p, size_t n, const char *name) {
+  size_t k;
+  for(k = 0; k < n; k++)
+    if(!name[k] || lower((unsigned char)p[k]) != lower((unsigned char)name[k]))
+      return 0;
+  return name[n] == '\0';
+}
+
 const ddas_http_span *ddas_http_header_get(const ddas_http_request_head *h,
                                            const char *name, size_t *count) {
   const ddas_http_span *first = NULL;
-  size_t i, n = 0, nl = strlen(name);
-  for(i = 0; i < h->nheaders; i++) {
-    const ddas_http_span *s = &h->headers[i].name;
-    size_t k;
-    if(s->n != nl)
-      continue;
-    for(k = 0; k < nl; k++)
-      if(lower((unsigned char)s->p[k]) != lower((unsigned char)name[k]))
-        break;
-    if(k < nl)
-      continue;
-    if(!first)
+  size_t i, n = 0;
+  for(i = 0; i < h->nheaders; i++)
+    if(name_is(h->headers[i].name.p, h->headers[i].name.n, name) && !n++)
       first = &h->headers[i].value;
-    n++;
-  }
   if(count)
     *count = n;
   return first;
+}
+
+const char *ddas_http_header_find(const ddas_http_header *h, size_t n,
+                                  const char *name, size_t *count) {
+  const char *first = NULL;
+  size_t i, c = 0;
+  for(i = 0; i < n; i++)
+    if(h[i].name && name_is(h[i].name, strlen(h[i].name), name) && !c++)
+      first = h[i].value;
+  if(count)
+    *count = c;
+  return first;
+}
+
+const char *ddas_http_reason(int status) {
+  switch(status) {
+  case 100: return "Continue";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 406: return "Not Acceptable";
+  case 409: return "Conflict";
+  case 411: return "Length Required";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 417: return "Expectation Failed";
+  case 422: return "Unprocessable Content";
+  case 425: return "Too Early";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  }
+  return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
 }

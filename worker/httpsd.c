@@ -33,7 +33,7 @@
 
 struct wk_httpsd_response {
   int status;
-  wk_httpsd_header h[WK_HTTPSD_MAX_RESP_HEADERS];
+  ddas_http_header h[WK_HTTPSD_MAX_RESP_HEADERS];
   size_t nh;
   char *body;
   size_t len;
@@ -59,7 +59,7 @@ typedef struct {
   char buf[DDAS_HTTP_MAX_HEAD]; /* received and not yet consumed */
   size_t have;
   char scratch[DDAS_HTTP_MAX_HEAD + 2 * DDAS_HTTP_MAX_HEADERS + 8];
-  wk_httpsd_header hdrs[DDAS_HTTP_MAX_HEADERS];
+  ddas_http_header hdrs[DDAS_HTTP_MAX_HEADERS];
   char dn[1024], oin[64], thumb[48];
   int dn_cut;          /* the DN did not fit into dn: matches nothing */
   const char *refusal; /* set by the verify callback */
@@ -136,52 +136,13 @@ static void response_clear(wk_httpsd_response *r) {
 
 const char *wk_httpsd_header_get(const wk_httpsd_request *r, const char *name,
                                  size_t *count) {
-  const char *first = NULL;
-  size_t i, n = 0;
-  for(i = 0; i < r->nheaders; i++)
-    if(strcasecmp(r->headers[i].name, name) == 0) {
-      if(!first)
-        first = r->headers[i].value;
-      n++;
-    }
-  if(count)
-    *count = n;
-  return first;
-}
-
-static const char *reason(int st) {
-  switch(st) {
-  case 100: return "Continue";
-  case 200: return "OK";
-  case 201: return "Created";
-  case 204: return "No Content";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 406: return "Not Acceptable";
-  case 408: return "Request Timeout";
-  case 409: return "Conflict";
-  case 413: return "Content Too Large";
-  case 414: return "URI Too Long";
-  case 415: return "Unsupported Media Type";
-  case 417: return "Expectation Failed";
-  case 422: return "Unprocessable Content";
-  case 429: return "Too Many Requests";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 501: return "Not Implemented";
-  case 503: return "Service Unavailable";
-  case 505: return "HTTP Version Not Supported";
-  }
-  return st < 300 ? "OK" : st < 500 ? "Client Error" : "Server Error";
+  return ddas_http_header_find(r->headers, r->nheaders, name, count);
 }
 
 /* An RFC 9457 problem body for the server's own refusals. */
 static void problem(wk_httpsd_response *r, int st, const char *detail) {
   json_t *o = json_pack("{s:s,s:s,s:i,s:s}", "type", "about:blank", "title",
-                        reason(st), "status", st, "detail", detail);
+                        ddas_http_reason(st), "status", st, "detail", detail);
   char tmp[1024];
   size_t n = o ? json_dumpb(o, tmp, sizeof(tmp), JSON_COMPACT) : 0;
   char *b = n && n <= sizeof(tmp) ? ddas_malloc(n) : NULL;
@@ -286,7 +247,7 @@ static int send_response(conn *c, const wk_httpsd_response *r, int keep,
   gmtime_r(&t, &tm);
   strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   n = (size_t)snprintf(h, cap, "HTTP/1.1 %d %s\r\n", r->status,
-                       reason(r->status));
+                       ddas_http_reason(r->status));
   for(i = 0; i < r->nh; i++)
     n += (size_t)snprintf(h + n, cap - n, "%s: %s\r\n", r->h[i].name,
                           r->h[i].value);

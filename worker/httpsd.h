@@ -38,6 +38,8 @@
 
 #include <stddef.h>
 
+#include "ddas/http.h" /* ddas_http_header */
+
 #define WK_HTTPSD_VERIFY_DEPTH 4
 #define WK_HTTPSD_BACKLOG 128
 #define WK_HTTPSD_MAX_RESP_HEADERS 32
@@ -65,17 +67,13 @@ typedef struct {
                               allow are ignored) */
 } wk_httpsd_options;
 
-typedef struct {
-  const char *name, *value; /* NUL-terminated */
-} wk_httpsd_header;
-
 /* One request, valid during the handler call only. Strings are
  * NUL-terminated. */
 typedef struct {
   const char *method;
   const char *path;  /* the target up to '?', as sent (not decoded) */
   const char *query; /* after '?', "" when none */
-  const wk_httpsd_header *headers; /* in the order received */
+  const ddas_http_header *headers; /* in the order received */
   size_t nheaders;
   const char *body; /* body_len bytes (NUL-terminated for convenience) */
   size_t body_len;

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "curltls.h"
 #include "ddas/alloc.h"
 #include "log.h"
 
@@ -207,42 +208,24 @@ static size_t on_header(char *p, size_t sz, size_t n, void *u) {
 
 static CURLcode setup(const wk_introspect *c, CURL *h, reply *r,
                       const char *form, struct curl_slist *hdrs) {
-  CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                          \
-  do {                                                                         \
-    if(!rc)                                                                    \
-      rc = curl_easy_setopt(h, opt, val);                                      \
-  } while(0)
-  SET(CURLOPT_URL, c->url);
-  SET(CURLOPT_PROTOCOLS_STR, c->insecure ? "http,https" : "https");
-  SET(CURLOPT_FOLLOWLOCATION, 0L);
-  SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-  SET(CURLOPT_SSL_VERIFYPEER, 1L);
-  SET(CURLOPT_SSL_VERIFYHOST, 2L);
-  if(c->ca) {
-    SET(CURLOPT_CAINFO, c->ca);
-    SET(CURLOPT_CAPATH, (char *)NULL);
-  }
-  if(c->cert)
-    SET(CURLOPT_SSLCERT, c->cert);
-  if(c->key)
-    SET(CURLOPT_SSLKEY, c->key);
-  if(c->pass)
-    SET(CURLOPT_KEYPASSWD, c->pass);
-  SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
-  SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-  SET(CURLOPT_USERNAME, c->uid);
-  SET(CURLOPT_PASSWORD, c->secret);
-  SET(CURLOPT_HTTPHEADER, hdrs);
-  SET(CURLOPT_POSTFIELDS, form);
-  SET(CURLOPT_WRITEFUNCTION, on_body);
-  SET(CURLOPT_WRITEDATA, r);
-  SET(CURLOPT_HEADERFUNCTION, on_header);
-  SET(CURLOPT_HEADERDATA, r);
-  SET(CURLOPT_USERAGENT, "ddas-worker");
-#undef SET
-  return rc;
+  const wk_curl_tls tls = {c->ca, c->cert, c->key, c->pass, c->insecure};
+  CURLcode rc = wk_curl_tls_setup(h, &tls);
+  if(rc)
+    return rc;
+  WK_CURL_TRY(h, CURLOPT_URL, c->url);
+  WK_CURL_TRY(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+  WK_CURL_TRY(h, CURLOPT_NOSIGNAL, 1L);
+  WK_CURL_TRY(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+  WK_CURL_TRY(h, CURLOPT_USERNAME, c->uid);
+  WK_CURL_TRY(h, CURLOPT_PASSWORD, c->secret);
+  WK_CURL_TRY(h, CURLOPT_HTTPHEADER, hdrs);
+  WK_CURL_TRY(h, CURLOPT_POSTFIELDS, form);
+  WK_CURL_TRY(h, CURLOPT_WRITEFUNCTION, on_body);
+  WK_CURL_TRY(h, CURLOPT_WRITEDATA, r);
+  WK_CURL_TRY(h, CURLOPT_HEADERFUNCTION, on_header);
+  WK_CURL_TRY(h, CURLOPT_HEADERDATA, r);
+  WK_CURL_TRY(h, CURLOPT_USERAGENT, "ddas-worker");
+  return CURLE_OK;
 }
 
 /* Asks the endpoint; the verdict into *v. */

@@ -57,6 +57,23 @@ typedef struct {
                         and what to do; else NULL */
 } ddas_http_request_head;
 
+/* One HTTP header as NUL-terminated strings: what a server hands its
+ * handler (worker/httpsd.h) and what ddas_verify() (ddas/sign.h) checks. */
+typedef struct {
+  const char *name; /* case-insensitive */
+  const char *value;
+} ddas_http_header;
+
+/* The value of the first of h[0..n) named `name` (ASCII case-insensitive;
+ * entries with a NULL name are skipped), or NULL; *count (may be NULL)
+ * receives how many are named so, so that a caller can refuse duplicates. */
+const char *ddas_http_header_find(const ddas_http_header *h, size_t n,
+                                  const char *name, size_t *count);
+
+/* The reason phrase of an HTTP status ("Not Found"); for a status without
+ * one here, "OK", "Client Error" or "Server Error" by its class. */
+const char *ddas_http_reason(int status);
+
 /* Parses the request head at buf[0..len).
  * Returns DDAS_OK with *status = 0 when the head is complete (out fully
  * set, out->head_len the bytes it used; the body, if any, follows) or

@@ -52,6 +52,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "ddas/http.h"
 #include "ddas/sign.h"
 #include "ddas/validate.h"
 
@@ -319,37 +320,6 @@ static int cs_header_safe(const char *s, size_t max) {
       return 0;
   }
   return 1;
-}
-
-static const char *cs_reason(int status) {
-  switch(status) {
-  case 100: return "Continue";
-  case 200: return "OK";
-  case 201: return "Created";
-  case 202: return "Accepted";
-  case 204: return "No Content";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 408: return "Request Timeout";
-  case 409: return "Conflict";
-  case 411: return "Length Required";
-  case 413: return "Content Too Large";
-  case 417: return "Expectation Failed";
-  case 422: return "Unprocessable Content";
-  case 425: return "Too Early";
-  case 429: return "Too Many Requests";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 501: return "Not Implemented";
-  case 502: return "Bad Gateway";
-  case 503: return "Service Unavailable";
-  case 504: return "Gateway Timeout";
-  case 505: return "HTTP Version Not Supported";
-  }
-  return "Status";
 }
 
 /* ---- fault plan -------------------------------------------------------- */
@@ -891,17 +861,7 @@ static int cs_has_token(const char *v, const char *tok) {
  * many there are. */
 static const char *cs_header(const cs_request *rq, const char *name,
                              size_t *count) {
-  const char *v = NULL;
-  size_t i, n = 0;
-  for(i = 0; i < rq->nh; i++)
-    if(strcasecmp(rq->h[i].name, name) == 0) {
-      if(!n)
-        v = rq->h[i].value;
-      n++;
-    }
-  if(count)
-    *count = n;
-  return v;
+  return ddas_http_header_find(rq->h, rq->nh, name, count);
 }
 
 /* Parses the head raw[0..n) into rq. Returns 0, or the status to refuse the
@@ -1110,7 +1070,7 @@ static void cs_planned(cs_response *r, const cs_step *st) {
     cs_resp_json(r, st->status, "application/problem+json",
                  json_incref(st->problem));
   else
-    cs_problem(r, st->status, cs_reason(st->status), "planned fault");
+    cs_problem(r, st->status, ddas_http_reason(st->status), "planned fault");
   snprintf(r->note, sizeof(r->note), "planned fault");
 }
 
@@ -1136,7 +1096,7 @@ static int cs_send(cs_conn *c, const cs_response *r) {
   n = snprintf(head, sizeof(head),
                "HTTP/1.1 %d %s\r\nServer: cbs-stub\r\nDate: %s\r\n"
                "%s%s%sContent-Length: %zu\r\nConnection: %s\r\n%s\r\n",
-               r->status, cs_reason(r->status), date,
+               r->status, ddas_http_reason(r->status), date,
                r->type ? "Content-Type: " : "", r->type ? r->type : "",
                r->type ? "\r\n" : "", r->body_len,
                r->close ? "close" : "keep-alive", r->hdrs);
@@ -1785,7 +1745,7 @@ static int cs_serve_one(cs_conn *c, int *hard) {
     if(r < 0)
       cs_problem(&rs, 500, "Out of memory", "cannot parse the request");
     else
-      cs_problem(&rs, r, cs_reason(r), "malformed request head");
+      cs_problem(&rs, r, ddas_http_reason(r), "malformed request head");
     goto refuse;
   }
   if(strcmp(rq.path, srv->cfg.path) == 0)

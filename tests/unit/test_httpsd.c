@@ -100,35 +100,16 @@ static wk_httpsd *start(const char *const *allow, size_t nallow, int plain,
 }
 
 typedef struct {
-  char body[8192];
-  size_t len;
-  char headers[4096];
-  size_t hlen;
-  int abort_body; /* the write callback fails at once */
+  tu_sink body, headers;
 } sink;
 
-static size_t on_body(char *p, size_t sz, size_t n, void *u) {
-  sink *s = u;
-  size_t k = sz * n;
-  if(s->abort_body)
-    return 0;
-  if(k > sizeof(s->body) - 1 - s->len)
-    k = sizeof(s->body) - 1 - s->len;
-  memcpy(s->body + s->len, p, k);
-  s->len += k;
-  s->body[s->len] = '\0';
-  return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *u) {
-  sink *s = u;
-  size_t k = sz * n;
-  if(k > sizeof(s->headers) - 1 - s->hlen)
-    k = sizeof(s->headers) - 1 - s->hlen;
-  memcpy(s->headers + s->hlen, p, k);
-  s->hlen += k;
-  s->headers[s->hlen] = '\0';
-  return sz * n;
+/* A client that stops reading at the first bytes of the body. */
+static size_t refuse_body(char *p, size_t sz, size_t n, void *u) {
+  (void)p;
+  (void)sz;
+  (void)n;
+  (void)u;
+  return 0;
 }
 
 /* Prepares h for https://127.0.0.1:port/path with the client certificate
@@ -147,10 +128,10 @@ static void setup(CURL *h, sink *s, int port, const char *path,
     curl_easy_setopt(h, CURLOPT_SSLCERT, cert);
     curl_easy_setopt(h, CURLOPT_SSLKEY, key);
   }
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tu_sink_write);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &s->body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, tu_sink_write);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &s->headers);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
 }
 
@@ -213,11 +194,11 @@ static void trusted_client_gets_the_answer(void **state) {
            "POST /gegevens ?page=2 dup=2 len=%zu dn=" DN
            " oin=00000001234567890000 thumb=43",
            strlen("{\"x\":\"" BODY_SECRET "\"}"));
-  assert_string_equal(k.body, want);
-  assert_non_null(strstr(k.headers, "X-Answer: yes\r\n"));
-  assert_non_null(strstr(k.headers, "Connection: keep-alive\r\n"));
-  assert_non_null(strstr(k.headers, "Date: "));
-  assert_null(strstr(k.headers, "Injected"));
+  assert_string_equal(k.body.buf, want);
+  assert_non_null(strstr(k.headers.buf, "X-Answer: yes\r\n"));
+  assert_non_null(strstr(k.headers.buf, "Connection: keep-alive\r\n"));
+  assert_non_null(strstr(k.headers.buf, "Date: "));
+  assert_null(strstr(k.headers.buf, "Injected"));
   curl_slist_free_all(hl);
   curl_easy_cleanup(h);
   wk_httpsd_stop(s);
@@ -225,17 +206,33 @@ static void trusted_client_gets_the_answer(void **state) {
   assert_int_equal(count_in_log("tok-SECRET"), 0);
 }
 
+/* A request with exactly TLS version v (CURL_SSLVERSION_TLSv1_x) and the
+ * client's own security level lowered, so that only the server can refuse
+ * an old version. */
+static CURLcode with_tls(int port, long v, long *status) {
+  sink k;
+  CURL *h = curl_easy_init();
+  CURLcode rc;
+  setup(h, &k, port, "/", "transport");
+  curl_easy_setopt(h, CURLOPT_SSLVERSION, v | (v << 16));
+  curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
+  rc = curl_easy_perform(h);
+  *status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+  curl_easy_cleanup(h);
+  return rc;
+}
+
 static void handshake_refusals(void **state) {
   wk_httpsd *s = start(NULL, 0, 0, 2, 5000);
   int port = wk_httpsd_port(s), before;
   sink k;
   long st;
-  CURL *h;
   (void)state;
   before = count_in_log("no certificate");
   assert_int_not_equal(get(port, "/", NULL, &k, &st), CURLE_OK);
   assert_int_equal(st, 0);
-  assert_int_equal(k.len, 0);
+  assert_int_equal(k.body.len, 0);
   assert_int_equal(wait_log("no certificate", before + 1), before + 1);
 
   before = count_in_log("\"untrusted\"");
@@ -246,27 +243,12 @@ static void handshake_refusals(void **state) {
   /* TLS 1.1, with the client's own security level lowered so that only the
    * server can refuse it */
   before = count_in_log("unsupported protocol");
-  h = curl_easy_init();
-  setup(h, &k, port, "/", "transport");
-  curl_easy_setopt(
-      h, CURLOPT_SSLVERSION,
-      (long)(CURL_SSLVERSION_TLSv1_1 | CURL_SSLVERSION_MAX_TLSv1_1));
-  curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
-  assert_int_not_equal(curl_easy_perform(h), CURLE_OK);
-  st = -1;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+  assert_int_not_equal(with_tls(port, CURL_SSLVERSION_TLSv1_1, &st), CURLE_OK);
   assert_int_equal(st, 0);
   assert_int_equal(wait_log("unsupported protocol", before + 1), before + 1);
-  curl_easy_cleanup(h);
   /* ... while the same client at TLS 1.2 gets in */
-  h = curl_easy_init();
-  setup(h, &k, port, "/", "transport");
-  curl_easy_setopt(
-      h, CURLOPT_SSLVERSION,
-      (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
-  curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
-  assert_int_equal(curl_easy_perform(h), CURLE_OK);
-  curl_easy_cleanup(h);
+  assert_int_equal(with_tls(port, CURL_SSLVERSION_TLSv1_2, &st), CURLE_OK);
+  assert_int_equal(st, 200);
   wk_httpsd_stop(s);
 }
 
@@ -312,7 +294,7 @@ static void allow_list(void **state) {
   s = start(oin_ok, 1, 0, 2, 5000);
   assert_int_equal(get(wk_httpsd_port(s), "/", "signing", &k, &st), CURLE_OK);
   assert_int_equal(st, 200);
-  assert_non_null(strstr(k.body, "oin=00000001234567890000"));
+  assert_non_null(strstr(k.body.buf, "oin=00000001234567890000"));
   wk_httpsd_stop(s);
 
   memset(&o, 0, sizeof(o));
@@ -346,7 +328,7 @@ static void keep_alive_reuses_the_connection(void **state) {
   assert_int_equal(curl_easy_perform(h), CURLE_OK);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
   assert_int_equal(st, 200);
-  assert_non_null(strstr(k.body, "GET /two"));
+  assert_non_null(strstr(k.body.buf, "GET /two"));
   curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &conns);
   assert_int_equal(conns, 0); /* no new connection for the second */
   curl_easy_cleanup(h);
@@ -356,13 +338,8 @@ static void keep_alive_reuses_the_connection(void **state) {
 /* ---- raw sockets against the plain-HTTP mode ----------------------------- */
 
 static int raw_connect(int port) {
-  struct sockaddr_in a;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_port = htons((uint16_t)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  int fd = tu_connect_loopback(port);
+  assert_true(fd >= 0);
   return fd;
 }
 
@@ -399,61 +376,58 @@ static char *raw_read_all(int fd, int ms) {
   return b;
 }
 
+/* Reads what fd receives within ms (until the peer closes), closes fd and
+ * asserts that every needle of the NULL-terminated list is in it. */
+static void expect_on(int fd, int ms, ...) {
+  char *got = raw_read_all(fd, ms);
+  const char *needle;
+  va_list ap;
+  close(fd);
+  va_start(ap, ms);
+  while((needle = va_arg(ap, const char *)) != NULL)
+    if(!strstr(got, needle))
+      fail_msg("\"%s\" is not in the answer:\n%s", needle, got);
+  va_end(ap);
+  free(got);
+}
+
+/* Sends `req` on a new connection to port and checks the answer. */
+#define EXCHANGE(port, req, ...)                                               \
+  do {                                                                         \
+    int fd_ = raw_connect(port);                                               \
+    raw_sends(fd_, req);                                                       \
+    expect_on(fd_, 5000, __VA_ARGS__, (const char *)NULL);                     \
+  } while(0)
+
 static void server_refusals(void **state) {
   wk_httpsd *s = start(NULL, 0, 1, 2, 5000);
-  int port = wk_httpsd_port(s), fd;
-  char *a, *big;
+  int port = wk_httpsd_port(s);
+  char *big;
   size_t n;
   (void)state;
   /* 413 from the head alone: the body is never sent */
-  fd = raw_connect(port);
-  raw_sends(fd,
-            "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n");
-  a = raw_read_all(fd, 5000);
-  assert_non_null(strstr(a, "HTTP/1.1 413 Content Too Large\r\n"));
-  assert_non_null(strstr(a, "Content-Type: application/problem+json\r\n"));
-  assert_non_null(strstr(a, "Connection: close\r\n"));
-  assert_non_null(strstr(a, "\"status\":413"));
-  free(a);
-  close(fd);
+  EXCHANGE(port,
+           "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n",
+           "HTTP/1.1 413 Content Too Large\r\n",
+           "Content-Type: application/problem+json\r\n",
+           "Connection: close\r\n", "\"status\":413");
   /* 431 */
   big = malloc(20000);
   n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ");
   memset(big + n, 'b', 17000);
-  n += 17000;
-  memcpy(big + n, "\r\n\r\n", 4);
-  n += 4;
-  fd = raw_connect(port);
-  raw_send(fd, big, n);
-  a = raw_read_all(fd, 5000);
-  assert_non_null(strstr(a, "HTTP/1.1 431 "));
-  free(a);
-  close(fd);
+  strcpy(big + n + 17000, "\r\n\r\n");
+  EXCHANGE(port, big, "HTTP/1.1 431 ");
   free(big);
   /* 505 and 501 with the parser's reason */
-  fd = raw_connect(port);
-  raw_sends(fd, "GET / HTTP/2.0\r\nHost: a\r\n\r\n");
-  a = raw_read_all(fd, 5000);
-  assert_non_null(strstr(a, "HTTP/1.1 505 "));
-  free(a);
-  close(fd);
-  fd = raw_connect(port);
-  raw_sends(fd,
-            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
-  a = raw_read_all(fd, 5000);
-  assert_non_null(strstr(a, "HTTP/1.1 501 "));
-  assert_non_null(strstr(a, "Content-Length"));
-  free(a);
-  close(fd);
+  EXCHANGE(port, "GET / HTTP/2.0\r\nHost: a\r\n\r\n", "HTTP/1.1 505 ");
+  EXCHANGE(port,
+           "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+           "HTTP/1.1 501 ", "Content-Length");
   /* a body within the limit, two requests pipelined on one connection */
-  fd = raw_connect(port);
-  raw_sends(fd, "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
-                "GET /q HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-  a = raw_read_all(fd, 5000);
-  assert_non_null(strstr(a, "POST /p ? dup=0 len=5 dn= oin= thumb=0"));
-  assert_non_null(strstr(a, "GET /q ? dup=0 len=0"));
-  free(a);
-  close(fd);
+  EXCHANGE(port,
+           "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+           "GET /q HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+           "POST /p ? dup=0 len=5 dn= oin= thumb=0", "GET /q ? dup=0 len=0");
   wk_httpsd_stop(s);
 }
 
@@ -461,7 +435,6 @@ static void slow_clients(void **state) {
   wk_httpsd *s = start(NULL, 0, 1, 2, 600);
   int port = wk_httpsd_port(s), slow, fast;
   long long t0;
-  char *a;
   (void)state;
   slow = raw_connect(port);
   raw_sends(slow, "GET /slow HTTP/1.1\r\nHo");
@@ -469,17 +442,11 @@ static void slow_clients(void **state) {
   t0 = mono_ms();
   fast = raw_connect(port);
   raw_sends(fast, "GET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-  a = raw_read_all(fast, 5000);
-  assert_non_null(strstr(a, "HTTP/1.1 200 OK"));
+  expect_on(fast, 5000, "HTTP/1.1 200 OK", (const char *)NULL);
   assert_true(mono_ms() - t0 < 400);
-  free(a);
-  close(fast);
   /* the slow one gets 408 after io_timeout_ms */
-  a = raw_read_all(slow, 5000);
-  assert_non_null(strstr(a, "HTTP/1.1 408 Request Timeout"));
+  expect_on(slow, 5000, "HTTP/1.1 408 Request Timeout", (const char *)NULL);
   assert_true(mono_ms() - t0 >= 500);
-  free(a);
-  close(slow);
   wk_httpsd_stop(s);
 }
 
@@ -502,7 +469,7 @@ static void client_gone_mid_answer(void **state) {
   s = start(NULL, 0, 0, 2, 5000);
   h = curl_easy_init();
   setup(h, &k, wk_httpsd_port(s), "/big", "transport");
-  k.abort_body = 1;
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, refuse_body);
   assert_int_equal(curl_easy_perform(h), CURLE_WRITE_ERROR);
   curl_easy_cleanup(h);
   usleep(100000);
@@ -517,7 +484,6 @@ static void stop_is_prompt_with_connections_open(void **state) {
   wk_httpsd *s = start(NULL, 0, 0, 4, 30000);
   int idle, partial, busy;
   long long t0;
-  char *a;
   (void)state;
   /* an idle TLS connection (no handshake), a partial request and a
    * request whose handler is running (plain server below) */
@@ -538,37 +504,24 @@ static void stop_is_prompt_with_connections_open(void **state) {
   wk_httpsd_stop(s);
   assert_true(mono_ms() - t0 < 1000);
   /* the running request was answered, with Connection: close */
-  a = raw_read_all(busy, 2000);
-  assert_non_null(strstr(a, "HTTP/1.1 200 OK"));
-  assert_non_null(strstr(a, "Connection: close"));
-  free(a);
-  close(busy);
+  expect_on(busy, 2000, "HTTP/1.1 200 OK", "Connection: close",
+            (const char *)NULL);
   close(partial);
 }
 
 static int group_setup(void **state) {
-  int fd;
   (void)state;
-  if(!mkdtemp(dir) || tu_make_pki(dir, "unused"))
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if(tu_log_dir_setup(dir, logpath, sizeof(logpath)))
     return -1;
   snprintf(pki, sizeof(pki), "%s/pki", dir);
-  snprintf(logpath, sizeof(logpath), "%s/log", dir);
-  fflush(stderr);
-  fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-  if(fd < 0)
-    return -1;
-  dup2(fd, 2);
-  close(fd);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   return 0;
 }
 
 static int group_teardown(void **state) {
-  char cmd[400];
   (void)state;
   curl_global_cleanup();
-  snprintf(cmd, sizeof(cmd), "cat %s/log; rm -rf %s", dir, dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return tu_log_dir_remove(dir);
 }
 
 int main(void) {

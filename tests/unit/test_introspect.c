@@ -216,19 +216,10 @@ static void stub_stop(stub *s) {
     kill(s->pid, SIGKILL);
 }
 
-static size_t on_stats(char *p, size_t sz, size_t n, void *u) {
-  char *b = u;
-  size_t have = strlen(b), k = sz * n;
-  if(k > 4095 - have)
-    k = 4095 - have;
-  memcpy(b + have, p, k);
-  b[have + k] = '\0';
-  return sz * n;
-}
-
 /* The stub's count of POST /introspect requests (GET /_stats). */
 static long stub_introspections(const stub *s) {
-  char url[100], ca[300], cert[300], key[300], body[4096] = "";
+  char url[100], ca[300], cert[300], key[300];
+  tu_sink body = {"", 0};
   CURL *h = curl_easy_init();
   json_t *j;
   long v;
@@ -240,11 +231,11 @@ static long stub_introspections(const stub *s) {
   curl_easy_setopt(h, CURLOPT_CAINFO, ca);
   curl_easy_setopt(h, CURLOPT_SSLCERT, cert);
   curl_easy_setopt(h, CURLOPT_SSLKEY, key);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_stats);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tu_sink_write);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
   assert_int_equal(curl_easy_perform(h), CURLE_OK);
   curl_easy_cleanup(h);
-  j = json_loads(body, 0, NULL);
+  j = json_loads(body.buf, 0, NULL);
   assert_non_null(j);
   v = (long)json_integer_value(json_object_get(j, "introspect_requests"));
   json_decref(j);
@@ -430,27 +421,13 @@ static void no_token_in_the_log(void **state) {
 }
 
 static int group_setup(void **state) {
-  int fd;
   (void)state;
-  if(!mkdtemp(dir) || tu_make_pki(dir, "unused"))
-    return -1;
-  snprintf(logpath, sizeof(logpath), "%s/log", dir);
-  fflush(stderr);
-  fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
-  if(fd < 0)
-    return -1;
-  dup2(fd, 2);
-  close(fd);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  return 0;
+  return tu_log_dir_setup(dir, logpath, sizeof(logpath));
 }
 
 static int group_teardown(void **state) {
-  char cmd[400];
   (void)state;
-  curl_global_cleanup();
-  snprintf(cmd, sizeof(cmd), "cat %s/log; rm -rf %s", dir, dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return tu_log_dir_remove(dir);
 }
 
 int main(void) {
@@ -464,5 +441,9 @@ int main(void) {
       cmocka_unit_test(options_refused),
       cmocka_unit_test(no_token_in_the_log),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  int rc;
+  curl_global_init(CURL_GLOBAL_DEFAULT); /* before the client's threads */
+  rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+  curl_global_cleanup();
+  return rc;
 }
