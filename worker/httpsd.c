@@ -61,8 +61,9 @@ typedef struct {
   char scratch[DDAS_HTTP_MAX_HEAD + 2 * DDAS_HTTP_MAX_HEADERS + 8];
   ddas_http_header hdrs[DDAS_HTTP_MAX_HEADERS];
   char dn[1024], oin[64], thumb[48];
-  int dn_cut;          /* the DN did not fit into dn: matches nothing */
-  const char *refusal; /* set by the verify callback */
+  const char *refusal;      /* set by the verify callback */
+  const char *verify_error; /* OpenSSL's reason for an untrusted chain */
+  int tls_ok;               /* the handshake completed */
 } conn;
 
 static uint64_t now_ms(void) {
@@ -416,11 +417,9 @@ static void identify(conn *c, X509 *cert) {
   int idx;
   BIO *b = BIO_new(BIO_s_mem());
   c->dn[0] = c->oin[0] = c->thumb[0] = '\0';
-  c->dn_cut = 1;
   if(b && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
     int n = BIO_read(b, c->dn, (int)sizeof(c->dn) - 1);
-    c->dn[n > 0 ? n : 0] = '\0';
-    c->dn_cut = BIO_pending(b) > 0;
+    c->dn[n > 0 && BIO_pending(b) == 0 ? n : 0] = '\0'; /* too long: "" */
   }
   BIO_free(b);
   idx = X509_NAME_get_index_by_NID(name, NID_serialNumber, -1);
@@ -445,7 +444,7 @@ static int allowed(const wk_httpsd *srv, const conn *c) {
   for(i = 0; i < srv->o.nallow; i++) {
     const char *a = srv->allow[i];
     if(strncmp(a, "oin:", 4) == 0 ? c->oin[0] && strcmp(a + 4, c->oin) == 0
-                                  : !c->dn_cut && strcmp(a, c->dn) == 0)
+                                  : c->dn[0] && strcmp(a, c->dn) == 0)
       return 1;
   }
   return 0;
@@ -462,6 +461,8 @@ static int verify_cb(int ok, X509_STORE_CTX *x) {
   if(!ok) {
     if(!c->refusal) {
       c->refusal = "untrusted";
+      c->verify_error =
+          X509_verify_cert_error_string(X509_STORE_CTX_get_error(x));
       identify(c, X509_STORE_CTX_get0_cert(x));
     }
     return 0;
@@ -490,6 +491,7 @@ static void log_refused(conn *c) {
   WK_LOG(WK_WARN, "https connection refused", WK_STR("reason", why),
          WK_STR("oin", c->oin[0] ? c->oin : NULL),
          WK_STR("thumbprint", c->thumb[0] ? c->thumb : NULL),
+         WK_STR("verify_error", c->verify_error),
          WK_STR("tls_error", detail[0] ? detail : NULL));
 }
 
@@ -503,8 +505,10 @@ static int handshake(conn *c) {
   for(;;) {
     int r = SSL_accept(c->ssl);
     short ev;
-    if(r == 1)
+    if(r == 1) {
+      c->tls_ok = 1;
       return 0;
+    }
     ev = want(c, r);
     if(!ev) {
       log_refused(c);
@@ -525,13 +529,15 @@ static void serve_conn(conn *c, int fd) {
   c->fd = fd;
   c->ssl = NULL;
   c->have = 0;
-  c->refusal = NULL;
+  c->refusal = c->verify_error = NULL;
+  c->tls_ok = 0;
   c->dn[0] = c->oin[0] = c->thumb[0] = '\0';
   if(!c->srv->ctx || handshake(c) == 0)
     while(!atomic_load(&c->srv->stopping) && serve_request(c))
       ;
   if(c->ssl) {
-    SSL_shutdown(c->ssl); /* one close_notify, not waiting for the peer's */
+    if(c->tls_ok) /* one close_notify, not waiting for the peer's */
+      SSL_shutdown(c->ssl);
     SSL_free(c->ssl);
     c->ssl = NULL;
   }

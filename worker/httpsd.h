@@ -29,9 +29,11 @@
  * sockets also write with MSG_NOSIGNAL.
  *
  * Logging (worker/log.h): refused connections ("https connection refused"
- * with reason "no certificate", "untrusted", "not allowed" or "handshake
- * failed", and the peer certificate's OIN and thumbprint when there is
- * one; never a name from it) and refused requests (status, reason). Never
+ * with reason "no certificate", "untrusted" (with OpenSSL's verify error,
+ * e.g. "certificate has expired"), "not allowed", "handshake failed" (with
+ * OpenSSL's error, e.g. "unsupported protocol") or "handshake timed out",
+ * and the peer certificate's OIN and thumbprint when there is one; never a
+ * name from it) and refused requests (status, reason). Never
  * a request body, header value or token. */
 #ifndef WK_HTTPSD_H
 #define WK_HTTPSD_H
@@ -78,7 +80,8 @@ typedef struct {
   const char *body; /* body_len bytes (NUL-terminated for convenience) */
   size_t body_len;
   /* The verified client certificate (all "" under insecure_plain_http). */
-  const char *peer_dn;         /* subject, RFC 2253 form (see allow) */
+  const char *peer_dn;         /* subject, RFC 2253 form (see allow); ""
+                                  when longer than 1023 bytes */
   const char *peer_oin;        /* subject serialNumber, "" when none */
   const char *peer_thumbprint; /* x5t#S256: base64url SHA-256 of the DER */
 } wk_httpsd_request;
