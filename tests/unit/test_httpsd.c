@@ -431,6 +431,63 @@ static void server_refusals(void **state) {
   wk_httpsd_stop(s);
 }
 
+static void expect_continue(void **state) {
+  wk_httpsd *s = start(NULL, 0, 1, 2, 5000);
+  int fd = raw_connect(wk_httpsd_port(s));
+  char *a;
+  (void)state;
+  /* the interim answer comes before the body is sent */
+  raw_sends(fd, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                "Content-Length: 5\r\nConnection: close\r\n\r\n");
+  a = raw_read_all(fd, 500);
+  assert_string_equal(a, "HTTP/1.1 100 Continue\r\n\r\n");
+  free(a);
+  raw_sends(fd, "hello");
+  expect_on(fd, 5000, "HTTP/1.1 200 OK", "POST /e ? dup=0 len=5",
+            (const char *)NULL);
+  EXCHANGE(wk_httpsd_port(s),
+           "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n"
+           "Content-Length: 5\r\n\r\nhello",
+           "HTTP/1.1 417 Expectation Failed");
+  wk_httpsd_stop(s);
+}
+
+static void start_errors_and_ipv6(void **state) {
+  wk_httpsd_options o;
+  wk_httpsd *s = NULL;
+  char err[400];
+  sink k;
+  CURL *h;
+  (void)state;
+  memset(&o, 0, sizeof(o));
+  o.listen = "127.0.0.1:0";
+  o.cert = "/nonexistent/server.pem";
+  o.key = "/nonexistent/server.key";
+  o.client_ca = "/nonexistent/root.pem";
+  assert_int_equal(wk_httpsd_start(&o, echo, NULL, &s, err, sizeof(err)), -1);
+  assert_null(s);
+  assert_non_null(strstr(err, "/nonexistent/server.pem"));
+  o.insecure_plain_http = 1;
+  o.listen = "localhost:80";
+  assert_int_equal(wk_httpsd_start(&o, echo, NULL, &s, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "not an IP address"));
+  o.listen = "[::1]:0";
+  if(wk_httpsd_start(&o, echo, NULL, &s, err, sizeof(err))) {
+    printf("no IPv6 loopback here (%s): the IPv6 case is skipped\n", err);
+    return;
+  }
+  h = curl_easy_init();
+  memset(&k, 0, sizeof(k));
+  snprintf(err, sizeof(err), "http://[::1]:%d/six", wk_httpsd_port(s));
+  curl_easy_setopt(h, CURLOPT_URL, err);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tu_sink_write);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &k.body);
+  assert_int_equal(curl_easy_perform(h), CURLE_OK);
+  assert_non_null(strstr(k.body.buf, "GET /six"));
+  curl_easy_cleanup(h);
+  wk_httpsd_stop(s);
+}
+
 static void slow_clients(void **state) {
   wk_httpsd *s = start(NULL, 0, 1, 2, 600);
   int port = wk_httpsd_port(s), slow, fast;
@@ -531,6 +588,8 @@ int main(void) {
       cmocka_unit_test(allow_list),
       cmocka_unit_test(keep_alive_reuses_the_connection),
       cmocka_unit_test(server_refusals),
+      cmocka_unit_test(expect_continue),
+      cmocka_unit_test(start_errors_and_ipv6),
       cmocka_unit_test(slow_clients),
       cmocka_unit_test(client_gone_mid_answer),
       cmocka_unit_test(stop_is_prompt_with_connections_open),
