@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "cmd.h"
+#include "io.h"
 #include "log.h"
 #include "run.h"
 #include "serve.h"
@@ -589,7 +590,7 @@ int wk_cmd_run(int argc, char **argv) {
   if(srv && a.until_idle) {
     fflush(stdout); /* the summary first: a script waits for it */
     while(!stop_flag)
-      usleep(100000);
+      wk_sleep_ms(100);
   }
 out:
   wk_serve_stop(srv); /* before the embedded cluster goes */

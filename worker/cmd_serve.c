@@ -680,7 +680,7 @@ int wk_cmd_serve(int argc, char **argv) {
   if((rc = wk_serve_start(&cfg, wk_kafka_bootstrap(&cfg), port_file, &s)) ==
      0) {
     while(!stop_flag)
-      usleep(100000);
+      wk_sleep_ms(100);
     WK_LOG(WK_INFO, "serve.stopping", WK_STR("reason", "signal"));
     wk_serve_stop(s);
   }

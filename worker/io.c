@@ -221,3 +221,10 @@ int wk_parse_listen(const char *key, const char *listen_on,
            key, host);
   return -1;
 }
+
+void wk_sleep_ms(long ms) {
+  struct timespec ts;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (ms % 1000) * 1000000L;
+  nanosleep(&ts, NULL);
+}

@@ -29,6 +29,9 @@ void wk_file_release(wk_file *f);
  * multiples). Returns 0, or -1 when malformed. */
 int wk_parse_size(const char *s, size_t *out);
 
+/* Sleeps ms milliseconds (a signal may cut it short). */
+void wk_sleep_ms(long ms);
+
 /* t (UTC) as an RFC 3339 date-time to the second, "2026-11-29T10:00:00Z";
  * t < 0: now. cap >= 21. */
 void wk_rfc3339(time_t t, char *buf, size_t cap);

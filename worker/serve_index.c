@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kafka.h"
+#include "io.h"
 #include "log.h"
 
 #define MAX_HEADERS 32
@@ -202,7 +203,7 @@ static void *follow(void *arg) {
       if(a <= 0) {
         int i;
         for(i = 0; i < 20 && !atomic_load(&x->stop); i++)
-          usleep(100000);
+          wk_sleep_ms(100);
         continue;
       }
       assigned = 1;
