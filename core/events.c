@@ -17,6 +17,7 @@
 
 #include "ddas/alloc.h"
 #include "ddas/format.h"
+#include "events_int.h"
 
 #define MAX_HEADERS 24
 #if JSON_INTEGER_IS_LONG_LONG
@@ -400,20 +401,32 @@ static ddas_result add_header_uint(ddas_event *e, const char *name,
   return add_header(e, name, buf);
 }
 
+ddas_result ddas_ev_start(ddas_event *e, const char *key) {
+  e->headers = ddas_calloc(MAX_HEADERS, sizeof(ddas_kv));
+  if(!e->headers)
+    return DDAS_ERR_NOMEM;
+  if(key && !(e->key = utf8_clean(key, strlen(key), NULL)))
+    return DDAS_ERR_NOMEM;
+  return DDAS_OK;
+}
+
+ddas_result ddas_ev_header(ddas_event *e, const char *name,
+                           const char *value) {
+  return add_header(e, name, value);
+}
+
+ddas_result ddas_ev_header_uint(ddas_event *e, const char *name,
+                                uintmax_t v) {
+  return add_header_uint(e, name, v);
+}
+
 /* Key, header array and the CloudEvents headers common to every event. */
 static ddas_result start_event(ddas_event *e, const ddas_event_base *b,
                                const char *type, const char *id,
                                const char *content_type) {
   ddas_result r;
-  e->headers = ddas_calloc(MAX_HEADERS, sizeof(ddas_kv));
-  if(!e->headers)
-    return DDAS_ERR_NOMEM;
-  if(b->key) {
-    e->key = utf8_clean(b->key, strlen(b->key), NULL);
-    if(!e->key)
-      return DDAS_ERR_NOMEM;
-  }
-  if((r = add_header(e, DDAS_H_SPECVERSION, "1.0")) ||
+  if((r = ddas_ev_start(e, b->key)) ||
+     (r = add_header(e, DDAS_H_SPECVERSION, "1.0")) ||
      (r = add_header(e, DDAS_H_ID, id)) ||
      (r = add_header(e, DDAS_H_SOURCE, b->ce_source)) ||
      (r = add_header(e, DDAS_H_TYPE, type)) ||

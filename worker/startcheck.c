@@ -239,7 +239,7 @@ int wk_startcheck(const wk_config *c, unsigned what, ddas_schemaset **set,
 static int probe_kafka(const wk_config *c, int timeout_ms, char *msg,
                        size_t cap) {
   const char *b = wk_kafka_bootstrap(c);
-  const char *topics[4];
+  const char *topics[5];
   const struct rd_kafka_metadata *md = NULL;
   rd_kafka_resp_err_t e;
   wk_producer p;
@@ -266,9 +266,10 @@ static int probe_kafka(const wk_config *c, int timeout_ms, char *msg,
   topics[1] = c->topic_rejections;
   topics[2] = c->topic_receipts;
   topics[3] = c->topic_failed;
+  topics[4] = c->topic_accepted;
   w += (size_t)snprintf(msg, cap, "%d broker%s", md->broker_cnt,
                         md->broker_cnt == 1 ? "" : "s");
-  for(t = 0; t < 4; t++) {
+  for(t = 0; t < 5; t++) {
     int parts = -1;
     for(i = 0; i < (size_t)md->topic_cnt; i++)
       if(!strcmp(md->topics[i].topic, topics[t]) && !md->topics[i].err)
