@@ -146,7 +146,7 @@ static ddas_result common_headers(ddas_event *e, const char *type,
                                   ddas_kind kind, const char *delivery_id) {
   ddas_result r;
   if((r = ddas_ev_header(e, DDAS_H_ACC_TYPE, type)) ||
-     (r = ddas_ev_header(e, DDAS_H_ACC_KIND, ddas_kind_name(kind))) ||
+     (r = ddas_ev_header(e, DDAS_H_KIND, ddas_kind_name(kind))) ||
      (r = ddas_ev_header(e, DDAS_H_DELIVERY_ID, delivery_id)))
     return r;
   return DDAS_OK;
@@ -192,7 +192,8 @@ ddas_result ddas_accepted_batch(const ddas_accepted_batch_in *in,
     return DDAS_ERR_NOMEM;
   snprintf(key, kl, "batch/%s/%u", in->delivery_id, in->batch_index);
   if((r = ddas_ev_start(&ev, key)) ||
-     (r = common_headers(&ev, DDAS_ACC_TYPE_BATCH, in->kind, in->delivery_id)) ||
+     (r = common_headers(&ev, DDAS_ACC_TYPE_BATCH, in->kind,
+                         in->delivery_id)) ||
      (r = ddas_ev_header(&ev, DDAS_H_BATCH_ID, in->batch_id)) ||
      (r = ddas_ev_header_uint(&ev, DDAS_H_BATCH_INDEX, in->batch_index)) ||
      (r = ddas_ev_header_uint(&ev, DDAS_H_RECORDS, in->records)) ||
@@ -226,9 +227,9 @@ static ddas_result manifest_body(const ddas_accepted_manifest_in *in,
      json_object_set_new(o, "records", json_integer((json_int_t)total)))
     goto out;
   for(i = 0; i < in->nbatches; i++) {
-    json_t *b = json_pack("{s:I,s:s,s:I}", "index", (json_int_t)refs[i].index,
-                          "id", refs[i].id, "records",
-                          (json_int_t)refs[i].records);
+    json_t *b =
+        json_pack("{s:I,s:s,s:I}", "index", (json_int_t)refs[i].index, "id",
+                  refs[i].id, "records", (json_int_t)refs[i].records);
     if(!b || json_array_append_new(a, b))
       goto out;
   }

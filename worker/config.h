@@ -76,7 +76,7 @@ typedef struct {
   size_t nkafka;
   char *group_id;
   char *topic_deliveries, *topic_rejections, *topic_receipts, *topic_failed;
-  char *topic_accepted; /* compacted: accepted batches and manifests */
+  char *topic_accepted;      /* compacted: accepted batches and manifests */
   long chunk_bytes;          /* submit: largest message; larger deliveries
                                 are split into chunks */
   long incomplete_after_ms;  /* a chunked delivery whose next chunk does not

@@ -292,8 +292,7 @@ int wk_produce_opaque(wk_producer *p, const char *topic, const ddas_event *e,
 
 int wk_produce_value(wk_producer *p, const char *topic, const ddas_event *e,
                      const void *value, size_t len, void *opaque) {
-  return produce(p, topic, e->key, e->headers, e->nheaders, value, len,
-                 opaque);
+  return produce(p, topic, e->key, e->headers, e->nheaders, value, len, opaque);
 }
 
 int wk_producer_flush(wk_producer *p, int timeout_ms, char *err,

@@ -247,6 +247,11 @@ static void parked_event(wk_run *c, wk_delivery *d, wk_job *j) {
   in.nsources = n;
   in.body = j->batch.body;
   in.body_len = j->batch.len;
+  in.kind = d->kind;
+  in.org_name = d->ident.org_name;
+  in.org_code = d->ident.org_code;
+  in.period_start = d->ident.period_start;
+  in.period_end = d->ident.period_end;
   if(!wk_run_emit(c, c->cfg->topic_failed, ddas_event_parked(&in, &ev), &ev,
                   d)) {
     c->parked++;
@@ -399,8 +404,7 @@ static void on_finished(wk_run *c, wk_job *j) {
   switch(x.next) {
   case DDAS_NEXT_FORWARDED:
     forwarded_event(c, d, j);
-    if(ddas_batch_next_step(c->mode, DDAS_BATCH_FORWARDED) ==
-       DDAS_STEP_PUBLISH)
+    if(ddas_batch_next_step(c->mode, DDAS_BATCH_FORWARDED) == DDAS_STEP_PUBLISH)
       publish_accepted(c, d, &j->batch); /* both: after it is forwarded */
     release_job(c, d, j);
     break;
@@ -547,8 +551,8 @@ static void receipt(wk_run *c, wk_delivery *d) {
  * already acknowledged (so a reader that sees the manifest finds them). */
 static void manifest(wk_run *c, wk_delivery *d) {
   ddas_accepted_manifest_in in;
-  ddas_accepted_ref *refs = calloc(d->npublished ? d->npublished : 1,
-                                   sizeof(*refs));
+  ddas_accepted_ref *refs =
+      calloc(d->npublished ? d->npublished : 1, sizeof(*refs));
   ddas_event ev;
   size_t k;
   d->manifest_sent = 1;

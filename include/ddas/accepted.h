@@ -27,14 +27,10 @@
 #include "ddas/status.h"
 
 /* Header names of topic.accepted (besides DDAS_H_DELIVERY_ID,
- * DDAS_H_BATCH_ID, DDAS_H_BATCH_INDEX and DDAS_H_RECORDS of events.h). */
+ * DDAS_H_BATCH_ID, DDAS_H_BATCH_INDEX, DDAS_H_RECORDS, DDAS_H_KIND and the
+ * identity headers DDAS_H_ORG_NAME … DDAS_H_PERIOD_END of events.h). */
 #define DDAS_H_ACC_TYPE "ddas-type"
-#define DDAS_H_ACC_KIND "ddas-kind"
 #define DDAS_H_ACC_BATCHES "ddas-batches"
-#define DDAS_H_ORG_NAME "ddas-org-name"
-#define DDAS_H_ORG_CODE "ddas-org-code"
-#define DDAS_H_PERIOD_START "ddas-period-start"
-#define DDAS_H_PERIOD_END "ddas-period-end"
 #define DDAS_H_DELIVERED_AT "ddas-delivered-at"
 #define DDAS_H_CODE "ddas-code"
 #define DDAS_ACC_TYPE_BATCH "batch"
@@ -147,8 +143,8 @@ typedef struct {
 
 /* A finished delivery. */
 typedef struct {
-  const char *delivery_id; /* required, non-empty */
-  ddas_kind kind;          /* required: SHV or VS */
+  const char *delivery_id;             /* required, non-empty */
+  ddas_kind kind;                      /* required: SHV or VS */
   const ddas_delivery_identity *ident; /* NULL: every member "" */
   const char *delivered_at, *code;     /* of its batches (NULL: "") */
   const ddas_accepted_ref *batches;    /* any order; NULL when nbatches 0 */
