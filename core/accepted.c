@@ -13,6 +13,10 @@
 
 /* ---- cbs.mode ----------------------------------------------------------- */
 
+static int kind_ok(ddas_kind k) {
+  return k == DDAS_KIND_SHV || k == DDAS_KIND_VS;
+}
+
 static const char *const mode_names[] = {"push", "pull", "both"};
 
 const char *ddas_cbs_mode_name(ddas_cbs_mode m) {
@@ -44,8 +48,8 @@ ddas_batch_step ddas_batch_next_step(ddas_cbs_mode m, unsigned have) {
   return DDAS_STEP_DONE;
 }
 
-int ddas_manifest_due(ddas_cbs_mode m, int incomplete) {
-  return ddas_cbs_mode_publishes(m) && !incomplete;
+int ddas_manifest_due(ddas_cbs_mode m, int incomplete, ddas_kind kind) {
+  return ddas_cbs_mode_publishes(m) && !incomplete && kind_ok(kind);
 }
 
 /* ---- the envelope of a batch body -------------------------------------- */
@@ -136,10 +140,6 @@ out:
 }
 
 /* ---- messages ----------------------------------------------------------- */
-
-static int kind_ok(ddas_kind k) {
-  return k == DDAS_KIND_SHV || k == DDAS_KIND_VS;
-}
 
 /* The headers both messages carry after ddas-type. */
 static ddas_result common_headers(ddas_event *e, const char *type,

@@ -515,7 +515,7 @@ static void teardown(wk_run *c, wk_embedded *emb, int status) {
     c->deliveries = d->next;
     ddas_batcher_free(d->batcher);
     free(d->forwarded);
-    free(d->published);
+    free(d->listed);
     free(d);
   }
   /* after the producer: its last delivery reports store offsets */

@@ -57,14 +57,14 @@ typedef struct wk_delivery {
     char id[33];
   } * forwarded; /* batches CBS accepted, for the receipt */
   size_t nforwarded;
-  /* batches published to topic.accepted, for the manifest (cbs.mode pull
-   * or both), and the envelope of the first one */
-  struct wk_pub {
+  /* batches for the manifest (cbs.mode pull or both): published to
+   * topic.accepted or parked; and the envelope of the first one */
+  struct wk_listed {
     unsigned index;
     char id[33];
     size_t records;
-  } * published;
-  size_t npublished;
+  } * listed;
+  size_t nlisted;
   ddas_batch_envelope env;
   int manifest_sent;
   int ended; /* 0 open, 1 complete, 2 incomplete */

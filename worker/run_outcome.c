@@ -134,6 +134,21 @@ int wk_run_emit_drop(wk_run *c, ddas_event *ev, ddas_result built,
 
 /* ---- batches ----------------------------------------------------------- */
 
+/* Lists batch b in d's manifest (cbs.mode pull or both): published or
+ * parked. 0, or -1 when out of memory. */
+static int list_batch(wk_delivery *d, const ddas_batch *b) {
+  void *p = realloc(d->listed, (d->nlisted + 1) * sizeof(*d->listed));
+  if(!p)
+    return -1;
+  d->listed = p;
+  if(!d->nlisted)
+    ddas_batch_envelope_read(b->body, b->len, &d->env, NULL, 0);
+  d->listed[d->nlisted].index = b->index;
+  memcpy(d->listed[d->nlisted].id, b->id, 33);
+  d->listed[d->nlisted++].records = b->records;
+  return 0;
+}
+
 /* Publishes batch b of d to topic.accepted (its exact body as the value);
  * one of d's events, so d's offsets wait for its acknowledgement. */
 static void publish_accepted(wk_run *c, wk_delivery *d, const ddas_batch *b) {
@@ -141,7 +156,6 @@ static void publish_accepted(wk_run *c, wk_delivery *d, const ddas_batch *b) {
   ddas_event ev;
   ddas_result r;
   ack_ref *a = calloc(1, sizeof(*a));
-  void *p = realloc(d->published, (d->npublished + 1) * sizeof(*d->published));
   memset(&in, 0, sizeof(in));
   in.delivery_id = d->id;
   in.kind = d->kind;
@@ -152,10 +166,8 @@ static void publish_accepted(wk_run *c, wk_delivery *d, const ddas_batch *b) {
   in.body = b->body;
   in.body_len = b->len;
   r = ddas_accepted_batch(&in, &ev);
-  if(!a || !p || r != DDAS_OK) {
+  if(!a || r != DDAS_OK || list_batch(d, b)) {
     free(a);
-    if(p)
-      d->published = p;
     wk_log(WK_ERROR,
            "a batch could not be made a topic.accepted message; stopping so "
            "that no offset moves past it",
@@ -165,12 +177,6 @@ static void publish_accepted(wk_run *c, wk_delivery *d, const ddas_batch *b) {
     c->fatal = 1;
     return;
   }
-  d->published = p;
-  if(!d->npublished)
-    ddas_batch_envelope_read(b->body, b->len, &d->env, NULL, 0);
-  d->published[d->npublished].index = b->index;
-  memcpy(d->published[d->npublished].id, b->id, 33);
-  d->published[d->npublished++].records = b->records;
   a->d = d;
   a->bytes = b->len;
   d->unacked++;
@@ -252,6 +258,8 @@ static void parked_event(wk_run *c, wk_delivery *d, wk_job *j) {
   in.org_code = d->ident.org_code;
   in.period_start = d->ident.period_start;
   in.period_end = d->ident.period_end;
+  if(ddas_cbs_mode_publishes(c->mode) && list_batch(d, &j->batch))
+    c->fatal = 1; /* the manifest lists parked batches too */
   if(!wk_run_emit(c, c->cfg->topic_failed, ddas_event_parked(&in, &ev), &ev,
                   d)) {
     c->parked++;
@@ -547,12 +555,12 @@ static void receipt(wk_run *c, wk_delivery *d) {
     free(idv);
 }
 
-/* The delivery's manifest on topic.accepted: the batches published, each
- * already acknowledged (so a reader that sees the manifest finds them). */
+/* The delivery's manifest on topic.accepted: every batch of it, the
+ * published ones already acknowledged (so a reader that sees the manifest
+ * finds them) and the parked ones (a replay supplies them). */
 static void manifest(wk_run *c, wk_delivery *d) {
   ddas_accepted_manifest_in in;
-  ddas_accepted_ref *refs =
-      calloc(d->npublished ? d->npublished : 1, sizeof(*refs));
+  ddas_accepted_ref *refs = calloc(d->nlisted ? d->nlisted : 1, sizeof(*refs));
   ddas_event ev;
   size_t k;
   d->manifest_sent = 1;
@@ -560,10 +568,10 @@ static void manifest(wk_run *c, wk_delivery *d) {
     c->fatal = 1;
     return;
   }
-  for(k = 0; k < d->npublished; k++) {
-    refs[k].index = d->published[k].index;
-    refs[k].id = d->published[k].id;
-    refs[k].records = d->published[k].records;
+  for(k = 0; k < d->nlisted; k++) {
+    refs[k].index = d->listed[k].index;
+    refs[k].id = d->listed[k].id;
+    refs[k].records = d->listed[k].records;
   }
   memset(&in, 0, sizeof(in));
   in.delivery_id = d->id;
@@ -572,7 +580,7 @@ static void manifest(wk_run *c, wk_delivery *d) {
   in.delivered_at = d->env.delivered_at;
   in.code = d->env.code;
   in.batches = refs;
-  in.nbatches = d->npublished;
+  in.nbatches = d->nlisted;
   if(!wk_run_emit(c, c->cfg->topic_accepted, ddas_accepted_manifest(&in, &ev),
                   &ev, d))
     c->manifests++;
@@ -588,7 +596,7 @@ static void free_delivery(wk_run *c, wk_delivery *d) {
     }
   ddas_batcher_free(d->batcher);
   free(d->forwarded);
-  free(d->published);
+  free(d->listed);
   free(d);
 }
 
@@ -601,7 +609,8 @@ void wk_run_advance(wk_run *c, wk_delivery *d) {
   if(!d->ended || d->batches_out || c->fatal)
     return;
   if(!d->receipt_sent) {
-    if(!d->manifest_sent && ddas_manifest_due(c->mode, d->ended == 2)) {
+    if(!d->manifest_sent &&
+       ddas_manifest_due(c->mode, d->ended == 2, d->kind)) {
       if(d->unacked)
         return; /* the manifest follows its batches' acknowledgements */
       manifest(c, d);

@@ -75,11 +75,13 @@ ddas_batch_step ddas_batch_next_step(ddas_cbs_mode m, unsigned have);
 
 /* 1 when a delivery that is finished (every batch has its outcome) gets a
  * manifest on topic.accepted: in pull and both, when it is complete
- * (incomplete: 0, ddas/assembly.h). A delivery with no accepted record
- * gets one (it replaces an earlier delivery of the organisation and
- * period), and so does one with a parked batch (the reader waits until
+ * (incomplete: 0, ddas/assembly.h) and a DDAS document of a known kind (a
+ * message that is not one names no organisation or period to replace). A
+ * delivery with no accepted record gets one (it replaces an earlier
+ * delivery of the organisation and period), and so does one with a parked
+ * batch, which the manifest lists like the others (the reader waits until
  * every listed batch is present; a replay supplies it). */
-int ddas_manifest_due(ddas_cbs_mode m, int incomplete);
+int ddas_manifest_due(ddas_cbs_mode m, int incomplete, ddas_kind kind);
 
 /* ---- the envelope of a batch body -------------------------------------- */
 
@@ -147,7 +149,9 @@ typedef struct {
   ddas_kind kind;                      /* required: SHV or VS */
   const ddas_delivery_identity *ident; /* NULL: every member "" */
   const char *delivered_at, *code;     /* of its batches (NULL: "") */
-  const ddas_accepted_ref *batches;    /* any order; NULL when nbatches 0 */
+  const ddas_accepted_ref *batches;    /* every batch of the delivery, the
+                                          parked ones included; any order;
+                                          NULL when nbatches 0 */
   size_t nbatches;
 } ddas_accepted_manifest_in;
 

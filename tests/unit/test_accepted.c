@@ -67,10 +67,13 @@ static void modes_and_steps(void **state) {
   assert_int_equal(ddas_batch_next_step(DDAS_CBS_BOTH, DDAS_BATCH_PARKED),
                    DDAS_STEP_DONE);
 
-  assert_false(ddas_manifest_due(DDAS_CBS_PUSH, 0));
-  assert_true(ddas_manifest_due(DDAS_CBS_PULL, 0));
-  assert_true(ddas_manifest_due(DDAS_CBS_BOTH, 0));
-  assert_false(ddas_manifest_due(DDAS_CBS_BOTH, 1)); /* incomplete */
+  assert_false(ddas_manifest_due(DDAS_CBS_PUSH, 0, DDAS_KIND_SHV));
+  assert_true(ddas_manifest_due(DDAS_CBS_PULL, 0, DDAS_KIND_SHV));
+  assert_true(ddas_manifest_due(DDAS_CBS_BOTH, 0, DDAS_KIND_VS));
+  /* incomplete */
+  assert_false(ddas_manifest_due(DDAS_CBS_BOTH, 1, DDAS_KIND_SHV));
+  /* not a DDAS document (malformed JSON, say) */
+  assert_false(ddas_manifest_due(DDAS_CBS_PULL, 0, DDAS_KIND_UNKNOWN));
   assert_true(ddas_cbs_mode_forwards(DDAS_CBS_BOTH));
   assert_false(ddas_cbs_mode_forwards(DDAS_CBS_PULL));
   assert_false(ddas_cbs_mode_publishes(DDAS_CBS_PUSH));
