@@ -11,7 +11,8 @@
  *     the offsets are committed;
  * (b) cbs.mode = both: every batch CBS holds is on topic.accepted with the
  *     same bytes; a batch CBS refuses is parked, not published, and the
- *     manifest of its delivery lists it;
+ *     manifest of its delivery lists it; `replay` then forwards it and
+ *     publishes it with the headers run would have given it;
  * (n) cbs.mode = push (the default): nothing on topic.accepted;
  * (k) cbs.mode = both, the leader of every topic.accepted partition down:
  *     the worker forwards, cannot publish, and is killed (SIGKILL); after
@@ -438,6 +439,32 @@ static void both_with_refusal(void **state) {
          "%zu), listed by its manifest only\n",
          at_cbs, parked, pd);
   amsgs_free(&l);
+
+  /* replay (cbs.mode = both): CBS takes the parked batch now, and it is
+   * published like the others, so the manifest's list is complete */
+  {
+    char *out = NULL;
+    const amsg *a;
+    char key[300], org[64];
+    assert_int_equal(run_replay(&s, &out), 0);
+    assert_non_null(strstr(out, "forwarded: 1"));
+    free(out);
+    l = read_accepted(&s);
+    a = batch_by_id(&l, parked);
+    assert_non_null(a);
+    assert_int_equal(bodies_match(&l, s.cbs.records), at_cbs + 1);
+    snprintf(key, sizeof(key), "batch/%s/%s", ds.d[pd].id, a->idx);
+    assert_string_equal(a->key, key);
+    snprintf(org, sizeof(org), "Schuldhulp Pijplijn %zu", pd * 4);
+    assert_string_equal(a->org, org);
+    assert_string_equal(a->kind, "shv");
+    assert_string_equal(a->ps, "2024-01-01");
+    assert_string_equal(a->code, "Pijplijntest 1.0");
+    /* every listed batch present now */
+    assert_int_equal(check_batch_headers(&l, &ds.d[pd], pd),
+                     check_manifest(&l, &ds.d[pd], NULL));
+    amsgs_free(&l);
+  }
   scen_stop(&s);
   dataset_free(&ds);
 }
