@@ -569,7 +569,7 @@ int wk_cmd_run(int argc, char **argv) {
     goto out;
   }
   wk_log(WK_INFO, "worker started", "group", cfg.group_id, "topic",
-         cfg.topic_deliveries, NULL);
+         cfg.topic_deliveries, "cbs_mode", ddas_cbs_mode_name(c.mode), NULL);
   run_loop(&c, a.until_idle, a.idle_ms);
   wk_log(WK_INFO, "worker stopping", NULL);
   drain_stages(&c);
