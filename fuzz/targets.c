@@ -14,6 +14,8 @@
 #include "ddas/batch.h"
 #include "ddas/chunk.h"
 #include "ddas/detect.h"
+#include "ddas/format.h"
+#include "ddas/gegevens.h"
 #include "ddas/json.h"
 #include "ddas/rules.h"
 #include "ddas/sign.h"
@@ -820,4 +822,167 @@ ddas_result fz_verify(const uint8_t *data, size_t size) {
   free(pd);
   free(ps);
   return r;
+}
+
+/* ---- fuzz_gegevens ---------------------------------------------------- */
+
+static void gg_request(const uint8_t *data, size_t size, ddas_kind kind) {
+  ddas_gegevens_request rq;
+  ddas_problem pb;
+  ddas_json_doc *doc;
+  char *out;
+  size_t len;
+  ddas_result r;
+  memset(&pb, 0, sizeof(pb));
+  r = ddas_gegevens_request_parse((const char *)data, size, kind, &rq, &pb);
+  if(r == DDAS_OK) {
+    if(rq.page < 1 || rq.page > DDAS_GEGEVENS_PAGE_MAX || rq.page_size < 1 ||
+       rq.page_size > ddas_gegevens_max_page_size(kind))
+      fz_fail("fuzz_gegevens", "an accepted page or pageSize out of bounds");
+    if((rq.start[0] && !ddas_format_date(rq.start, strlen(rq.start))) ||
+       (rq.end[0] && !ddas_format_date(rq.end, strlen(rq.end))) ||
+       (rq.start[0] && rq.end[0] && strcmp(rq.start, rq.end) > 0))
+      fz_fail("fuzz_gegevens", "an accepted period is not one");
+    if(rq.has_organisation &&
+       (!rq.organisation[0] || strlen(rq.organisation) > 255))
+      fz_fail("fuzz_gegevens", "an accepted organisation out of bounds");
+    return;
+  }
+  if(r != DDAS_ERR_ARG)
+    fz_fail("fuzz_gegevens", "a request refused other than DDAS_ERR_ARG");
+  if(pb.status != 400 ||
+     strncmp(pb.type, DDAS_PROBLEM_BASE, strlen(DDAS_PROBLEM_BASE)) ||
+     !memchr(pb.title, '\0', sizeof(pb.title)) || !pb.title[0] ||
+     !memchr(pb.detail, '\0', sizeof(pb.detail)) || !pb.detail[0] ||
+     !memchr(pb.pointer, '\0', sizeof(pb.pointer)) ||
+     (pb.pointer[0] && pb.pointer[0] != '/'))
+    fz_fail("fuzz_gegevens", "a refusal without a well-formed problem");
+  if(ddas_problem_json(&pb, "/gegevens", &out, &len))
+    fz_fail("fuzz_gegevens", "a problem body was not written");
+  if(ddas_json_parse(out, len, NULL, &doc, NULL))
+    fz_fail("fuzz_gegevens", "a problem body does not parse");
+  ddas_json_doc_free(doc);
+  ddas_free(out);
+}
+
+/* The records of a body as the writer counts them, or -1 when it is not a
+ * batch body the writer takes. */
+static long long gg_records(const ddas_json *root, ddas_kind kind) {
+  const ddas_json *levs = ddas_json_get(root, "leveringen");
+  const char *list =
+      kind == DDAS_KIND_VS ? "vroegsignalen" : "schuldhulptrajecten";
+  long long n = 0;
+  size_t i;
+  if(!levs || levs->type != DDAS_JSON_ARRAY)
+    return -1;
+  for(i = 0; i < levs->n; i++) {
+    const ddas_json *r = ddas_json_get(&levs->u.items[i], list),
+                    *z = ddas_json_get(&levs->u.items[i], "vroegsignaalzaken");
+    if(!r || r->type != DDAS_JSON_ARRAY ||
+       (kind == DDAS_KIND_VS && z && z->type != DDAS_JSON_ARRAY))
+      return -1;
+    n += r->n;
+  }
+  return n;
+}
+
+/* One page of the given ranges of the body; checks it and returns its
+ * records, or -1 when the writer refused the body. */
+static long long gg_page(const char *body, size_t size, ddas_kind kind,
+                         const size_t *ranges, size_t nranges,
+                         const ddas_page_plan *plan) {
+  static const ddas_page_envelope env = {"2025-01-01", "2025-12-31",
+                                         "2026-01-01T00:00:00Z", "fuzz"};
+  ddas_page_writer *w;
+  ddas_json_doc *doc;
+  char *out;
+  size_t len, i, want = 0;
+  ddas_result r = DDAS_OK;
+  if(ddas_page_writer_new(kind, &env, &w))
+    fz_fail("fuzz_gegevens", "no page writer");
+  for(i = 0; i < nranges && !r; i++) {
+    r = ddas_page_writer_add_batch(w, body, size, ranges[2 * i],
+                                   ranges[2 * i + 1], "g");
+    want += ranges[2 * i + 1] - ranges[2 * i];
+  }
+  if(r) {
+    if(r != DDAS_ERR_ARG || !ddas_page_writer_error(w)[0])
+      fz_fail("fuzz_gegevens", "a batch body refused without a reason");
+    ddas_page_writer_free(w);
+    return -1;
+  }
+  if(ddas_page_writer_records(w) != want)
+    fz_fail("fuzz_gegevens", "the page does not hold the records asked for");
+  if(ddas_page_writer_finish(w, plan, plan ? plan->page : 1, &out, &len))
+    fz_fail("fuzz_gegevens", "a page was not finished");
+  ddas_page_writer_free(w);
+  if(ddas_json_parse(out, len, NULL, &doc, NULL))
+    fz_fail("fuzz_gegevens", "a page does not parse");
+  if(gg_records(ddas_json_get(ddas_json_root(doc), "gegevens"), kind) !=
+     (long long)want)
+    fz_fail("fuzz_gegevens", "a page's leveringen do not hold its records");
+  if((ddas_json_get(ddas_json_root(doc), "paginering") != NULL) !=
+     (plan && plan->paginated))
+    fz_fail("fuzz_gegevens", "paginering where it should not be, or none");
+  ddas_json_doc_free(doc);
+  ddas_free(out);
+  return (long long)want;
+}
+
+static void gg_batch(const char *body, size_t size, ddas_kind kind) {
+  ddas_json_doc *doc = NULL;
+  long long total;
+  size_t t, ps, page, ranges[4];
+  if(ddas_json_parse(body, size, NULL, &doc, NULL)) {
+    ranges[0] = 0;
+    ranges[1] = 1;
+    if(gg_page(body, size, kind, ranges, 1, NULL) >= 0)
+      fz_fail("fuzz_gegevens", "a body that does not parse was taken");
+    return;
+  }
+  total = gg_records(ddas_json_root(doc), kind);
+  ddas_json_doc_free(doc);
+  ranges[0] = 0;
+  ranges[1] = total < 0 ? 1 : (size_t)total;
+  if((gg_page(body, size, kind, ranges, 1, NULL) < 0) != (total < 0))
+    fz_fail("fuzz_gegevens", "the writer and the harness disagree on a body");
+  if(total <= 0)
+    return;
+  t = (size_t)total;
+  /* halves (no merge: the second half does not start the batch), then the
+   * whole body twice (a merge across the "cut" when the last levering and
+   * the first are alike) */
+  ranges[0] = 0;
+  ranges[1] = ranges[2] = t / 2;
+  ranges[3] = t;
+  gg_page(body, size, kind, ranges, 2, NULL);
+  ranges[0] = ranges[2] = 0;
+  ranges[1] = ranges[3] = t;
+  gg_page(body, size, kind, ranges, 2, NULL);
+  for(ps = 1; ps <= 3 && t <= 64; ps += 2) {
+    size_t got = 0;
+    for(page = 1;; page++) {
+      ddas_page_plan plan;
+      ddas_problem pb;
+      size_t from, to;
+      if(ddas_gegevens_plan(&t, 1, page, ps, &plan, &pb))
+        break;
+      if(!ddas_page_plan_range(&plan, &t, 0, &from, &to))
+        fz_fail("fuzz_gegevens", "a page of a batch without records of it");
+      ranges[0] = from;
+      ranges[1] = to;
+      got += (size_t)gg_page(body, size, kind, ranges, 1, &plan);
+    }
+    if(got != t)
+      fz_fail("fuzz_gegevens", "the pages do not hold every record once");
+  }
+}
+
+void fz_gegevens(const uint8_t *data, size_t size) {
+  gg_request(data, size, DDAS_KIND_SHV);
+  gg_request(data, size, DDAS_KIND_VS);
+  if(size == 0)
+    return;
+  gg_batch((const char *)data, size, DDAS_KIND_SHV);
+  gg_batch((const char *)data, size, DDAS_KIND_VS);
 }

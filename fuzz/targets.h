@@ -34,6 +34,15 @@ void fz_validate_cleanup(void);
  * and the chunks hold every record exactly once. */
 void fz_chunk(const uint8_t *data, size_t size);
 
+/* fuzz_gegevens: the input as a POST /gegevens request body
+ * (ddas_gegevens_request_parse for SHV and VS: a refusal is DDAS_ERR_ARG
+ * with a well-formed problem whose problem+json body parses; an accepted
+ * request is within its bounds) and as a stored batch body
+ * (ddas_page_writer_add_batch for SHV and VS: whole, halves, twice, and
+ * paged at 1 and 3 records a page: every finished page parses and holds
+ * exactly the records asked for; a refusal has a reason). */
+void fz_gegevens(const uint8_t *data, size_t size);
+
 /* fuzz_verify: ddas_verify against the trust store of a test PKI that
  * fz_verify_init() generates with tests/pki/make-pki (found under
  * `source_dir`) into a temporary directory. The input is

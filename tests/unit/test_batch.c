@@ -54,18 +54,11 @@ static char *make_delivery(size_t n, size_t nlev, size_t *len) {
 
 static void check(const char *buf, size_t len, ddas_profile p,
                   ddas_validate_result *res) {
-  ddas_validate_options vo;
   ddas_ruleset rs;
-  char err[300];
-  memset(&vo, 0, sizeof(vo));
   ddas_ruleset_init(&rs, p);
   rs.level[ddas_rule_index("client.single.traject")] = DDAS_LEVEL_OFF;
-  vo.rules = &rs;
-  vo.norm_mask = DDAS_N_ALL;
-  vo.keep_document = 1;
-  assert_int_equal(
-      ddas_validate_buffer(tu_set, &vo, buf, len, res, err, sizeof(err)),
-      DDAS_OK);
+  assert_int_equal(tu_validate(buf, len, &rs, DDAS_KIND_UNKNOWN, NULL, 1, res),
+                   DDAS_OK);
 }
 
 typedef struct {
@@ -75,20 +68,8 @@ typedef struct {
 
 static void build(const ddas_validate_result *res, const char *delivery_id,
                   size_t max_bytes, batches *out) {
-  ddas_batch_options bo;
-  ddas_batcher *bt;
-  memset(&bo, 0, sizeof(bo));
-  bo.delivery_id = delivery_id;
-  bo.envelope.delivered_at = "2025-01-16T08:00:00Z";
-  bo.max_bytes = max_bytes;
-  bo.norm_mask = DDAS_N_ALL;
-  assert_int_equal(ddas_batcher_new(&bo, &bt), DDAS_OK);
-  assert_int_equal(ddas_batcher_add(bt, res), DDAS_OK);
-  assert_int_equal(ddas_batcher_finish(bt), DDAS_OK);
-  out->n = 0;
-  while(out->n < 16 && ddas_batcher_next(bt, &out->b[out->n]))
-    out->n++;
-  ddas_batcher_free(bt);
+  out->n = tu_batches(res, delivery_id, 0, max_bytes, out->b, 16);
+  assert_true(out->n != SIZE_MAX);
 }
 
 static void release(batches *bs) {

@@ -198,16 +198,9 @@ static int key_is(const ddas_json_member *m, const char *k) {
 
 static void validate(const char *buf, size_t len, ddas_kind kind,
                      const char *version, const ddas_ruleset *rules) {
-  ddas_validate_options vo;
   ddas_validate_result res;
-  char err[300];
-  memset(&vo, 0, sizeof(vo));
-  vo.kind = kind;
-  vo.version = version;
-  vo.rules = rules;
-  assert_int_equal(
-      ddas_validate_buffer(tu_set, &vo, buf, len, &res, err, sizeof(err)),
-      DDAS_OK);
+  assert_int_equal(tu_validate(buf, len, rules, kind, version, 0, &res),
+                   DDAS_OK);
   if(res.findings.errors || (!rules && res.findings.count))
     printf("chunk: %zu findings, first: %s %s\n", res.findings.count,
            res.findings.items[0].pointer, res.findings.items[0].message);

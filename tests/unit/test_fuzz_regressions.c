@@ -1,5 +1,5 @@
 /* Fuzz regressions: every file in tests/cases/fuzz-regressions/ (all but its
- * README.md) runs through the bodies of all four libFuzzer targets; finding
+ * README.md) runs through the bodies of all five libFuzzer targets; finding
  * none fails the test (a missing or emptied directory). The bodies are
  * fuzz/targets.c, included here, so the plain build runs exactly the code of
  * the fuzz build; a crash or a broken invariant aborts the test. The verify
@@ -65,6 +65,7 @@ static void every_regression_input(void **state) {
     fz_validate((const uint8_t *)data, len);
     fz_chunk((const uint8_t *)data, len);
     (void)fz_verify((const uint8_t *)data, len);
+    fz_gegevens((const uint8_t *)data, len);
     free(data);
     printf("  %s: no crash\n", names[i]);
     ran++;

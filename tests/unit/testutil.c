@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,4 +231,45 @@ int tu_wait_port_file(const char *path, int ms) {
     usleep(50000);
   }
   return 0;
+}
+
+ddas_result tu_validate(const char *buf, size_t len, const ddas_ruleset *rs,
+                        ddas_kind kind, const char *version, int kept,
+                        ddas_validate_result *res) {
+  ddas_validate_options vo;
+  char err[300];
+  memset(&vo, 0, sizeof(vo));
+  vo.rules = rs;
+  vo.kind = kind;
+  vo.version = version;
+  vo.norm_mask = kept ? DDAS_N_ALL : 0;
+  vo.keep_document = kept;
+  return ddas_validate_buffer(tu_set, &vo, buf, len, res, err, sizeof(err));
+}
+
+size_t tu_batches(const ddas_validate_result *res, const char *delivery_id,
+                  size_t max_records, size_t max_bytes, ddas_batch *out,
+                  size_t cap) {
+  ddas_batch_options bo;
+  ddas_batcher *bt;
+  ddas_batch extra;
+  size_t n = 0;
+  memset(&bo, 0, sizeof(bo));
+  bo.delivery_id = delivery_id;
+  bo.envelope.delivered_at = "2025-01-16T08:00:00Z";
+  bo.max_records = max_records;
+  bo.max_bytes = max_bytes;
+  bo.norm_mask = DDAS_N_ALL;
+  if(ddas_batcher_new(&bo, &bt))
+    return SIZE_MAX;
+  if(ddas_batcher_add(bt, res) || ddas_batcher_finish(bt)) {
+    ddas_batcher_free(bt);
+    return SIZE_MAX;
+  }
+  while(n < cap && ddas_batcher_next(bt, &out[n]))
+    n++;
+  while(ddas_batcher_next(bt, &extra))
+    ddas_batch_clear(&extra);
+  ddas_batcher_free(bt);
+  return n;
 }

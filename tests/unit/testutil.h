@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "ddas/batch.h"
 #include "ddas/validate.h"
 
 /* Reads a whole file; aborts the test program when it cannot. Free with
@@ -52,5 +53,23 @@ int tu_make_pki(const char *dir, const char *passphrase);
 extern ddas_schemaset *tu_set;
 int tu_setup_schemas(void **state);
 int tu_teardown_schemas(void **state);
+
+/* Validates buf[0..len) against tu_set with the rules rs (NULL: schema
+ * only) and the given kind and version (DDAS_KIND_UNKNOWN / NULL: detected);
+ * with `kept`, every normalisation and keep_document, as the worker does
+ * before batching. Returns what ddas_validate_buffer() returns (the caller
+ * clears *res on DDAS_OK). */
+ddas_result tu_validate(const char *buf, size_t len, const ddas_ruleset *rs,
+                        ddas_kind kind, const char *version, int kept,
+                        ddas_validate_result *res);
+
+/* Batches a result of tu_validate(..., kept = 1) as the worker does (every
+ * normalisation, envelope time "2025-01-16T08:00:00Z", max_records and
+ * max_bytes as given, 0: the defaults) into out[0..cap) (the caller clears
+ * each with ddas_batch_clear; batches beyond cap are dropped). Returns the
+ * number, or SIZE_MAX when the batcher failed. */
+size_t tu_batches(const ddas_validate_result *res, const char *delivery_id,
+                  size_t max_records, size_t max_bytes, ddas_batch *out,
+                  size_t cap);
 
 #endif
