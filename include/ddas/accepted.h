@@ -148,7 +148,8 @@ typedef struct {
   const char *delivery_id;             /* required, non-empty */
   ddas_kind kind;                      /* required: SHV or VS */
   const ddas_delivery_identity *ident; /* NULL: every member "" */
-  const char *delivered_at, *code;     /* of its batches (NULL: "") */
+  const char *delivered_at, *code;     /* of its batches, or what they
+                                          would carry (NULL: "") */
   const ddas_accepted_ref *batches;    /* every batch of the delivery, the
                                           parked ones included; any order;
                                           NULL when nbatches 0 */

@@ -191,6 +191,9 @@ static size_t check_manifest(const amsgs *l, const gdel *d,
   assert_string_equal(m->ps, "2024-01-01");
   assert_string_equal(m->pe, "2024-12-31");
   assert_int_equal(strtoul(m->rec, NULL, 10), d->accepted);
+  /* also without batches: the reader orders deliveries by it */
+  assert_string_equal(m->at, "2025-01-15T09:30:00Z");
+  assert_string_equal(m->code, "Pijplijntest 1.0");
   j = json_loadb(m->val, m->len, 0, &je);
   assert_non_null(j);
   assert_string_equal(json_string_value(json_object_get(j, "delivery_id")),
