@@ -171,20 +171,31 @@ static ddas_result identity_headers(ddas_event *e,
   return DDAS_OK;
 }
 
+/* The start of both builders: *out and ev emptied; DDAS_ERR_ARG unless out
+ * is given and the delivery id and kind are valid (ok: the builder's own
+ * checks of its input, 0 when one fails). */
+static ddas_result begin(ddas_event *out, ddas_event *ev,
+                         const char *delivery_id, ddas_kind kind, int ok) {
+  memset(ev, 0, sizeof(*ev));
+  if(!out)
+    return DDAS_ERR_ARG;
+  memset(out, 0, sizeof(*out));
+  return ok && delivery_id && *delivery_id && kind_ok(kind) ? DDAS_OK
+                                                            : DDAS_ERR_ARG;
+}
+
 ddas_result ddas_accepted_batch(const ddas_accepted_batch_in *in,
                                 ddas_event *out) {
   ddas_event ev;
   ddas_batch_envelope env;
   char *key = NULL;
   size_t kl;
-  ddas_result r = DDAS_ERR_ARG;
-  memset(&ev, 0, sizeof(ev));
-  if(!out)
-    return DDAS_ERR_ARG;
-  memset(out, 0, sizeof(*out));
-  if(!in || !in->delivery_id || !*in->delivery_id || !kind_ok(in->kind) ||
-     !in->batch_id || !*in->batch_id || !in->body || !in->body_len)
-    return DDAS_ERR_ARG;
+  ddas_result r;
+  if((r = begin(out, &ev, in ? in->delivery_id : NULL,
+                in ? in->kind : DDAS_KIND_UNKNOWN,
+                in && in->batch_id && *in->batch_id && in->body &&
+                    in->body_len)))
+    return r;
   if((r = ddas_batch_envelope_read(in->body, in->body_len, &env, NULL, 0)))
     return r;
   kl = strlen(in->delivery_id) + 32;
@@ -258,14 +269,11 @@ ddas_result ddas_accepted_manifest(const ddas_accepted_manifest_in *in,
   ddas_accepted_ref *refs = NULL;
   char *key = NULL;
   size_t i, total = 0, kl;
-  ddas_result r = DDAS_ERR_ARG;
-  memset(&ev, 0, sizeof(ev));
-  if(!out)
-    return DDAS_ERR_ARG;
-  memset(out, 0, sizeof(*out));
-  if(!in || !in->delivery_id || !*in->delivery_id || !kind_ok(in->kind) ||
-     (in->nbatches && !in->batches))
-    return DDAS_ERR_ARG;
+  ddas_result r;
+  if((r = begin(out, &ev, in ? in->delivery_id : NULL,
+                in ? in->kind : DDAS_KIND_UNKNOWN,
+                in && (!in->nbatches || in->batches))))
+    return r;
   for(i = 0; i < in->nbatches; i++)
     if(!in->batches[i].id || !*in->batches[i].id)
       return DDAS_ERR_ARG;

@@ -65,28 +65,31 @@ typedef struct {
   size_t n;
 } amsgs;
 
+#define FIELD(name, f)                                                         \
+  { name, offsetof(amsg, f), sizeof(((amsg *)0)->f) }
+static const struct {
+  const char *name;
+  size_t off, cap;
+} fields[] = {FIELD("ddas-type", type),       FIELD("ddas-kind", kind),
+              FIELD("ddas-delivery-id", did), FIELD("ddas-batch-id", bid),
+              FIELD("ddas-batch-index", idx), FIELD("ddas-records", rec),
+              FIELD("ddas-org-name", org),    FIELD("ddas-org-code", orgcode),
+              FIELD("ddas-period-start", ps), FIELD("ddas-period-end", pe),
+              FIELD("ddas-delivered-at", at), FIELD("ddas-code", code),
+              FIELD("ddas-batches", nb)};
+
 static void on_accepted(void *ctx, rd_kafka_message_t *m) {
   amsgs *l = ctx;
   amsg *a;
+  size_t i;
   l->m = realloc(l->m, (l->n + 1) * sizeof(*l->m));
   assert_non_null(l->m);
   a = &l->m[l->n++];
   memset(a, 0, sizeof(*a));
   snprintf(a->key, sizeof(a->key), "%.*s", (int)m->key_len,
            m->key ? (const char *)m->key : "");
-  header(m, "ddas-type", a->type, sizeof(a->type));
-  header(m, "ddas-kind", a->kind, sizeof(a->kind));
-  header(m, "ddas-delivery-id", a->did, sizeof(a->did));
-  header(m, "ddas-batch-id", a->bid, sizeof(a->bid));
-  header(m, "ddas-batch-index", a->idx, sizeof(a->idx));
-  header(m, "ddas-records", a->rec, sizeof(a->rec));
-  header(m, "ddas-org-name", a->org, sizeof(a->org));
-  header(m, "ddas-org-code", a->orgcode, sizeof(a->orgcode));
-  header(m, "ddas-period-start", a->ps, sizeof(a->ps));
-  header(m, "ddas-period-end", a->pe, sizeof(a->pe));
-  header(m, "ddas-delivered-at", a->at, sizeof(a->at));
-  header(m, "ddas-code", a->code, sizeof(a->code));
-  header(m, "ddas-batches", a->nb, sizeof(a->nb));
+  for(i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    header(m, fields[i].name, (char *)a + fields[i].off, fields[i].cap);
   a->partition = m->partition;
   a->val = malloc(m->len + 1);
   assert_non_null(a->val);
@@ -109,25 +112,19 @@ static amsgs read_accepted(const scen *s) {
   return l;
 }
 
-/* The batch message with batch id `id` (the last one: a republication is
- * the same message), or NULL. */
-static const amsg *batch_by_id(const amsgs *l, const char *id) {
+/* The last message of `type` whose id is `id` (a batch's batch id, a
+ * manifest's delivery id; a republication is the same message), or NULL. */
+static const amsg *last_of(const amsgs *l, const char *type, const char *id) {
   const amsg *hit = NULL;
   size_t i;
   for(i = 0; i < l->n; i++)
-    if(!strcmp(l->m[i].type, "batch") && !strcmp(l->m[i].bid, id))
+    if(!strcmp(l->m[i].type, type) &&
+       !strcmp(strcmp(type, "batch") ? l->m[i].did : l->m[i].bid, id))
       hit = &l->m[i];
   return hit;
 }
-
-static const amsg *manifest_of(const amsgs *l, const char *did) {
-  const amsg *hit = NULL;
-  size_t i;
-  for(i = 0; i < l->n; i++)
-    if(!strcmp(l->m[i].type, "manifest") && !strcmp(l->m[i].did, did))
-      hit = &l->m[i];
-  return hit;
-}
+#define batch_by_id(l, id) last_of((l), "batch", (id))
+#define manifest_of(l, did) last_of((l), "manifest", (did))
 
 static size_t count_type(const amsgs *l, const char *type) {
   size_t i, n = 0;
