@@ -16,6 +16,7 @@
 #include "ddas/detect.h"
 #include "ddas/format.h"
 #include "ddas/gegevens.h"
+#include "ddas/http.h"
 #include "ddas/json.h"
 #include "ddas/rules.h"
 #include "ddas/sign.h"
@@ -985,4 +986,61 @@ void fz_gegevens(const uint8_t *data, size_t size) {
     return;
   gg_batch((const char *)data, size, DDAS_KIND_SHV);
   gg_batch((const char *)data, size, DDAS_KIND_VS);
+}
+
+/* ---- fuzz_http ---------------------------------------------------------- */
+
+static int fz_in(const char *buf, size_t size, ddas_http_span s) {
+  return s.n == 0 || (s.p >= buf && s.p + s.n <= buf + size);
+}
+
+/* One parse of buf[0..size); returns the head length (0: incomplete or
+ * refused). */
+static size_t fz_http_once(const char *buf, size_t size) {
+  ddas_http_request_head h;
+  int st = -1;
+  size_t i;
+  ddas_result r = ddas_http_parse_head(buf, size, &h, &st);
+  if(st) {
+    if(r == DDAS_OK || !h.error)
+      fz_fail("fuzz_http", "a refusal without a result or a reason");
+    if(st != 400 && st != 414 && st != 431 && st != 501 && st != 505)
+      fz_fail("fuzz_http", "a refusal status that is not documented");
+    return 0;
+  }
+  if(r != DDAS_OK)
+    fz_fail("fuzz_http", "a failure without a status");
+  if(!h.head_len)
+    return 0;
+  if(h.head_len > size || h.head_len > DDAS_HTTP_MAX_HEAD)
+    fz_fail("fuzz_http", "the head is longer than the input or the limit");
+  if(h.nheaders > DDAS_HTTP_MAX_HEADERS || h.target.n > DDAS_HTTP_MAX_TARGET)
+    fz_fail("fuzz_http", "too many headers or too long a target");
+  if(!fz_in(buf, h.head_len, h.method) || !fz_in(buf, h.head_len, h.target) ||
+     !fz_in(buf, h.head_len, h.path) || !fz_in(buf, h.head_len, h.query) ||
+     h.method.n == 0 || h.path.n == 0 || h.path.p[0] != '/')
+    fz_fail("fuzz_http", "a request-line span outside the head");
+  for(i = 0; i < h.nheaders; i++)
+    if(!fz_in(buf, h.head_len, h.headers[i].name) ||
+       !fz_in(buf, h.head_len, h.headers[i].value) ||
+       h.headers[i].name.n == 0)
+      fz_fail("fuzz_http", "a header span outside the head");
+  if(h.has_length != (ddas_http_header_get(&h, "Content-Length", NULL) != 0))
+    fz_fail("fuzz_http", "has_length disagrees with the headers");
+  if(ddas_http_header_get(&h, "Transfer-Encoding", NULL))
+    fz_fail("fuzz_http", "Transfer-Encoding accepted");
+  return h.head_len;
+}
+
+void fz_http(const uint8_t *data, size_t size) {
+  const char *buf = (const char *)data;
+  size_t len = fz_http_once(buf, size), cut;
+  if(!len || !size)
+    return;
+  /* the same head with any bytes after it parses to the same length */
+  if(fz_http_once(buf, len) != len)
+    fz_fail("fuzz_http", "the head parses differently without its body");
+  cut = data[0] % len;
+  if(fz_http_once(buf, cut) != 0)
+    fz_fail("fuzz_http", "a prefix of a head is accepted");
 }

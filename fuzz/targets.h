@@ -64,4 +64,12 @@ size_t fz_verify_seeds(const char *dir);
 const uint8_t *fz_verify_seed(size_t i, size_t *len);
 void fz_verify_cleanup(void);
 
+/* fuzz_http: ddas_http_parse_head on the input and on every prefix the
+ * input's first byte selects: a complete head lies inside the input with
+ * every span, header count, target length and Content-Length within the
+ * limits; a refusal has one of the documented statuses and a reason; a
+ * prefix of an accepted head is incomplete or refused, never accepted with
+ * another length. */
+void fz_http(const uint8_t *data, size_t size);
+
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "io.h"
 #include "log.h"
 
 #ifndef DDAS_WORKER_VERSION
@@ -367,56 +368,6 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
   WK_LOG(WK_WARN, "admin endpoint", WK_STR("error", msg));
 }
 
-/* "HOST:PORT" or "[V6]:PORT" into *ss. 0, or -1 with a message. */
-static int parse_listen(const char *listen_on, struct sockaddr_storage *ss,
-                        char *err, size_t errlen) {
-  char host[64], *end;
-  const char *colon = strrchr(listen_on, ':');
-  const char *h = listen_on;
-  size_t hl;
-  long port;
-  memset(ss, 0, sizeof(*ss));
-  if(!colon) {
-    snprintf(err, errlen,
-             "admin.listen must be HOST:PORT, e.g. 127.0.0.1:9464");
-    return -1;
-  }
-  hl = (size_t)(colon - listen_on);
-  if(hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-    h++;
-    hl -= 2;
-  }
-  errno = 0;
-  port = strtol(colon + 1, &end, 10);
-  if(hl >= sizeof(host) || errno || end == colon + 1 || *end || port < 0 ||
-     port > 65535) {
-    snprintf(err, errlen,
-             "admin.listen must be HOST:PORT with a port from 0 to 65535, "
-             "e.g. 127.0.0.1:9464");
-    return -1;
-  }
-  memcpy(host, h, hl);
-  host[hl] = '\0';
-  if(strchr(host, ':')) {
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons((uint16_t)port);
-    if(inet_pton(AF_INET6, host, &s6->sin6_addr) == 1)
-      return 0;
-  } else {
-    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons((uint16_t)port);
-    if(inet_pton(AF_INET, host, &s4->sin_addr) == 1)
-      return 0;
-  }
-  snprintf(err, errlen,
-           "admin.listen: '%s' is not an IP address (use 127.0.0.1, 0.0.0.0 "
-           "or [::1])",
-           host);
-  return -1;
-}
-
 int wk_admin_start(const char *listen_on, const wk_metrics *m, wk_admin **out,
                    char *err, size_t errlen) {
   struct wk_admin *a;
@@ -425,7 +376,7 @@ int wk_admin_start(const char *listen_on, const wk_metrics *m, wk_admin **out,
   unsigned flags =
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
   *out = NULL;
-  if(parse_listen(listen_on, &ss, err, errlen))
+  if(wk_parse_listen("admin.listen", listen_on, &ss, err, errlen))
     return -1;
   if(ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;

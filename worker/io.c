@@ -2,7 +2,9 @@
 #define _DEFAULT_SOURCE /* MAP_POPULATE */
 #include "io.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,4 +171,53 @@ void wk_rfc3339(time_t t, char *buf, size_t cap) {
     t = time(NULL);
   gmtime_r(&t, &tm);
   strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int wk_parse_listen(const char *key, const char *listen_on,
+                    struct sockaddr_storage *ss, char *err, size_t errlen) {
+  char host[64], *end;
+  const char *colon = strrchr(listen_on, ':');
+  const char *h = listen_on;
+  size_t hl;
+  long port;
+  memset(ss, 0, sizeof(*ss));
+  if(!colon) {
+    snprintf(err, errlen, "%s must be HOST:PORT, e.g. 127.0.0.1:9464", key);
+    return -1;
+  }
+  hl = (size_t)(colon - listen_on);
+  if(hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+    h++;
+    hl -= 2;
+  }
+  errno = 0;
+  port = strtol(colon + 1, &end, 10);
+  if(hl >= sizeof(host) || errno || end == colon + 1 || *end || port < 0 ||
+     port > 65535) {
+    snprintf(err, errlen,
+             "%s must be HOST:PORT with a port from 0 to 65535, "
+             "e.g. 127.0.0.1:9464",
+             key);
+    return -1;
+  }
+  memcpy(host, h, hl);
+  host[hl] = '\0';
+  if(strchr(host, ':')) {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    if(inet_pton(AF_INET6, host, &s6->sin6_addr) == 1)
+      return 0;
+  } else {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    if(inet_pton(AF_INET, host, &s4->sin_addr) == 1)
+      return 0;
+  }
+  snprintf(err, errlen,
+           "%s: '%s' is not an IP address (use 127.0.0.1, 0.0.0.0 "
+           "or [::1])",
+           key, host);
+  return -1;
 }

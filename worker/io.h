@@ -3,6 +3,7 @@
 #define WK_IO_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <time.h>
 
 /* A whole input in memory, read-only: mapped or a malloc copy. */
@@ -31,5 +32,11 @@ int wk_parse_size(const char *s, size_t *out);
 /* t (UTC) as an RFC 3339 date-time to the second, "2026-11-29T10:00:00Z";
  * t < 0: now. cap >= 21. */
 void wk_rfc3339(time_t t, char *buf, size_t cap);
+
+/* "HOST:PORT" or "[V6]:PORT" (an IPv4 or IPv6 literal; port 0..65535, 0:
+ * the system picks one) into *ss. Returns 0, or -1 with a message naming
+ * the configuration key `key` in err. */
+int wk_parse_listen(const char *key, const char *listen_on,
+                    struct sockaddr_storage *ss, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
  * secret, access token) are handed to libcurl only as options and request
  * headers, wiped after use, and never reach a log line or last_error. */
 #define _DEFAULT_SOURCE
+#include "curltls.h"
 #include "forward_int.h"
 #include "log.h"
 
@@ -156,34 +157,15 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
 /* The options every handle shares: TLS, timeouts, protocol. Set once on
  * the template; batch handles are duplicated from it. */
 static int setup_template(CURL *h, const wk_config *cfg) {
-  int insecure = cfg->allow_insecure_http != 0;
-  CURLcode rc = CURLE_OK;
+  const wk_curl_tls tls = {cfg->cbs_ca, cfg->cbs_cert, cfg->cbs_key,
+                           cfg->cbs_key_passphrase,
+                           cfg->allow_insecure_http != 0};
+  CURLcode rc = wk_curl_tls_setup(h, &tls);
 #define SET(opt, val)                                                          \
   do {                                                                         \
     if(!rc)                                                                    \
       rc = curl_easy_setopt(h, opt, val);                                      \
   } while(0)
-  SET(CURLOPT_PROTOCOLS_STR, insecure ? "http,https" : "https");
-  SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
-  SET(CURLOPT_FOLLOWLOCATION, 0L);
-  SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-  SET(CURLOPT_SSL_VERIFYPEER, 1L);
-  SET(CURLOPT_SSL_VERIFYHOST, 2L);
-  if(!wk_fwd_empty(cfg->cbs_ca)) {
-    /* only the configured anchor, not the system directory as well */
-    SET(CURLOPT_CAINFO, cfg->cbs_ca);
-    SET(CURLOPT_CAPATH, (char *)NULL);
-  }
-  if(!wk_fwd_empty(cfg->cbs_cert)) {
-    SET(CURLOPT_SSLCERT, cfg->cbs_cert);
-    SET(CURLOPT_SSLCERTTYPE, "PEM");
-  }
-  if(!wk_fwd_empty(cfg->cbs_key)) {
-    SET(CURLOPT_SSLKEY, cfg->cbs_key);
-    SET(CURLOPT_SSLKEYTYPE, "PEM");
-  }
-  if(!wk_fwd_empty(cfg->cbs_key_passphrase))
-    SET(CURLOPT_KEYPASSWD, cfg->cbs_key_passphrase);
   SET(CURLOPT_CONNECTTIMEOUT_MS,
       cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000L);
   SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms > 0 ? cfg->timeout_ms : 120000L);

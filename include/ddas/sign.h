@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ddas/http.h" /* ddas_http_header */
 #include "ddas/result.h"
 
 typedef enum { DDAS_SIG_ADR = 0, DDAS_SIG_BODY = 1 } ddas_sig_profile;
@@ -97,12 +98,6 @@ int ddas_cert_files_same(const char *pem_a, const char *pem_b, char *err,
 ddas_result ddas_sign(const ddas_signer *s, ddas_sig_profile profile,
                       const void *body, size_t len, int64_t iat,
                       char **sig_out);
-
-/* One HTTP header as received. */
-typedef struct {
-  const char *name; /* case-insensitive */
-  const char *value;
-} ddas_http_header;
 
 /* A set of trusted root certificates (PEM bundle). Read-only after loading,
  * so one store may serve concurrent ddas_verify() calls. */

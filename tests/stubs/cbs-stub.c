@@ -3,8 +3,9 @@
  * A small HTTPS server written directly on OpenSSL: mutual TLS (TLS >= 1.2;
  * a client certificate is required and verified against --client-ca),
  * HTTP/1.1 with keep-alive and Content-Length bodies, an OAuth 2.0
- * client-credentials token endpoint, and the batch endpoint, which checks
- * the bearer token, the Idempotency-Key, the Digest and the
+ * client-credentials token endpoint, an RFC 7662 introspection endpoint
+ * answering from a table on the command line, and the batch endpoint, which
+ * checks the bearer token, the Idempotency-Key, the Digest and the
  * nlgov-adr-payload-sig (ddas_verify) and the schema (ddas_validate_buffer)
  * and records what it accepts. A fault plan makes it answer with planned
  * errors, delays and dropped connections; GET /_stats tells a test what
@@ -51,6 +52,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "ddas/http.h"
 #include "ddas/sign.h"
 #include "ddas/validate.h"
 
@@ -79,6 +81,8 @@ typedef struct {
   long token_lifetime, max_body, max_header, max_connections, timeout;
   long delay_ms; /* every batch request is answered this much later */
   long request_timeout;
+  const char *introspect; /* the /introspect table (README.md) */
+  long introspect_status; /* 0, or the status every /introspect gets */
   int quiet, help;
 } cs_config;
 
@@ -139,6 +143,13 @@ static const cs_opt cs_opts[] = {
      "(default 30)"},
     {"request-timeout", CS_NUM, CS_OFF(request_timeout), 1, 86400, "SECONDS",
      "limit of receiving one request (default 120)"},
+    {"introspect", CS_STR, CS_OFF(introspect), 0, 0,
+     "TOKEN=active[:EXP][:SCOPE],...",
+     "tokens POST /introspect reports active (EXP: Unix seconds; SCOPE: "
+     "space-separated); every other token is inactive"},
+    {"introspect-status", CS_NUM, CS_OFF(introspect_status), 0, 599, "STATUS",
+     "answer every POST /introspect with this status (503 adds Retry-After: "
+     "7; 0: answer normally)"},
     {"quiet", CS_FLAG, CS_OFF(quiet), 0, 0, NULL, "no log line per request"},
     {"help", CS_FLAG, CS_OFF(help), 0, 0, NULL, "this text"},
 };
@@ -164,7 +175,8 @@ static void cs_usage(FILE *f) {
         "[options]\n\n"
         "An HTTPS stand-in for the CBS endpoint (tests only): POST /token "
         "(OAuth 2.0\nclient credentials), POST <path> (signed batches), "
-        "GET /_stats, POST /_plan.\nSee tests/stubs/README.md.\n\n",
+        "POST /introspect\n(RFC 7662), GET /_stats, POST /_plan. See "
+        "tests/stubs/README.md.\n\n",
         f);
   for(i = 0; i < CS_NOPTS; i++) {
     char left[64];
@@ -308,37 +320,6 @@ static int cs_header_safe(const char *s, size_t max) {
       return 0;
   }
   return 1;
-}
-
-static const char *cs_reason(int status) {
-  switch(status) {
-  case 100: return "Continue";
-  case 200: return "OK";
-  case 201: return "Created";
-  case 202: return "Accepted";
-  case 204: return "No Content";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 408: return "Request Timeout";
-  case 409: return "Conflict";
-  case 411: return "Length Required";
-  case 413: return "Content Too Large";
-  case 417: return "Expectation Failed";
-  case 422: return "Unprocessable Content";
-  case 425: return "Too Early";
-  case 429: return "Too Many Requests";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 501: return "Not Implemented";
-  case 502: return "Bad Gateway";
-  case 503: return "Service Unavailable";
-  case 504: return "Gateway Timeout";
-  case 505: return "HTTP Version Not Supported";
-  }
-  return "Status";
 }
 
 /* ---- fault plan -------------------------------------------------------- */
@@ -595,7 +576,8 @@ static int cs_plan_parse(json_t *root, cs_plan *out, char *err, size_t errlen) {
   X(connections)                                                               \
   X(rejected_connections)                                                      \
   X(tls_failures)                                                              \
-  X(http_requests)
+  X(http_requests)                                                             \
+  X(introspect_requests)
 
 typedef struct {
 #define CS_FIELD(n) unsigned long long n;
@@ -620,9 +602,18 @@ typedef struct {
   pthread_t thread;
 } cs_slot;
 
+/* One active token of --introspect. */
+typedef struct {
+  char token[128];
+  long long exp; /* 0: none */
+  char scope[256];
+} cs_intro;
+
 typedef struct {
   cs_config cfg;
-  int profile; /* -1: any, else a ddas_sig_profile */
+  int profile;     /* -1: any, else a ddas_sig_profile */
+  cs_intro *intro; /* --introspect, read-only after start-up */
+  size_t nintro;
   SSL_CTX *ctx;
   ddas_truststore *trust;
   ddas_schemaset *schemas;
@@ -870,17 +861,7 @@ static int cs_has_token(const char *v, const char *tok) {
  * many there are. */
 static const char *cs_header(const cs_request *rq, const char *name,
                              size_t *count) {
-  const char *v = NULL;
-  size_t i, n = 0;
-  for(i = 0; i < rq->nh; i++)
-    if(strcasecmp(rq->h[i].name, name) == 0) {
-      if(!n)
-        v = rq->h[i].value;
-      n++;
-    }
-  if(count)
-    *count = n;
-  return v;
+  return ddas_http_header_find(rq->h, rq->nh, name, count);
 }
 
 /* Parses the head raw[0..n) into rq. Returns 0, or the status to refuse the
@@ -1089,7 +1070,7 @@ static void cs_planned(cs_response *r, const cs_step *st) {
     cs_resp_json(r, st->status, "application/problem+json",
                  json_incref(st->problem));
   else
-    cs_problem(r, st->status, cs_reason(st->status), "planned fault");
+    cs_problem(r, st->status, ddas_http_reason(st->status), "planned fault");
   snprintf(r->note, sizeof(r->note), "planned fault");
 }
 
@@ -1115,7 +1096,7 @@ static int cs_send(cs_conn *c, const cs_response *r) {
   n = snprintf(head, sizeof(head),
                "HTTP/1.1 %d %s\r\nServer: cbs-stub\r\nDate: %s\r\n"
                "%s%s%sContent-Length: %zu\r\nConnection: %s\r\n%s\r\n",
-               r->status, cs_reason(r->status), date,
+               r->status, ddas_http_reason(r->status), date,
                r->type ? "Content-Type: " : "", r->type ? r->type : "",
                r->type ? "\r\n" : "", r->body_len,
                r->close ? "close" : "keep-alive", r->hdrs);
@@ -1466,30 +1447,18 @@ static void cs_oauth_error(cs_response *rs, int status, const char *error,
   snprintf(rs->note, sizeof(rs->note), "%s", error);
 }
 
-enum { CS_F_GRANT, CS_F_ID, CS_F_SECRET, CS_F_SCOPE, CS_NFORM };
-
-static void cs_token_endpoint(cs_conn *c, cs_request *rq, cs_response *rs) {
-  static const char *const names[CS_NFORM] = {"grant_type", "client_id",
-                                              "client_secret", "scope"};
-  cs_server *srv = c->srv;
-  char *form[CS_NFORM] = {NULL, NULL, NULL, NULL};
-  char *basic_id = NULL, *basic_secret = NULL, tok[48];
-  const char *ct, *auth, *p, *end, *id, *secret;
-  size_t count, i;
-  int basic = 0;
-  json_t *o;
-
-  ct = cs_header(rq, "Content-Type", NULL);
+/* Parses an application/x-www-form-urlencoded body into form[i] for the
+ * parameters names[0..n) (malloc'ed; unknown ones are ignored, RFC 6749
+ * 3.2). Returns NULL, or a reason for a 400 invalid_request. */
+static const char *cs_form_parse(const cs_request *rq, const char *const *names,
+                                 size_t n, char **form) {
+  const char *ct = cs_header(rq, "Content-Type", NULL), *p, *end;
+  size_t i;
   if(!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
-     (ct[33] && ct[33] != ';' && ct[33] != ' ')) {
-    cs_oauth_error(rs, 400, "invalid_request",
-                   "the body must be application/x-www-form-urlencoded");
-    goto out;
-  }
-  if(rq->length > CS_MAX_FORM) {
-    cs_oauth_error(rs, 400, "invalid_request", "the body is too large");
-    goto out;
-  }
+     (ct[33] && ct[33] != ';' && ct[33] != ' '))
+    return "the body must be application/x-www-form-urlencoded";
+  if(rq->length > CS_MAX_FORM)
+    return "the body is too large";
   for(p = rq->body, end = rq->body + rq->length; p < end;) {
     const char *amp = memchr(p, '&', (size_t)(end - p)), *eq;
     char *name, *value;
@@ -1505,23 +1474,83 @@ static void cs_token_endpoint(cs_conn *c, cs_request *rq, cs_response *rs) {
     if(!name || !value) {
       free(name);
       free(value);
-      cs_oauth_error(rs, 400, "invalid_request", "malformed form body");
-      goto out;
+      return "malformed form body";
     }
-    for(i = 0; i < CS_NFORM; i++)
+    for(i = 0; i < n; i++)
       if(strcmp(name, names[i]) == 0)
         break;
     free(name);
-    if(i == CS_NFORM) { /* unknown parameters are ignored (RFC 6749 3.2) */
+    if(i == n) {
       free(value);
       continue;
     }
     if(form[i]) {
       free(value);
-      cs_oauth_error(rs, 400, "invalid_request", "a parameter is repeated");
-      goto out;
+      return "a parameter is repeated";
     }
     form[i] = value;
+  }
+  return NULL;
+}
+
+/* HTTP Basic client authentication (id and secret form-encoded before
+ * base64, RFC 6749 2.3.1) into *id and *secret (malloc'ed). Returns 0
+ * (both NULL without an Authorization header), or -1 when it is malformed. */
+static int cs_basic_client(const cs_request *rq, char **id, char **secret) {
+  unsigned char dec[768];
+  long n;
+  size_t count;
+  const char *colon, *auth = cs_header(rq, "Authorization", &count);
+  *id = *secret = NULL;
+  if(!auth)
+    return 0;
+  if(count != 1 || strncasecmp(auth, "Basic ", 6) != 0 ||
+     strlen(auth + 6) > 1000 ||
+     (n = ddas_b64_decode(auth + 6, strlen(auth + 6), dec, sizeof(dec) - 1)) <=
+         0 ||
+     memchr(dec, '\0', (size_t)n) || !(colon = memchr(dec, ':', (size_t)n)))
+    return -1;
+  *id = cs_form_decode((const char *)dec, (size_t)(colon - (const char *)dec));
+  *secret = cs_form_decode(colon + 1,
+                           (size_t)n - (size_t)(colon + 1 - (const char *)dec));
+  if(*id && *secret)
+    return 0;
+  free(*id);
+  free(*secret);
+  *id = *secret = NULL;
+  return -1;
+}
+
+/* 1 when id/secret are the configured client (any client without one). */
+static int cs_client_ok(const cs_server *srv, const char *id,
+                        const char *secret) {
+  size_t il, sl;
+  if(!srv->cfg.client_id)
+    return 1;
+  il = strlen(srv->cfg.client_id);
+  sl = strlen(srv->cfg.client_secret);
+  return id && secret && strlen(id) == il && strlen(secret) == sl &&
+         CRYPTO_memcmp(id, srv->cfg.client_id, il) == 0 &&
+         CRYPTO_memcmp(secret, srv->cfg.client_secret, sl) == 0;
+}
+
+enum { CS_F_GRANT, CS_F_ID, CS_F_SECRET, CS_F_SCOPE, CS_NFORM };
+
+static void cs_token_endpoint(cs_conn *c, cs_request *rq, cs_response *rs) {
+  static const char *const names[CS_NFORM] = {"grant_type", "client_id",
+                                              "client_secret", "scope"};
+  cs_server *srv = c->srv;
+  char *form[CS_NFORM] = {NULL, NULL, NULL, NULL};
+  char *basic_id = NULL, *basic_secret = NULL, tok[48];
+  const char *id, *secret, *why;
+  size_t i;
+  int basic;
+  json_t *o;
+
+  why = cs_form_parse(rq, names, CS_NFORM, form);
+  if(why) {
+    cs_oauth_error(rs, 400, "invalid_request", why);
+    goto out;
   }
   if(!form[CS_F_GRANT]) {
     cs_oauth_error(rs, 400, "invalid_request", "grant_type is missing");
@@ -1532,55 +1561,27 @@ static void cs_token_endpoint(cs_conn *c, cs_request *rq, cs_response *rs) {
                    "only client_credentials is supported");
     goto out;
   }
-
-  auth = cs_header(rq, "Authorization", &count);
-  if(auth) {
-    unsigned char dec[768];
-    long n;
-    const char *colon;
-    if(count != 1 || strncasecmp(auth, "Basic ", 6) != 0 ||
-       strlen(auth + 6) > 1000 ||
-       (n = ddas_b64_decode(auth + 6, strlen(auth + 6), dec,
-                            sizeof(dec) - 1)) <= 0 ||
-       memchr(dec, '\0', (size_t)n) || !(colon = memchr(dec, ':', (size_t)n))) {
-      CS_COUNT(srv, token_denied);
-      cs_resp_header(rs, "WWW-Authenticate", "Basic realm=\"cbs-stub\"");
-      cs_oauth_error(rs, 401, "invalid_client",
-                     "malformed client authentication");
-      goto out;
-    }
-    /* RFC 6749 2.3.1: id and secret are form-encoded before Basic */
-    basic_id =
-        cs_form_decode((const char *)dec, (size_t)(colon - (const char *)dec));
-    basic_secret = cs_form_decode(
-        colon + 1, (size_t)n - (size_t)(colon + 1 - (const char *)dec));
-    basic = 1;
-    if(!basic_id || !basic_secret) {
-      CS_COUNT(srv, token_denied);
-      cs_resp_header(rs, "WWW-Authenticate", "Basic realm=\"cbs-stub\"");
-      cs_oauth_error(rs, 401, "invalid_client",
-                     "malformed client authentication");
-      goto out;
-    }
-    if(form[CS_F_SECRET]) {
-      cs_oauth_error(rs, 400, "invalid_request",
-                     "more than one client authentication method");
-      goto out;
-    }
+  if(cs_basic_client(rq, &basic_id, &basic_secret)) {
+    CS_COUNT(srv, token_denied);
+    cs_resp_header(rs, "WWW-Authenticate", "Basic realm=\"cbs-stub\"");
+    cs_oauth_error(rs, 401, "invalid_client",
+                   "malformed client authentication");
+    goto out;
+  }
+  basic = basic_id != NULL;
+  if(basic && form[CS_F_SECRET]) {
+    cs_oauth_error(rs, 400, "invalid_request",
+                   "more than one client authentication method");
+    goto out;
   }
   id = basic ? basic_id : form[CS_F_ID];
   secret = basic ? basic_secret : form[CS_F_SECRET];
-  if(srv->cfg.client_id) {
-    size_t il = strlen(srv->cfg.client_id), sl = strlen(srv->cfg.client_secret);
-    if(!id || !secret || strlen(id) != il || strlen(secret) != sl ||
-       CRYPTO_memcmp(id, srv->cfg.client_id, il) != 0 ||
-       CRYPTO_memcmp(secret, srv->cfg.client_secret, sl) != 0) {
-      CS_COUNT(srv, token_denied);
-      if(basic)
-        cs_resp_header(rs, "WWW-Authenticate", "Basic realm=\"cbs-stub\"");
-      cs_oauth_error(rs, 401, "invalid_client", "client authentication failed");
-      goto out;
-    }
+  if(!cs_client_ok(srv, id, secret)) {
+    CS_COUNT(srv, token_denied);
+    if(basic)
+      cs_resp_header(rs, "WWW-Authenticate", "Basic realm=\"cbs-stub\"");
+    cs_oauth_error(rs, 401, "invalid_client", "client authentication failed");
+    goto out;
   }
 
   pthread_mutex_lock(&srv->lock);
@@ -1605,6 +1606,61 @@ out:
     free(form[i]);
   free(basic_id);
   free(basic_secret);
+}
+
+/* POST /introspect (RFC 7662): the --introspect table, HTTP Basic client
+ * authentication required (the configured client, or any without one). */
+static void cs_introspect_endpoint(cs_conn *c, cs_request *rq,
+                                   cs_response *rs) {
+  static const char *const names[2] = {"token", "token_type_hint"};
+  cs_server *srv = c->srv;
+  char *form[2] = {NULL, NULL}, *id = NULL, *secret = NULL;
+  const char *why;
+  const cs_intro *hit = NULL;
+  size_t i;
+  json_t *o;
+
+  CS_COUNT(srv, introspect_requests);
+  if(srv->cfg.introspect_status) {
+    if(srv->cfg.introspect_status == 503)
+      cs_resp_header(rs, "Retry-After", "7");
+    cs_oauth_error(rs, (int)srv->cfg.introspect_status,
+                   "temporarily_unavailable", "--introspect-status");
+    goto out;
+  }
+  if(cs_basic_client(rq, &id, &secret) || !id ||
+     !cs_client_ok(srv, id, secret)) {
+    cs_resp_header(rs, "WWW-Authenticate", "Basic realm=\"cbs-stub\"");
+    cs_oauth_error(rs, 401, "invalid_client", "client authentication failed");
+    goto out;
+  }
+  why = cs_form_parse(rq, names, 2, form);
+  if(why || !form[0]) {
+    cs_oauth_error(rs, 400, "invalid_request", why ? why : "token is missing");
+    goto out;
+  }
+  for(i = 0; i < srv->nintro && !hit; i++)
+    if(strcmp(srv->intro[i].token, form[0]) == 0)
+      hit = &srv->intro[i];
+  if(!hit) {
+    o = json_pack("{s:b}", "active", 0);
+  } else {
+    o = json_pack("{s:b,s:s,s:s}", "active", 1, "client_id",
+                  srv->cfg.client_id ? srv->cfg.client_id : "any", "token_type",
+                  "Bearer");
+    if(o && hit->exp)
+      json_object_set_new(o, "exp", json_integer((json_int_t)hit->exp));
+    if(o && hit->scope[0])
+      json_object_set_new(o, "scope", json_string(hit->scope));
+  }
+  cs_resp_json(rs, 200, "application/json", o);
+  snprintf(rs->note, sizeof(rs->note), "introspected: %s",
+           hit ? "active" : "inactive");
+out:
+  for(i = 0; i < 2; i++)
+    free(form[i]);
+  free(id);
+  free(secret);
 }
 
 static void cs_stats_endpoint(cs_server *srv, cs_response *rs) {
@@ -1650,7 +1706,14 @@ static void cs_plan_endpoint(cs_server *srv, cs_request *rq, cs_response *rs) {
   snprintf(rs->note, sizeof(rs->note), "plan replaced");
 }
 
-enum { CS_R_NONE, CS_R_BATCH, CS_R_TOKEN, CS_R_STATS, CS_R_PLAN };
+enum {
+  CS_R_NONE,
+  CS_R_BATCH,
+  CS_R_TOKEN,
+  CS_R_STATS,
+  CS_R_PLAN,
+  CS_R_INTROSPECT
+};
 
 /* Serves one request. Returns 1 to keep the connection, 0 to close it;
  * *hard is set when it must close without close_notify (planned drops). */
@@ -1682,13 +1745,15 @@ static int cs_serve_one(cs_conn *c, int *hard) {
     if(r < 0)
       cs_problem(&rs, 500, "Out of memory", "cannot parse the request");
     else
-      cs_problem(&rs, r, cs_reason(r), "malformed request head");
+      cs_problem(&rs, r, ddas_http_reason(r), "malformed request head");
     goto refuse;
   }
   if(strcmp(rq.path, srv->cfg.path) == 0)
     route = CS_R_BATCH;
   else if(strcmp(rq.path, "/token") == 0)
     route = CS_R_TOKEN;
+  else if(strcmp(rq.path, "/introspect") == 0)
+    route = CS_R_INTROSPECT;
   else if(strcmp(rq.path, "/_stats") == 0) {
     route = CS_R_STATS;
     want = "GET";
@@ -1771,6 +1836,8 @@ static int cs_serve_one(cs_conn *c, int *hard) {
     cs_token_endpoint(c, &rq, &rs);
     if(st.status && rs.status == 200)
       rs.status = st.status;
+  } else if(route == CS_R_INTROSPECT) {
+    cs_introspect_endpoint(c, &rq, &rs);
   } else if(route == CS_R_STATS) {
     cs_stats_endpoint(srv, &rs);
   } else {
@@ -1966,9 +2033,10 @@ static int cs_check_config(cs_server *srv) {
   if(c->path[0] != '/' || strlen(c->path) >= 200 || strchr(c->path, '?') ||
      !cs_header_safe(c->path, 199) || strchr(c->path, ' ') ||
      strcmp(c->path, "/token") == 0 || strcmp(c->path, "/_stats") == 0 ||
-     strcmp(c->path, "/_plan") == 0) {
+     strcmp(c->path, "/introspect") == 0 || strcmp(c->path, "/_plan") == 0) {
     fprintf(stderr, "cbs-stub: --path must be an absolute path other than "
-                    "/token, /_stats and /_plan, without a query\n");
+                    "/token, /introspect, /_stats and /_plan, without a "
+                    "query\n");
     return -1;
   }
   return 0;
@@ -2025,8 +2093,60 @@ static int cs_tls_setup(cs_server *srv) {
   return 0;
 }
 
+/* --introspect: "TOKEN=active[:EXP][:SCOPE]" entries separated by commas. */
+static int cs_intro_parse(cs_server *srv, const char *spec) {
+  const char *p = spec;
+  size_t n = 1, i;
+  for(i = 0; spec[i]; i++)
+    n += spec[i] == ',';
+  srv->intro = calloc(n, sizeof(*srv->intro));
+  if(!srv->intro)
+    return -1;
+  while(*p) {
+    cs_intro *e = &srv->intro[srv->nintro];
+    size_t len = strcspn(p, ","), tl;
+    const char *eq = memchr(p, '=', len), *rest, *colon;
+    char *end;
+    if(!eq || eq == p || (tl = (size_t)(eq - p)) >= sizeof(e->token) ||
+       len - tl - 1 < 6 || strncmp(eq + 1, "active", 6) != 0)
+      goto bad;
+    memcpy(e->token, p, tl);
+    rest = eq + 7;
+    if(rest < p + len && *rest != ':')
+      goto bad;
+    if(rest < p + len) {
+      rest++;
+      colon = memchr(rest, ':', (size_t)(p + len - rest));
+      if(rest[0] != ':' && rest < p + len) {
+        e->exp = strtoll(rest, &end, 10);
+        if(end == rest || (end != p + len && *end != ':') || e->exp < 0)
+          goto bad;
+      }
+      if(colon) {
+        size_t sl = (size_t)(p + len - colon - 1);
+        if(sl >= sizeof(e->scope))
+          goto bad;
+        memcpy(e->scope, colon + 1, sl);
+      }
+    }
+    srv->nintro++;
+    p += len;
+    if(*p == ',')
+      p++;
+  }
+  return 0;
+bad:
+  fprintf(stderr,
+          "cbs-stub: --introspect: entry %zu is not TOKEN=active[:EXP][:SCOPE] "
+          "(TOKEN below 128 bytes, EXP Unix seconds)\n",
+          srv->nintro + 1);
+  return -1;
+}
+
 static int cs_load(cs_server *srv) {
   char err[256];
+  if(srv->cfg.introspect && cs_intro_parse(srv, srv->cfg.introspect))
+    return -1;
   if(ddas_truststore_load(srv->cfg.trust, &srv->trust, err, sizeof(err))) {
     fprintf(stderr, "cbs-stub: --trust: %s\n", err);
     return -1;
@@ -2266,6 +2386,7 @@ out:
   cs_plan_clear(&srv->plan);
   free(srv->tokens);
   free(srv->slots);
+  free(srv->intro);
   pthread_cond_destroy(&srv->done);
   pthread_mutex_destroy(&srv->core_lock);
   pthread_mutex_destroy(&srv->lock);

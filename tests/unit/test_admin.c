@@ -438,13 +438,8 @@ static double timed_get(int port, const char *path, int *status) {
 
 /* A connection that sends nothing (or half a request line) and stays. */
 static int idle_connection(int port, const char *partial) {
-  struct sockaddr_in sa;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons((uint16_t)port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  int fd = tu_connect_loopback(port);
+  assert_true(fd >= 0);
   if(partial)
     assert_int_equal(write(fd, partial, strlen(partial)),
                      (ssize_t)strlen(partial));

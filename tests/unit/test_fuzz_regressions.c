@@ -66,6 +66,7 @@ static void every_regression_input(void **state) {
     fz_chunk((const uint8_t *)data, len);
     (void)fz_verify((const uint8_t *)data, len);
     fz_gegevens((const uint8_t *)data, len);
+    fz_http((const uint8_t *)data, len);
     free(data);
     printf("  %s: no crash\n", names[i]);
     ran++;

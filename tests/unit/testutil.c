@@ -2,12 +2,16 @@
 #define _GNU_SOURCE /* memmem */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,6 +202,52 @@ int tu_make_pki(const char *dir, const char *passphrase) {
            "mkdir -p '%s/pki' && DDAS_PKI_PASSPHRASE='%s' "
            "'%s/tests/pki/make-pki' '%s/pki' >'%s/pki.log' 2>&1",
            dir, passphrase, SOURCE_DIR, dir, dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+size_t tu_sink_write(char *p, size_t size, size_t n, void *sink) {
+  tu_sink *s = sink;
+  size_t k = size * n;
+  if(k >= sizeof(s->buf) - s->len)
+    return 0;
+  memcpy(s->buf + s->len, p, k);
+  s->len += k;
+  s->buf[s->len] = '\0';
+  return k;
+}
+
+int tu_connect_loopback(int port) {
+  struct sockaddr_in a;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if(fd < 0)
+    return -1;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+    return fd;
+  close(fd);
+  return -1;
+}
+
+int tu_log_dir_setup(char *dir, char *log, size_t cap) {
+  int fd;
+  if(!mkdtemp(dir) || tu_make_pki(dir, "unused"))
+    return -1;
+  snprintf(log, cap, "%s/log", dir);
+  fflush(stderr);
+  fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+  if(fd < 0 || dup2(fd, 2) < 0)
+    return -1;
+  close(fd);
+  return 0;
+}
+
+int tu_log_dir_remove(const char *dir) {
+  char cmd[600];
+  fflush(stderr);
+  snprintf(cmd, sizeof(cmd), "cat '%s/log'; rm -rf '%s'", dir, dir);
   return system(cmd) == 0 ? 0 : -1;
 }
 

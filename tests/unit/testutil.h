@@ -44,6 +44,27 @@ void tu_write_file(const char *path, const void *data, size_t len);
  * atomically by cbs-stub --port-file); returns the port, or 0. */
 int tu_wait_port_file(const char *path, int ms);
 
+/* A fixed buffer that collects what a libcurl callback receives
+ * (CURLOPT_WRITEFUNCTION / CURLOPT_HEADERFUNCTION = tu_sink_write, the data
+ * pointer a tu_sink). Past its size the callback fails, so the transfer
+ * fails visibly instead of losing bytes. buf stays NUL-terminated. */
+typedef struct {
+  char buf[8192];
+  size_t len;
+} tu_sink;
+size_t tu_sink_write(char *p, size_t size, size_t n, void *sink);
+
+/* A TCP connection to 127.0.0.1:port (blocking); -1 when it fails. */
+int tu_connect_loopback(int port);
+
+/* For tests of worker code that logs: makes the directory from `dir` (a
+ * mkdtemp template, changed in place), generates the test PKI into
+ * DIR/pki (tu_make_pki) and sends stderr, appending, to DIR/log, whose
+ * path goes to log[cap]. 0, or -1. tu_log_dir_remove() prints that log to
+ * stdout (for the ctest output) and removes the directory; 0, or -1. */
+int tu_log_dir_setup(char *dir, char *log, size_t cap);
+int tu_log_dir_remove(const char *dir);
+
 /* Generates the throw-away test PKI (tests/pki/make-pki) into DIR/pki, with
  * `passphrase` for the encrypted signing key; 0 on success. */
 int tu_make_pki(const char *dir, const char *passphrase);
