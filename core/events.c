@@ -17,8 +17,9 @@
 
 #include "ddas/alloc.h"
 #include "ddas/format.h"
+#include "events_int.h"
 
-#define MAX_HEADERS 24
+#define MAX_HEADERS 32
 #if JSON_INTEGER_IS_LONG_LONG
 #define JINT_MAX LLONG_MAX
 #else
@@ -400,20 +401,30 @@ static ddas_result add_header_uint(ddas_event *e, const char *name,
   return add_header(e, name, buf);
 }
 
+ddas_result ddas_ev_start(ddas_event *e, const char *key) {
+  e->headers = ddas_calloc(MAX_HEADERS, sizeof(ddas_kv));
+  if(!e->headers)
+    return DDAS_ERR_NOMEM;
+  if(key && !(e->key = utf8_clean(key, strlen(key), NULL)))
+    return DDAS_ERR_NOMEM;
+  return DDAS_OK;
+}
+
+ddas_result ddas_ev_header(ddas_event *e, const char *name, const char *value) {
+  return add_header(e, name, value);
+}
+
+ddas_result ddas_ev_header_uint(ddas_event *e, const char *name, uintmax_t v) {
+  return add_header_uint(e, name, v);
+}
+
 /* Key, header array and the CloudEvents headers common to every event. */
 static ddas_result start_event(ddas_event *e, const ddas_event_base *b,
                                const char *type, const char *id,
                                const char *content_type) {
   ddas_result r;
-  e->headers = ddas_calloc(MAX_HEADERS, sizeof(ddas_kv));
-  if(!e->headers)
-    return DDAS_ERR_NOMEM;
-  if(b->key) {
-    e->key = utf8_clean(b->key, strlen(b->key), NULL);
-    if(!e->key)
-      return DDAS_ERR_NOMEM;
-  }
-  if((r = add_header(e, DDAS_H_SPECVERSION, "1.0")) ||
+  if((r = ddas_ev_start(e, b->key)) ||
+     (r = add_header(e, DDAS_H_SPECVERSION, "1.0")) ||
      (r = add_header(e, DDAS_H_ID, id)) ||
      (r = add_header(e, DDAS_H_SOURCE, b->ce_source)) ||
      (r = add_header(e, DDAS_H_TYPE, type)) ||
@@ -782,6 +793,22 @@ static int profile_ok(const char *s) {
   return s && (!strcmp(s, "adr") || !strcmp(s, "body"));
 }
 
+/* The optional kind and identity headers of a parked batch. */
+static ddas_result identity_headers(ddas_event *e, const ddas_parked_in *in) {
+  const char *const names[4] = {DDAS_H_ORG_NAME, DDAS_H_ORG_CODE,
+                                DDAS_H_PERIOD_START, DDAS_H_PERIOD_END};
+  const char *const values[4] = {in->org_name, in->org_code, in->period_start,
+                                 in->period_end};
+  ddas_result r = DDAS_OK;
+  size_t i;
+  if(in->kind != DDAS_KIND_UNKNOWN)
+    r = add_header(e, DDAS_H_KIND, ddas_kind_name(in->kind));
+  for(i = 0; i < 4 && !r; i++)
+    if(values[i])
+      r = add_header(e, names[i], values[i]);
+  return r;
+}
+
 ddas_result ddas_event_parked(const ddas_parked_in *in, ddas_event *out) {
   ddas_event ev;
   json_t *attempts = NULL, *sources = NULL, *a;
@@ -848,7 +875,8 @@ ddas_result ddas_event_parked(const ddas_parked_in *in, ddas_event *out) {
      (r = add_header(&ev, DDAS_H_LAST_ERROR, in->last_error)) ||
      (r = add_header_json(&ev, DDAS_H_ATTEMPTS, attempts)) ||
      (r = add_header_json(&ev, DDAS_H_SOURCES, sources)) ||
-     (in->problem && (r = add_header(&ev, DDAS_H_PROBLEM, in->problem))))
+     (in->problem && (r = add_header(&ev, DDAS_H_PROBLEM, in->problem))) ||
+     (r = identity_headers(&ev, in)))
     goto out;
 
   r = DDAS_ERR_NOMEM;
@@ -919,8 +947,10 @@ ddas_result ddas_parked_parse(const ddas_kv *headers, size_t nheaders,
       DDAS_H_BATCH_ID, DDAS_H_BATCH_INDEX, DDAS_H_RECORDS,
       DDAS_H_DIGEST,   DDAS_H_SIGNATURE,   DDAS_H_SIG_PROFILE};
   static const char *const optional[] = {
-      DDAS_H_SPECVERSION, DDAS_H_CONTENT_TYPE, DDAS_H_REASON, DDAS_H_LAST_ERROR,
-      DDAS_H_PROBLEM,     DDAS_H_ATTEMPTS,     DDAS_H_SOURCES};
+      DDAS_H_SPECVERSION, DDAS_H_CONTENT_TYPE, DDAS_H_REASON,
+      DDAS_H_LAST_ERROR,  DDAS_H_PROBLEM,      DDAS_H_ATTEMPTS,
+      DDAS_H_SOURCES,     DDAS_H_KIND,         DDAS_H_ORG_NAME,
+      DDAS_H_ORG_CODE,    DDAS_H_PERIOD_START, DDAS_H_PERIOD_END};
   const char *v[sizeof(required) / sizeof(required[0])];
   const char *o[sizeof(optional) / sizeof(optional[0])];
   char digest[DIGEST_LEN + 1];
@@ -1001,6 +1031,11 @@ ddas_result ddas_parked_parse(const ddas_kv *headers, size_t nheaders,
   out->problem = o[4];
   out->attempts = o[5];
   out->sources = o[6];
+  out->kind = o[7] ? ddas_kind_parse(o[7]) : DDAS_KIND_UNKNOWN;
+  out->org_name = o[8];
+  out->org_code = o[9];
+  out->period_start = o[10];
+  out->period_end = o[11];
   out->body = body ? body : "";
   out->body_len = body_len;
   r = DDAS_OK;

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "config.h"
+#include "ddas/accepted.h"
 #include "ddas/ddas.h"
 #include "forward.h"
 #include "io.h"
@@ -31,7 +32,8 @@ static void usage(FILE *out) {
           "\n"
           "Re-sends parked batches (topic.failed) to cbs.url with the same\n"
           "body, Digest, signature and Idempotency-Key, and publishes a\n"
-          "forwarded receipt (replayed: true) for each one CBS accepts. A\n"
+          "forwarded receipt (replayed: true) for each one CBS accepts (with\n"
+          "cbs.mode = both it is published to topic.accepted as well). A\n"
           "batch with a forwarded receipt in topic.receipts is skipped, so a\n"
           "second run sends nothing that the first delivered.\n"
           "\n"
@@ -103,6 +105,7 @@ static int on_receipt(void *ctx, rd_kafka_message_t *m) {
 
 typedef struct {
   const wk_config *cfg;
+  ddas_cbs_mode mode; /* both: forwarded batches go to topic.accepted too */
   const char *batch_id, *delivery_id, *since;
   int dry_run;
   wk_forwarder *fw;
@@ -111,6 +114,51 @@ typedef struct {
   idset tried;
   size_t selected, sent, forwarded, skipped, failed;
 } replay_ctx;
+
+/* cbs.mode = both: a batch forwarded now goes to topic.accepted as `run`
+ * would have published it (same key, headers and body). 0, or -1 when it
+ * could not be queued. A batch parked by a version that did not record its
+ * kind is left out with a warning (the reader then lacks it: send the
+ * delivery again). */
+static int publish_accepted(replay_ctx *rc, const ddas_parked *p) {
+  ddas_delivery_identity id;
+  ddas_accepted_batch_in in;
+  ddas_event ev;
+  int out = 0;
+  if(!ddas_cbs_mode_publishes(rc->mode))
+    return 0;
+  if(p->kind == DDAS_KIND_UNKNOWN) {
+    wk_log(WK_WARN,
+           "parked batch without ddas-kind (parked by an older version); not "
+           "published to topic.accepted",
+           "batch_id", p->batch_id, "delivery_id", p->delivery_id, NULL);
+    return 0;
+  }
+  memset(&id, 0, sizeof(id));
+  snprintf(id.org_name, sizeof(id.org_name), "%s",
+           p->org_name ? p->org_name : "");
+  snprintf(id.org_code, sizeof(id.org_code), "%s",
+           p->org_code ? p->org_code : "");
+  snprintf(id.period_start, sizeof(id.period_start), "%s",
+           p->period_start ? p->period_start : "");
+  snprintf(id.period_end, sizeof(id.period_end), "%s",
+           p->period_end ? p->period_end : "");
+  memset(&in, 0, sizeof(in));
+  in.delivery_id = p->delivery_id;
+  in.kind = p->kind;
+  in.ident = &id;
+  in.batch_id = p->batch_id;
+  in.batch_index = p->batch_index;
+  in.records = p->records;
+  in.body = p->body;
+  in.body_len = p->body_len;
+  if(ddas_accepted_batch(&in, &ev) != DDAS_OK ||
+     wk_produce_value(rc->prod, rc->cfg->topic_accepted, &ev, p->body,
+                      p->body_len, NULL))
+    out = -1;
+  ddas_event_clear(&ev);
+  return out;
+}
 
 static int on_parked(void *ctx, rd_kafka_message_t *m) {
   replay_ctx *rc = ctx;
@@ -166,7 +214,8 @@ static int on_parked(void *ctx, rd_kafka_message_t *m) {
     in.attempts = r.attempts ? r.attempts : 1;
     in.replayed = 1;
     if(ddas_event_forwarded(&in, &ev) != DDAS_OK ||
-       wk_produce_event(rc->prod, rc->cfg->topic_receipts, &ev)) {
+       wk_produce_event(rc->prod, rc->cfg->topic_receipts, &ev) ||
+       publish_accepted(rc, &p)) {
       out = -1;
     } else {
       rc->forwarded++;
@@ -308,6 +357,7 @@ int wk_cmd_replay(int argc, char **argv) {
   }
   rc.cfg = &cfg;
   rc.done = &done;
+  ddas_cbs_mode_parse(cfg.cbs_mode, &rc.mode); /* checked by the load */
   status = open_clients(&rc, &prod, &rk) ? 2 : replay(&rc, rk);
   if(rk) {
     rd_kafka_consumer_close(rk);

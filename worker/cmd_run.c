@@ -44,7 +44,9 @@ static void usage(FILE *out) {
           "The daemon: consumes deliveries from topic.deliveries in the\n"
           "consumer group kafka.group.id, checks them with the core, forwards\n"
           "accepted batches to cbs.url, and publishes rejections, receipts\n"
-          "and parked batches. Offsets move only when every outcome is\n"
+          "and parked batches. With cbs.mode = pull or both, accepted\n"
+          "batches and delivery manifests go to topic.accepted as well (pull:\n"
+          "instead of CBS). Offsets move only when every outcome is\n"
           "durable. Kafka is polled all the time; up to cbs.max_in_flight\n"
           "batches are at CBS at once. SIGTERM or SIGINT: abandon the\n"
           "batches at CBS (the next owner redoes them), commit what is\n"
@@ -302,6 +304,9 @@ static void print_summary(const wk_run *c) {
   printf("%s\n", any ? "" : " none");
   printf("batches forwarded: %zu, parked: %zu; rejection events: %zu\n",
          c->forwarded, c->parked, c->rejection_events);
+  if(ddas_cbs_mode_publishes(c->mode))
+    printf("published to %s: %zu batches, %zu manifests\n",
+           c->cfg->topic_accepted, c->published, c->manifests);
   if(c->first_msg_ms && c->last_done_ms >= c->first_msg_ms) {
     double s = (double)(c->last_done_ms - c->first_msg_ms) / 1000.0;
     printf("busy: %.3f s from the first message to the last outcome (%.0f "
@@ -445,14 +450,19 @@ static int start_stages(wk_run *c, const run_args *a, char *err,
                         size_t errlen) {
   const wk_config *cfg = c->cfg;
   unsigned senders = (unsigned)cfg->max_in_flight;
-  if(!*cfg->cbs_url) {
-    snprintf(err, errlen, "%s: cbs.url is not set", a->path);
-    return -1;
+  if(ddas_cbs_mode_forwards(c->mode)) { /* pull: no sender stage at all */
+    if(!*cfg->cbs_url) {
+      snprintf(err, errlen,
+               "%s: cbs.url is not set (cbs.mode = %s forwards to CBS; "
+               "cbs.mode = pull publishes to topic.accepted only)",
+               a->path, ddas_cbs_mode_name(c->mode));
+      return -1;
+    }
+    if(!strncmp(cfg->cbs_url, "file://", 7))
+      senders = 1; /* an outbox is a local directory: one writer */
+    if(wk_sender_start(cfg, senders, &c->metrics, &c->sender, err, errlen))
+      return -1;
   }
-  if(!strncmp(cfg->cbs_url, "file://", 7))
-    senders = 1; /* an outbox is a local directory: one writer */
-  if(wk_sender_start(cfg, senders, &c->metrics, &c->sender, err, errlen))
-    return -1;
   ddas_stall_init(&c->stall, (unsigned)cfg->config_fault_threshold, 3);
   if(*cfg->admin_listen) {
     if(wk_admin_start(cfg->admin_listen, &c->metrics, &c->admin, err, errlen))
@@ -519,6 +529,7 @@ static void teardown(wk_run *c, wk_embedded *emb, int status) {
     c->deliveries = d->next;
     ddas_batcher_free(d->batcher);
     free(d->forwarded);
+    free(d->listed);
     free(d);
   }
   /* after the producer: its last delivery reports store offsets */
@@ -560,7 +571,13 @@ int wk_cmd_run(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   status = 2;
-  if(wk_startcheck(&cfg, WK_CHECK_ALL, &c.set, NULL, err, sizeof(err)) ||
+  /* the enumeration was checked by wk_config_load */
+  ddas_cbs_mode_parse(cfg.cbs_mode, &c.mode);
+  if(wk_startcheck(&cfg,
+                   ddas_cbs_mode_forwards(c.mode)
+                       ? WK_CHECK_ALL
+                       : WK_CHECK_ALL & ~(unsigned)WK_CHECK_CBS,
+                   &c.set, NULL, err, sizeof(err)) ||
      start_stages(&c, &a, err, sizeof(err)) ||
      start_kafka(&c, &a, &emb, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker run: %s\n", err);
@@ -572,7 +589,7 @@ int wk_cmd_run(int argc, char **argv) {
                      a.serve_port_file, &srv)))
     goto out;
   wk_log(WK_INFO, "worker started", "group", cfg.group_id, "topic",
-         cfg.topic_deliveries, NULL);
+         cfg.topic_deliveries, "cbs_mode", ddas_cbs_mode_name(c.mode), NULL);
   run_loop(&c, a.until_idle, a.idle_ms);
   wk_log(WK_INFO, "worker stopping", NULL);
   drain_stages(&c);

@@ -38,6 +38,10 @@ typedef struct {
 #define F(field) offsetof(wk_config, field)
 
 static const kdef table[] = {
+    {"cbs.mode", T_ENUM, "push", 0, 0, "push|pull|both", F(cbs_mode),
+     "`push`: forward accepted batches to cbs.url; `pull`: send nothing to "
+     "CBS, publish them to topic.accepted for `serve` (no cbs.* or sign.* "
+     "keys needed); `both`: forward, then publish"},
     {"cbs.url", T_URL, "", 0, 0, NULL, F(cbs_url),
      "CBS endpoint: `https://host/path`, or `file:///DIR` to write signed "
      "batches to an outbox directory"},
@@ -128,7 +132,8 @@ static const kdef table[] = {
     {"topic.failed", T_STR, "ddas.failed", 0, 0, NULL, F(topic_failed),
      "parked batches (keep long; replay reads it)"},
     {"topic.accepted", T_STR, "ddas.accepted", 0, 0, NULL, F(topic_accepted),
-     "accepted batches and delivery manifests for `serve` (compacted)"},
+     "accepted batches and delivery manifests for `serve` (cbs.mode pull or "
+     "both; create it with cleanup.policy=compact)"},
     {"submit.chunk_bytes", T_INT, "900000", 4096, 1073741824, NULL,
      F(chunk_bytes),
      "`submit`: deliveries larger than this are split into chunks (stay "

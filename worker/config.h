@@ -29,6 +29,7 @@ typedef struct {
 
 typedef struct {
   /* CBS endpoint */
+  char *cbs_mode;           /* "push", "pull" or "both" (ddas/accepted.h) */
   char *cbs_url;            /* https://… or file:///dir (outbox) */
   int allow_insecure_http;  /* permit http:// for a local stub */
   char *cbs_ca;             /* CA bundle (PEM) for the server certificate */
@@ -75,7 +76,7 @@ typedef struct {
   size_t nkafka;
   char *group_id;
   char *topic_deliveries, *topic_rejections, *topic_receipts, *topic_failed;
-  char *topic_accepted;
+  char *topic_accepted;      /* compacted: accepted batches and manifests */
   long chunk_bytes;          /* submit: largest message; larger deliveries
                                 are split into chunks */
   long incomplete_after_ms;  /* a chunked delivery whose next chunk does not

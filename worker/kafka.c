@@ -24,7 +24,7 @@ int wk_kafka_is_embedded(const wk_config *c) {
 int wk_embedded_start(const wk_config *c, int partitions, wk_embedded *e,
                       char *err, size_t errlen) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
-  const char *topics[4];
+  const char *topics[5];
   int i;
   memset(e, 0, sizeof(*e));
   wk_kafka_logging(conf);
@@ -44,7 +44,8 @@ int wk_embedded_start(const wk_config *c, int partitions, wk_embedded *e,
   topics[1] = c->topic_rejections;
   topics[2] = c->topic_receipts;
   topics[3] = c->topic_failed;
-  for(i = 0; i < 4; i++)
+  topics[4] = c->topic_accepted;
+  for(i = 0; i < 5; i++)
     rd_kafka_mock_topic_create(e->mc, topics[i], partitions, 3);
   snprintf(e->bootstrap, sizeof(e->bootstrap), "%s",
            rd_kafka_mock_cluster_bootstraps(e->mc));
@@ -287,6 +288,11 @@ int wk_produce_opaque(wk_producer *p, const char *topic, const ddas_event *e,
                       void *opaque) {
   return produce(p, topic, e->key, e->headers, e->nheaders, e->body,
                  e->body_len, opaque);
+}
+
+int wk_produce_value(wk_producer *p, const char *topic, const ddas_event *e,
+                     const void *value, size_t len, void *opaque) {
+  return produce(p, topic, e->key, e->headers, e->nheaders, value, len, opaque);
 }
 
 int wk_producer_flush(wk_producer *p, int timeout_ms, char *err,

@@ -19,7 +19,7 @@ const char *wk_kafka_bootstrap(const wk_config *c);
 int wk_kafka_is_embedded(const wk_config *c);
 
 /* librdkafka's mock cluster in this process (3 brokers on loopback TCP) with
- * the four topics of the configuration, `partitions` each. */
+ * the five topics of the configuration, `partitions` each. */
 typedef struct {
   rd_kafka_t *rk;
   struct rd_kafka_mock_cluster_s *mc;
@@ -87,6 +87,11 @@ int wk_produce_event(wk_producer *p, const char *topic, const ddas_event *e);
  * fails (-1) on_ack is not called. */
 int wk_produce_opaque(wk_producer *p, const char *topic, const ddas_event *e,
                       void *opaque);
+/* As wk_produce_opaque with e's key and headers and value[0..len) as the
+ * message's value instead of e's body (a batch body, not copied into the
+ * event first; librdkafka copies it). */
+int wk_produce_value(wk_producer *p, const char *topic, const ddas_event *e,
+                     const void *value, size_t len, void *opaque);
 /* Waits until every queued message is acknowledged; -1 when one was not
  * (then the outcomes are not durable and offsets must not move), with a
  * message that says when no broker answered. */

@@ -8,8 +8,11 @@
  *   sender stage (sender.c): up to cbs.max_in_flight batches at CBS at once;
  *   outcome stage (run_outcome.c): takes finished batches, applies the
  *     core's decision (ddas/stall.h), publishes receipts, rejections and
- *     parked batches, and marks a delivery's offsets done in the assembler
- *     when Kafka has acknowledged every event of it (delivery reports).
+ *     parked batches, publishes accepted batches and manifests to
+ *     topic.accepted as cbs.mode says (ddas/accepted.h; in pull the sender
+ *     stage is not started and a batch is published as soon as it is cut),
+ *     and marks a delivery's offsets done in the assembler when Kafka has
+ *     acknowledged every event of it (delivery reports).
  *
  * All three run in the main thread except the senders; the only state the
  * threads share is inside the sender stage. */
@@ -23,6 +26,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "ddas/accepted.h"
 #include "ddas/assembly.h"
 #include "ddas/ddas.h"
 #include "ddas/stall.h"
@@ -53,6 +57,16 @@ typedef struct wk_delivery {
     char id[33];
   } * forwarded; /* batches CBS accepted, for the receipt */
   size_t nforwarded;
+  /* batches for the manifest (cbs.mode pull or both): published to
+   * topic.accepted or parked; and the envelope of the first one */
+  struct wk_listed {
+    unsigned index;
+    char id[33];
+    size_t records;
+  } * listed;
+  size_t nlisted;
+  ddas_batch_envelope env;
+  int manifest_sent;
   int ended; /* 0 open, 1 complete, 2 incomplete */
   unsigned nchunks, seen;
   ddas_asm_reason why; /* of an incomplete delivery */
@@ -65,6 +79,7 @@ typedef struct wk_delivery {
 
 typedef struct {
   wk_config *cfg;
+  ddas_cbs_mode mode; /* cbs.mode */
   ddas_schemaset *set;
   ddas_ruleset rules;
   unsigned mask;
@@ -90,6 +105,7 @@ typedef struct {
   /* totals for the summary */
   size_t ndeliveries, incomplete, records, accepted, rejected, warned;
   size_t forwarded, parked, rejection_events, dropped_chunks;
+  size_t published, manifests; /* to topic.accepted */
   size_t rule_errors[DDAS_MAX_RULES + 1];
   uint64_t first_msg_ms, last_done_ms;
   wk_metrics metrics;

@@ -189,6 +189,28 @@ static int batch_chunk(wk_run *c, wk_delivery *d, ddas_validate_result *res,
   return 0;
 }
 
+/* The envelope d's batches carry (ddas_envelope_value, with the context the
+ * batcher gets), from the first chunk that has one: a manifest names it
+ * even when the delivery has no batch (a reader orders the deliveries of
+ * one organisation and period by it). A batch's own envelope replaces it
+ * (run_outcome.c), byte for byte the same. */
+static void manifest_envelope(wk_delivery *d, const ddas_envelope_context *ec,
+                              const ddas_json *root) {
+  static const char *const members[2] = {"aanleverdatumEnTijd",
+                                         "codeGegevensleverancier"};
+  char *const out[2] = {d->env.delivered_at, d->env.code};
+  size_t k, n;
+  const char *from, *v;
+  if(d->env.delivered_at[0] || d->env.code[0])
+    return;
+  for(k = 0; k < 2; k++)
+    if((v = ddas_envelope_value(ec, root, members[k], &n, &from)) &&
+       n < sizeof(d->env.code)) {
+      memcpy(out[k], v, n);
+      out[k][n] = '\0';
+    }
+}
+
 static int check_chunk(wk_run *c, wk_delivery *d, rd_kafka_message_t *m) {
   ddas_validate_options vo;
   ddas_validate_result res;
@@ -216,6 +238,8 @@ static int check_chunk(wk_run *c, wk_delivery *d, rd_kafka_message_t *m) {
     return -1;
   }
   count_result(c, d, &res);
+  if(res.doc && ddas_cbs_mode_publishes(c->mode))
+    manifest_envelope(d, &ec, ddas_json_root(res.doc));
   if(publish_rejections(c, d, &res, m->offset) ||
      (res.accepted && batch_chunk(c, d, &res, m->offset)))
     r = -1;

@@ -22,6 +22,9 @@ typedef struct {
   int32_t partition;
   int64_t offset;
   uint64_t gen;
+  size_t bytes; /* of a batch published to topic.accepted: counted in
+                   inflight_bytes until acknowledged (librdkafka holds a
+                   copy until then) */
 } ack_ref;
 
 void wk_run_base(wk_run *c, const wk_delivery *d, ddas_event_base *b,
@@ -73,6 +76,10 @@ void wk_run_on_ack(void *ctx, void *opaque, int failed) {
   ack_ref *a = opaque;
   if(failed)
     c->fatal = 1; /* nothing is committed any more: redone after restart */
+  if(a->bytes) {
+    c->inflight_bytes -= (long long)a->bytes;
+    atomic_store(&c->metrics.inflight_bytes, c->inflight_bytes + c->open_bytes);
+  }
   if(a->d) {
     a->d->unacked--; /* the sweep in wk_run_outcomes moves it on */
   } else if(!failed && c->asm_[a->partition] &&
@@ -127,8 +134,80 @@ int wk_run_emit_drop(wk_run *c, ddas_event *ev, ddas_result built,
 
 /* ---- batches ----------------------------------------------------------- */
 
+/* Lists batch b in d's manifest (cbs.mode pull or both): published or
+ * parked. 0, or -1 when out of memory. */
+static int list_batch(wk_delivery *d, const ddas_batch *b) {
+  void *p = realloc(d->listed, (d->nlisted + 1) * sizeof(*d->listed));
+  if(!p)
+    return -1;
+  d->listed = p;
+  if(!d->nlisted)
+    ddas_batch_envelope_read(b->body, b->len, &d->env, NULL, 0);
+  d->listed[d->nlisted].index = b->index;
+  memcpy(d->listed[d->nlisted].id, b->id, 33);
+  d->listed[d->nlisted++].records = b->records;
+  return 0;
+}
+
+/* Publishes batch b of d to topic.accepted (its exact body as the value);
+ * one of d's events, so d's offsets wait for its acknowledgement. */
+static void publish_accepted(wk_run *c, wk_delivery *d, const ddas_batch *b) {
+  ddas_accepted_batch_in in;
+  ddas_event ev;
+  ddas_result r;
+  ack_ref *a = calloc(1, sizeof(*a));
+  memset(&in, 0, sizeof(in));
+  in.delivery_id = d->id;
+  in.kind = d->kind;
+  in.ident = &d->ident;
+  in.batch_id = b->id;
+  in.batch_index = b->index;
+  in.records = b->records;
+  in.body = b->body;
+  in.body_len = b->len;
+  r = ddas_accepted_batch(&in, &ev);
+  if(!a || r != DDAS_OK || list_batch(d, b)) {
+    free(a);
+    wk_log(WK_ERROR,
+           "a batch could not be made a topic.accepted message; stopping so "
+           "that no offset moves past it",
+           "delivery_id", d->id, "batch_id", b->id, "error",
+           r ? ddas_result_str(r) : "out of memory", NULL);
+    ddas_event_clear(&ev);
+    c->fatal = 1;
+    return;
+  }
+  a->d = d;
+  a->bytes = b->len;
+  d->unacked++;
+  c->inflight_bytes += (long long)b->len;
+  if(wk_produce_value(&c->prod, c->cfg->topic_accepted, &ev, b->body, b->len,
+                      a)) {
+    d->unacked--;
+    c->inflight_bytes -= (long long)b->len;
+    free(a);
+    c->fatal = 1;
+    wk_log(WK_ERROR,
+           "a batch could not be queued for topic.accepted; stopping so that "
+           "no offset moves past it",
+           "topic", c->cfg->topic_accepted, "error", c->prod.last_error, NULL);
+  } else {
+    c->published++;
+  }
+  atomic_store(&c->metrics.inflight_bytes, c->inflight_bytes + c->open_bytes);
+  ddas_event_clear(&ev);
+}
+
 void wk_run_submit(wk_run *c, wk_delivery *d, ddas_batch *b) {
-  wk_job *j = calloc(1, sizeof(*j));
+  wk_job *j;
+  if(ddas_batch_next_step(c->mode, 0) == DDAS_STEP_PUBLISH) {
+    /* pull: nothing goes to CBS; the publication is the batch's outcome */
+    atomic_fetch_add(&c->metrics.batches_built, 1);
+    publish_accepted(c, d, b);
+    ddas_batch_clear(b);
+    return;
+  }
+  j = calloc(1, sizeof(*j));
   if(!j) {
     ddas_batch_clear(b);
     c->fatal = 1;
@@ -174,6 +253,13 @@ static void parked_event(wk_run *c, wk_delivery *d, wk_job *j) {
   in.nsources = n;
   in.body = j->batch.body;
   in.body_len = j->batch.len;
+  in.kind = d->kind;
+  in.org_name = d->ident.org_name;
+  in.org_code = d->ident.org_code;
+  in.period_start = d->ident.period_start;
+  in.period_end = d->ident.period_end;
+  if(ddas_cbs_mode_publishes(c->mode) && list_batch(d, &j->batch))
+    c->fatal = 1; /* the manifest lists parked batches too */
   if(!wk_run_emit(c, c->cfg->topic_failed, ddas_event_parked(&in, &ev), &ev,
                   d)) {
     c->parked++;
@@ -326,6 +412,8 @@ static void on_finished(wk_run *c, wk_job *j) {
   switch(x.next) {
   case DDAS_NEXT_FORWARDED:
     forwarded_event(c, d, j);
+    if(ddas_batch_next_step(c->mode, DDAS_BATCH_FORWARDED) == DDAS_STEP_PUBLISH)
+      publish_accepted(c, d, &j->batch); /* both: after it is forwarded */
     release_job(c, d, j);
     break;
   case DDAS_NEXT_PARK:
@@ -467,6 +555,38 @@ static void receipt(wk_run *c, wk_delivery *d) {
     free(idv);
 }
 
+/* The delivery's manifest on topic.accepted: every batch of it, the
+ * published ones already acknowledged (so a reader that sees the manifest
+ * finds them) and the parked ones (a replay supplies them). */
+static void manifest(wk_run *c, wk_delivery *d) {
+  ddas_accepted_manifest_in in;
+  ddas_accepted_ref *refs = calloc(d->nlisted ? d->nlisted : 1, sizeof(*refs));
+  ddas_event ev;
+  size_t k;
+  d->manifest_sent = 1;
+  if(!refs) {
+    c->fatal = 1;
+    return;
+  }
+  for(k = 0; k < d->nlisted; k++) {
+    refs[k].index = d->listed[k].index;
+    refs[k].id = d->listed[k].id;
+    refs[k].records = d->listed[k].records;
+  }
+  memset(&in, 0, sizeof(in));
+  in.delivery_id = d->id;
+  in.kind = d->kind;
+  in.ident = &d->ident;
+  in.delivered_at = d->env.delivered_at;
+  in.code = d->env.code;
+  in.batches = refs;
+  in.nbatches = d->nlisted;
+  if(!wk_run_emit(c, c->cfg->topic_accepted, ddas_accepted_manifest(&in, &ev),
+                  &ev, d))
+    c->manifests++;
+  free(refs);
+}
+
 static void free_delivery(wk_run *c, wk_delivery *d) {
   wk_delivery **pp;
   for(pp = &c->deliveries; *pp; pp = &(*pp)->next)
@@ -476,6 +596,7 @@ static void free_delivery(wk_run *c, wk_delivery *d) {
     }
   ddas_batcher_free(d->batcher);
   free(d->forwarded);
+  free(d->listed);
   free(d);
 }
 
@@ -488,6 +609,12 @@ void wk_run_advance(wk_run *c, wk_delivery *d) {
   if(!d->ended || d->batches_out || c->fatal)
     return;
   if(!d->receipt_sent) {
+    if(!d->manifest_sent &&
+       ddas_manifest_due(c->mode, d->ended == 2, d->kind)) {
+      if(d->unacked)
+        return; /* the manifest follows its batches' acknowledgements */
+      manifest(c, d);
+    }
     receipt(c, d);
     return;
   }

@@ -242,6 +242,8 @@ void wk_sender_submit(wk_sender *s, wk_job *j) {
 
 wk_job *wk_sender_done(wk_sender *s) {
   wk_job *j;
+  if(!s)
+    return NULL;
   pthread_mutex_lock(&s->mu);
   j = s->done;
   if(j) {
@@ -257,6 +259,8 @@ wk_job *wk_sender_done(wk_sender *s) {
 
 void wk_sender_cancel(wk_sender *s, int32_t partition) {
   wk_job **pp, *j;
+  if(!s)
+    return;
   pthread_mutex_lock(&s->mu);
   for(pp = &s->queue; *pp;) {
     j = *pp;
@@ -280,6 +284,8 @@ void wk_sender_cancel(wk_sender *s, int32_t partition) {
 }
 
 void wk_sender_hold(wk_sender *s, int hold) {
+  if(!s)
+    return;
   pthread_mutex_lock(&s->mu);
   s->hold = hold;
   pthread_mutex_unlock(&s->mu);
@@ -288,6 +294,8 @@ void wk_sender_hold(wk_sender *s, int hold) {
 
 size_t wk_sender_outstanding(wk_sender *s) {
   size_t n;
+  if(!s)
+    return 0;
   pthread_mutex_lock(&s->mu);
   n = s->outstanding;
   pthread_mutex_unlock(&s->mu);

@@ -8,6 +8,7 @@
 
 #include "certfile.h"
 #include "cmd.h"
+#include "ddas/accepted.h"
 #include "ddas/checks.h"
 #include "forward.h"
 #include "kafka.h"
@@ -239,8 +240,10 @@ int wk_startcheck(const wk_config *c, unsigned what, ddas_schemaset **set,
 static int probe_kafka(const wk_config *c, int timeout_ms, char *msg,
                        size_t cap) {
   const char *b = wk_kafka_bootstrap(c);
-  const char *topics[4];
+  const char *topics[5];
   const struct rd_kafka_metadata *md = NULL;
+  ddas_cbs_mode mode;
+  int ntopics;
   rd_kafka_resp_err_t e;
   wk_producer p;
   size_t w = 0, i;
@@ -266,9 +269,12 @@ static int probe_kafka(const wk_config *c, int timeout_ms, char *msg,
   topics[1] = c->topic_rejections;
   topics[2] = c->topic_receipts;
   topics[3] = c->topic_failed;
+  topics[4] = c->topic_accepted; /* only when cbs.mode publishes there */
+  ddas_cbs_mode_parse(c->cbs_mode, &mode);
+  ntopics = ddas_cbs_mode_publishes(mode) ? 5 : 4;
   w += (size_t)snprintf(msg, cap, "%d broker%s", md->broker_cnt,
                         md->broker_cnt == 1 ? "" : "s");
-  for(t = 0; t < 4; t++) {
+  for(t = 0; t < ntopics; t++) {
     int parts = -1;
     for(i = 0; i < (size_t)md->topic_cnt; i++)
       if(!strcmp(md->topics[i].topic, topics[t]) && !md->topics[i].err)

@@ -67,6 +67,14 @@
 #define DDAS_H_ATTEMPTS "ddas-attempts"
 #define DDAS_H_SOURCES "ddas-sources"
 #define DDAS_H_PROBLEM "ddas-problem"
+/* The delivery's kind and identity (ddas_delivery_identity of
+ * ddas/status.h): on parked batches (optional) and on the messages of
+ * topic.accepted (ddas/accepted.h) */
+#define DDAS_H_KIND "ddas-kind"
+#define DDAS_H_ORG_NAME "ddas-org-name"
+#define DDAS_H_ORG_CODE "ddas-org-code"
+#define DDAS_H_PERIOD_START "ddas-period-start"
+#define DDAS_H_PERIOD_END "ddas-period-end"
 
 /* Where an input record came from. topic is required; partition and offset
  * must not be negative. */
@@ -240,6 +248,13 @@ typedef struct {
   size_t nsources;
   const void *body; /* may be NULL when body_len is 0 */
   size_t body_len;
+  /* The delivery's kind and identity, so that `replay` can publish the
+   * batch to topic.accepted as `run` would have: DDAS_KIND_UNKNOWN leaves
+   * the ddas-kind header out, and a NULL string its header (ddas-org-name,
+   * ddas-org-code, ddas-period-start, ddas-period-end; "" is written as
+   * ""). Business identifiers, never personal data. */
+  ddas_kind kind;
+  const char *org_name, *org_code, *period_start, *period_end;
 } ddas_parked_in;
 
 ddas_result ddas_event_parked(const ddas_parked_in *in, ddas_event *out);
@@ -267,6 +282,11 @@ typedef struct {
   const char *problem;
   const char *attempts;
   const char *sources;
+  /* The delivery's kind (DDAS_KIND_UNKNOWN when ddas-kind is absent or
+   * neither "shv" nor "vs") and identity headers, NULL when absent (parked
+   * by a version that did not write them). */
+  ddas_kind kind;
+  const char *org_name, *org_code, *period_start, *period_end;
 } ddas_parked;
 
 /* Parses the headers and body of a parked-batch event. Header names match

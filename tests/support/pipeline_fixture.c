@@ -150,6 +150,8 @@ void mock_start(mock *m, const char *sdir) {
                         "ddas.receipts:3",
                         "--topic",
                         "ddas.failed:3",
+                        "--topic",
+                        "ddas.accepted:3",
                         "--bootstrap-file",
                         bootfile,
                         NULL};

@@ -53,6 +53,8 @@ static void defaults_and_file(void **state) {
   assert_int_equal(c.timeout_ms, 120000); /* default */
   assert_string_equal(c.profile, "strict");
   assert_string_equal(c.topic_failed, "ddas.failed");
+  assert_string_equal(c.topic_accepted, "ddas.accepted"); /* defaults */
+  assert_string_equal(c.cbs_mode, "push");
   assert_int_equal(c.nkafka, 1);
   assert_string_equal(c.kafka[0].name, "bootstrap.servers");
   assert_int_equal(c.nheaders, 1);
@@ -77,6 +79,16 @@ static void errors_name_the_place(void **state) {
   wk_config_free(&c);
   assert_int_equal(load("sign.profile = jades\n", &c, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "must be one of adr|body"));
+  wk_config_free(&c);
+  assert_int_equal(load("\ncbs.mode = pushpull\n", &c, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "c.conf:2: cbs.mode"));
+  assert_non_null(strstr(err, "must be one of push|pull|both"));
+  wk_config_free(&c);
+  assert_int_equal(
+      load("cbs.mode = pull\ntopic.accepted = x.acc\n", &c, err, sizeof(err)),
+      0);
+  assert_string_equal(c.cbs_mode, "pull");
+  assert_string_equal(c.topic_accepted, "x.acc");
   wk_config_free(&c);
   assert_int_equal(load("cbs.url = ftp://x\n", &c, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "https://"));

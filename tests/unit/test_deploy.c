@@ -513,7 +513,8 @@ static void compose_workers(void **state) {
 
 static void compose_topics(void **state) {
   static const char *const keys[] = {"topic.deliveries", "topic.rejections",
-                                     "topic.receipts", "topic.failed"};
+                                     "topic.receipts", "topic.failed",
+                                     "topic.accepted"};
   const char *w[16];
   size_t i, ntopics = 0, nw = workers(w, 16), replicas = 0;
   (void)state;
@@ -526,8 +527,8 @@ static void compose_topics(void **state) {
   for(i = 0; i < nfacts; i++)
     ntopics += strcmp(facts[i].f[0], "topic") == 0;
   /* exactly the worker's topics (as check-config resolves them) */
-  assert_int_equal(ntopics, 4);
-  for(i = 0; i < 4; i++) {
+  assert_int_equal(ntopics, 5);
+  for(i = 0; i < 5; i++) {
     char *name = conf_get(conf_print, keys[i]);
     const fact *t = NULL;
     size_t k;
@@ -546,6 +547,10 @@ static void compose_topics(void **state) {
       assert_true((size_t)atoi(t->f[3]) >= replicas);
     if(i == 3) /* parked batches are kept for replay */
       assert_non_null(strstr(t->f[4], "retention.ms=-1"));
+    if(i == 4) { /* one message per key kept; whole batches fit */
+      assert_non_null(strstr(t->f[4], "cleanup.policy=compact"));
+      assert_non_null(strstr(t->f[4], "max.message.bytes=68157440"));
+    }
     free(name);
   }
 }
