@@ -263,6 +263,24 @@ static int send_response(conn *c, const wk_httpsd_response *r, int keep,
 }
 
 /* Answers a refusal of the server's own and closes: returns 0. */
+/* Lingering close: reads and discards what the client is still sending
+ * (at most DRAIN_BYTES, for at most DRAIN_MS) after a refusal, so that
+ * closing with unread input does not make the kernel reset the connection
+ * before the client has read the answer (a 413 sent before the body
+ * arrived would otherwise be lost: RFC 9112 9.6). */
+#define DRAIN_BYTES ((size_t)1 << 20)
+#define DRAIN_MS 1000
+static void drain(conn *c) {
+  uint64_t deadline = now_ms() + DRAIN_MS;
+  size_t got = 0;
+  while(got < DRAIN_BYTES) {
+    long n = conn_read(c, c->scratch, sizeof(c->scratch), deadline, 1);
+    if(n <= 0)
+      break;
+    got += (size_t)n;
+  }
+}
+
 static int refuse(conn *c, int st, const char *why) {
   wk_httpsd_response r;
   memset(&r, 0, sizeof(r));
@@ -272,6 +290,7 @@ static int refuse(conn *c, int st, const char *why) {
          WK_STR("thumbprint", c->thumb));
   send_response(c, &r, 0, 0);
   response_clear(&r);
+  drain(c);
   return 0;
 }
 
