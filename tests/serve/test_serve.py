@@ -54,6 +54,7 @@ import yaml
 ARGS = None
 TMP = None
 PROCS = []
+BSNS = set()  # of the generated deliveries: must never reach serve's log
 
 ORG_A = "Gemeenschappelijke Kredietbank Regio A"
 ORG_B = "Stichting Schuldhulp Regio B"
@@ -161,6 +162,11 @@ def delivery(name, trajecten, seed, org, kvk, delivered_at, period=PERIOD):
     doc["startdatumLevering"], doc["einddatumLevering"] = period
     doc["aanleverdatumEnTijd"] = delivered_at
     tags = []
+    for lev in doc["leveringen"]:
+        for t in lev["schuldhulptrajecten"]:
+            for c in t.get("client", []):
+                if c.get("Burgerservicenummer"):
+                    BSNS.add(c["Burgerservicenummer"])
     for lev in doc["leveringen"]:
         lev["aanleverende_organisatie"]["(Statutaire) Naam"] = org
         lev["aanleverende_organisatie"]["KvK-nummer"] = kvk
@@ -662,12 +668,17 @@ def main():
             log("--", t.__name__)
             t(e)
         # personal data never in the logs of serve
+        assert len(BSNS) > 100, "the deliveries should hold BSNs to look for"
         for name in os.listdir(TMP):
             if name.startswith("serve") and name.endswith(".log"):
                 with open(os.path.join(TMP, name), encoding="utf-8", errors="replace") as f:
                     text = f.read()
-                for secret in ("good", "introspect-secret", ORG_A):
+                for secret in ("good", "fresh-token", "introspect-secret"):
                     assert '"%s"' % secret not in text, "%s in %s" % (secret, name)
+                assert "introspect-secret" not in text, name
+                leaked = [b for b in BSNS if b in text]
+                assert not leaked, "%d BSNs in %s" % (len(leaked), name)
+                assert "serve.answered" in text or name != "serve.log", name
         ok = True
         log("PASS")
     except Exception:
