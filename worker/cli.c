@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <openssl/crypto.h>
+#include <signal.h>
 #include <string.h>
 
 #include "ddas/text.h"
@@ -109,3 +110,19 @@ void wk_version_print(FILE *out, const char *version, const char *commit) {
   fprintf(out, "%s\n", OpenSSL_version(OPENSSL_VERSION));
   fprintf(out, "jansson %s\n", jansson_version_str());
 }
+
+static volatile sig_atomic_t stop_requested;
+static void on_stop_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+void wk_catch_stop_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_stop_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+}
+
+int wk_stop_requested(void) { return stop_requested; }

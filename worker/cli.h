@@ -21,5 +21,10 @@ int wk_getopt(int argc, char **argv, const char *shortopts,
  * libraries it runs with (librdkafka, libcurl, OpenSSL, jansson), as
  * reported by the libraries loaded now. */
 void wk_version_print(FILE *out, const char *version, const char *commit);
+/* Catches SIGTERM and SIGINT for a daemon (run, serve): they only set a
+ * flag that wk_stop_requested() returns, so the command stops at its next
+ * check and tears down in order. */
+void wk_catch_stop_signals(void);
+int wk_stop_requested(void);
 
 #endif

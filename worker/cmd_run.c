@@ -30,12 +30,6 @@
 #include "startcheck.h"
 #include "submit.h"
 
-static volatile sig_atomic_t stop_flag;
-static void on_signal(int sig) {
-  (void)sig;
-  stop_flag = 1;
-}
-
 static void usage(FILE *out) {
   fprintf(out,
           "usage: ddas-worker run -c FILE [--submit DELIVERY]... "
@@ -237,7 +231,7 @@ static int idle(const wk_run *c, uint64_t last_msg, long idle_ms) {
  * are taken promptly. */
 static void run_loop(wk_run *c, int until_idle, long idle_ms) {
   uint64_t last_msg = wk_mono_ms(), last_lag = 0, last_tick = 0;
-  while(!stop_flag && !c->fatal) {
+  while(!wk_stop_requested() && !c->fatal) {
     int busy = c->deliveries || wk_sender_outstanding(c->sender);
     rd_kafka_message_t *m = rd_kafka_consumer_poll(c->consumer, busy ? 5 : 100);
     uint64_t now;
@@ -549,7 +543,6 @@ int wk_cmd_run(int argc, char **argv) {
   wk_embedded emb;
   wk_serve *srv = NULL;
   char err[1024];
-  struct sigaction sa;
   int status;
   memset(&c, 0, sizeof(c));
   memset(&emb, 0, sizeof(emb));
@@ -566,10 +559,7 @@ int wk_cmd_run(int argc, char **argv) {
   wk_metrics_init(&c.metrics);
   wk_metrics_set_timeout(&c.metrics, cfg.timeout_ms);
   c.metrics.lag_topic = cfg.topic_deliveries;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
+  wk_catch_stop_signals();
   status = 2;
   /* the enumeration was checked by wk_config_load */
   ddas_cbs_mode_parse(cfg.cbs_mode, &c.mode);
@@ -606,7 +596,7 @@ int wk_cmd_run(int argc, char **argv) {
     print_summary(&c);
   if(srv && a.until_idle) {
     fflush(stdout); /* the summary first: a script waits for it */
-    while(!stop_flag)
+    while(!wk_stop_requested())
       wk_sleep_ms(100);
   }
 out:

@@ -48,12 +48,6 @@ typedef struct {
   ddas_truststore *trust; /* request signatures */
 } serve_ctx;
 
-static volatile sig_atomic_t stop_flag;
-static void on_signal(int sig) {
-  (void)sig;
-  stop_flag = 1;
-}
-
 static void usage(FILE *out) {
   fprintf(out,
           "usage: ddas-worker serve -c FILE [--port-file FILE]\n"
@@ -656,7 +650,6 @@ int wk_cmd_serve(int argc, char **argv) {
   wk_serve *s = NULL;
   char err[1024];
   int rc;
-  struct sigaction sa;
   if((rc = parse_args(argc, argv, &path, &port_file)))
     return rc < 0 ? 0 : rc;
   if(wk_config_load(path, &cfg, err, sizeof(err))) {
@@ -672,14 +665,11 @@ int wk_cmd_serve(int argc, char **argv) {
     wk_config_free(&cfg);
     return 2;
   }
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
+  wk_catch_stop_signals();
   signal(SIGPIPE, SIG_IGN);
   if((rc = wk_serve_start(&cfg, wk_kafka_bootstrap(&cfg), port_file, &s)) ==
      0) {
-    while(!stop_flag)
+    while(!wk_stop_requested())
       wk_sleep_ms(100);
     WK_LOG(WK_INFO, "serve.stopping", WK_STR("reason", "signal"));
     wk_serve_stop(s);
