@@ -603,12 +603,14 @@ def main():
         else:
             md += ["fault-matrix wrote no section."]
         md += [""]
-    # bench/run-status writes its own section into the file (it is not part
-    # of run-all): keep it
+    # bench/run-status and bench/run-serve have their own sections in the
+    # file (they are not part of run-all): keep them
     old = open(a.out).read() if os.path.exists(a.out) else ""
-    if "<!-- status:begin -->" in old and "<!-- status:end -->" in old:
-        kept = old[old.index("<!-- status:begin -->"):old.index("<!-- status:end -->")]
-        md += kept.rstrip("\n").splitlines() + ["<!-- status:end -->", ""]
+    for name in ("status", "serve"):
+        b, e = "<!-- %s:begin -->" % name, "<!-- %s:end -->" % name
+        if b in old and e in old:
+            kept = old[old.index(b):old.index(e)]
+            md += kept.rstrip("\n").splitlines() + [e, ""]
     md += ["## Raw results", "", "```"]
     md += [json.dumps(r, separators=(",", ":")) for r in vrows + erows]
     md += ["```", ""]

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ddas/accepted.h"
 #include "ddas/alloc.h"
 #include "ddas/json.h"
 
@@ -176,9 +177,9 @@ static ddas_result refuse(ddas_served *s, char *err, size_t errlen,
 /* The identity headers in ddas_served_delivery's string order after the
  * delivery id. */
 static const char *const ident_names[7] = {
-    "ddas-org-name",     "ddas-org-code",     "ddas-period-start",
-    "ddas-period-end",   "ddas-delivered-at", "ddas-code",
-    "ddas-kind"};
+    DDAS_H_ORG_NAME,     DDAS_H_ORG_CODE,     DDAS_H_PERIOD_START,
+    DDAS_H_PERIOD_END,   DDAS_H_DELIVERED_AT, DDAS_H_CODE,
+    DDAS_H_KIND};
 
 static ddas_result set_identity(dl *d, const char *const *v) {
   size_t i;
@@ -228,18 +229,18 @@ static ddas_result refresh(ddas_served *s, size_t i) {
 static ddas_result add_batch(ddas_served *s, dl *d, const ddas_kv *h, size_t n,
                              size_t len, uint64_t locator, char *err,
                              size_t errlen) {
-  const char *id = header(h, n, "ddas-batch-id");
+  const char *id = header(h, n, DDAS_H_BATCH_ID);
   size_t index, records;
   slot *sl;
   if(!hex32(id))
     return refuse(s, err, errlen, "missing or malformed header",
-                  "ddas-batch-id");
-  if(parse_count(header(h, n, "ddas-batch-index"), MAX_BATCHES - 1, &index))
+                  DDAS_H_BATCH_ID);
+  if(parse_count(header(h, n, DDAS_H_BATCH_INDEX), MAX_BATCHES - 1, &index))
     return refuse(s, err, errlen, "missing or malformed header",
-                  "ddas-batch-index");
-  if(parse_count(header(h, n, "ddas-records"), MAX_RECORDS, &records))
+                  DDAS_H_BATCH_INDEX);
+  if(parse_count(header(h, n, DDAS_H_RECORDS), MAX_RECORDS, &records))
     return refuse(s, err, errlen, "missing or malformed header",
-                  "ddas-records");
+                  DDAS_H_RECORDS);
   if(index >= d->nslots) {
     size_t cap = index + 1 > d->nslots * 2 ? index + 1 : d->nslots * 2;
     slot *ns = ddas_realloc(d->slots, cap * sizeof(*ns));
@@ -328,12 +329,12 @@ static ddas_result add_manifest(ddas_served *s, dl *d, const ddas_kv *h,
   ddas_json_doc *doc = NULL;
   const char *why = "value (not a JSON object)";
   ddas_result r;
-  if(parse_count(header(h, n, "ddas-batches"), MAX_BATCHES, &nb))
+  if(parse_count(header(h, n, DDAS_H_ACC_BATCHES), MAX_BATCHES, &nb))
     return refuse(s, err, errlen, "missing or malformed header",
-                  "ddas-batches");
-  if(parse_count(header(h, n, "ddas-records"), MAX_RECORDS, &records))
+                  DDAS_H_ACC_BATCHES);
+  if(parse_count(header(h, n, DDAS_H_RECORDS), MAX_RECORDS, &records))
     return refuse(s, err, errlen, "missing or malformed header",
-                  "ddas-records");
+                  DDAS_H_RECORDS);
   if(!value || !len)
     return refuse(s, err, errlen, "manifest without", "value");
   r = ddas_json_parse(value, len, NULL, &doc, NULL);
@@ -352,27 +353,27 @@ static ddas_result add_manifest(ddas_served *s, dl *d, const ddas_kv *h,
 ddas_result ddas_served_add(ddas_served *s, const ddas_kv *h, size_t n,
                             const char *value, size_t len, uint64_t locator,
                             char *err, size_t errlen) {
-  const char *type = header(h, n, "ddas-type");
-  const char *id = header(h, n, "ddas-delivery-id");
+  const char *type = header(h, n, DDAS_H_ACC_TYPE);
+  const char *id = header(h, n, DDAS_H_DELIVERY_ID);
   const char *ident[7];
   size_t i, index;
   dl *d;
   ddas_result r;
   if(err && errlen)
     err[0] = 0;
-  if(!type || (strcmp(type, "batch") && strcmp(type, "manifest")))
-    return refuse(s, err, errlen, "missing or unknown header", "ddas-type");
+  if(!type || (strcmp(type, DDAS_ACC_TYPE_BATCH) && strcmp(type, DDAS_ACC_TYPE_MANIFEST)))
+    return refuse(s, err, errlen, "missing or unknown header", DDAS_H_ACC_TYPE);
   if(!id || !*id || strlen(id) > 256)
     return refuse(s, err, errlen, "missing or malformed header",
-                  "ddas-delivery-id");
+                  DDAS_H_DELIVERY_ID);
   for(i = 0; i < 7; i++)
     if(!(ident[i] = header(h, n, ident_names[i])))
       return refuse(s, err, errlen, "missing header", ident_names[i]);
   if(ddas_kind_parse(ident[6]) == DDAS_KIND_UNKNOWN)
-    return refuse(s, err, errlen, "unknown kind in header", "ddas-kind");
+    return refuse(s, err, errlen, "unknown kind in header", DDAS_H_KIND);
   if(!(d = find_or_add(s, id, &index)))
     return DDAS_ERR_NOMEM;
-  if(!strcmp(type, "batch"))
+  if(!strcmp(type, DDAS_ACC_TYPE_BATCH))
     r = add_batch(s, d, h, n, len, locator, err, errlen);
   else
     r = add_manifest(s, d, h, n, value, len, err, errlen);

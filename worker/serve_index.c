@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ddas/accepted.h"
 #include "kafka.h"
 #include "io.h"
 #include "log.h"
@@ -92,12 +93,12 @@ static void take(wk_serve_index *x, rd_kafka_message_t *m) {
   size_t n = wk_headers_kv(m, kv, MAX_HEADERS);
   char why[200] = "", tb[16];
   uint64_t at = 0;
-  const char *type = wk_header(m, "ddas-type", tb, sizeof(tb));
+  const char *type = wk_header(m, DDAS_H_ACC_TYPE, tb, sizeof(tb));
   ddas_result r = DDAS_ERR_ARG;
   atomic_fetch_add(&x->messages, 1);
   if(!m->payload) {
     snprintf(why, sizeof(why), "a message without a value (tombstone)");
-  } else if(type && !strcmp(type, "batch") &&
+  } else if(type && !strcmp(type, DDAS_ACC_TYPE_BATCH) &&
             spool_append(x, m->payload, m->len, &at)) {
     snprintf(why, sizeof(why), "cannot write the spool: %s", strerror(errno));
   } else {
