@@ -255,7 +255,7 @@ typedef struct {
 
 static void answer_set_free(answer_set *a) {
   size_t i;
-  for(i = 0; i < a->nsel; i++)
+  for(i = 0; a->ids && i < a->nsel; i++)
     free(a->ids[i]);
   for(i = 0; i < 4; i++)
     free(a->env_strs[i]);
