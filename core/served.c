@@ -177,8 +177,8 @@ static ddas_result refuse(ddas_served *s, char *err, size_t errlen,
 /* The identity headers in ddas_served_delivery's string order after the
  * delivery id. */
 static const char *const ident_names[7] = {
-    DDAS_H_ORG_NAME,     DDAS_H_ORG_CODE,     DDAS_H_PERIOD_START,
-    DDAS_H_PERIOD_END,   DDAS_H_DELIVERED_AT, DDAS_H_CODE,
+    DDAS_H_ORG_NAME,   DDAS_H_ORG_CODE,     DDAS_H_PERIOD_START,
+    DDAS_H_PERIOD_END, DDAS_H_DELIVERED_AT, DDAS_H_CODE,
     DDAS_H_KIND};
 
 static ddas_result set_identity(dl *d, const char *const *v) {
@@ -361,7 +361,8 @@ ddas_result ddas_served_add(ddas_served *s, const ddas_kv *h, size_t n,
   ddas_result r;
   if(err && errlen)
     err[0] = 0;
-  if(!type || (strcmp(type, DDAS_ACC_TYPE_BATCH) && strcmp(type, DDAS_ACC_TYPE_MANIFEST)))
+  if(!type || (strcmp(type, DDAS_ACC_TYPE_BATCH) &&
+               strcmp(type, DDAS_ACC_TYPE_MANIFEST)))
     return refuse(s, err, errlen, "missing or unknown header", DDAS_H_ACC_TYPE);
   if(!id || !*id || strlen(id) > 256)
     return refuse(s, err, errlen, "missing or malformed header",

@@ -573,10 +573,10 @@ int wk_cmd_run(int argc, char **argv) {
     fprintf(stderr, "ddas-worker run: %s\n", err);
     goto out;
   }
-  if(a.serve && (status = wk_serve_start(
-                     &cfg, emb.bootstrap[0] ? emb.bootstrap
-                                            : wk_kafka_bootstrap(&cfg),
-                     a.serve_port_file, &srv)))
+  if(a.serve &&
+     (status = wk_serve_start(
+          &cfg, emb.bootstrap[0] ? emb.bootstrap : wk_kafka_bootstrap(&cfg),
+          a.serve_port_file, &srv)))
     goto out;
   wk_log(WK_INFO, "worker started", "group", cfg.group_id, "topic",
          cfg.topic_deliveries, "cbs_mode", ddas_cbs_mode_name(c.mode), NULL);

@@ -139,8 +139,7 @@ static ddas_kind route(const serve_ctx *s, const wk_httpsd_request *req,
   else if(!strcmp(req->path, s->cfg->serve_path_vs))
     kind = DDAS_KIND_VS;
   if(kind == DDAS_KIND_UNKNOWN) {
-    fsc_error(resp, 404, "ERROR_CODE_SERVICE_NOT_FOUND",
-              "Dienst niet gevonden",
+    fsc_error(resp, 404, "ERROR_CODE_SERVICE_NOT_FOUND", "Dienst niet gevonden",
               "no service at this path: POST to serve.path_shv or "
               "serve.path_vs");
     return DDAS_KIND_UNKNOWN;
@@ -156,11 +155,10 @@ static ddas_kind route(const serve_ctx *s, const wk_httpsd_request *req,
 
 static void unauthorised(wk_httpsd_response *resp, const char *code,
                          const char *title, const char *detail) {
-  wk_httpsd_add_header(
-      resp, "WWW-Authenticate",
-      strcmp(code, "ERROR_CODE_ACCESS_TOKEN_MISSING")
-          ? "Bearer error=\"invalid_token\""
-          : "Bearer");
+  wk_httpsd_add_header(resp, "WWW-Authenticate",
+                       strcmp(code, "ERROR_CODE_ACCESS_TOKEN_MISSING")
+                           ? "Bearer error=\"invalid_token\""
+                           : "Bearer");
   fsc_error(resp, 401, code, title, detail);
 }
 
@@ -175,8 +173,7 @@ static int authorise(const serve_ctx *s, const wk_httpsd_request *req,
   if(!s->introspect)
     return 0; /* serve.auth = mtls: the handshake was the check */
   if(!tok || len >= sizeof(token)) {
-    unauthorised(resp, "ERROR_CODE_ACCESS_TOKEN_MISSING",
-                 "Geen access token",
+    unauthorised(resp, "ERROR_CODE_ACCESS_TOKEN_MISSING", "Geen access token",
                  "send one header Authorization: Bearer <access token>");
     return -1;
   }
@@ -222,8 +219,7 @@ static int verify_request(const serve_ctx *s, const wk_httpsd_request *req,
     return -1;
   }
   r = ddas_verify(s->trust, req->headers, req->nheaders, req->body,
-                  req->body_len,
-                  (int64_t)time(NULL), NULL, why, sizeof(why));
+                  req->body_len, (int64_t)time(NULL), NULL, why, sizeof(why));
   if(r == DDAS_OK)
     return 0;
   if(r == DDAS_ERR_NOMEM) {
@@ -234,8 +230,8 @@ static int verify_request(const serve_ctx *s, const wk_httpsd_request *req,
     char detail[256];
     snprintf(detail, sizeof(detail),
              "the request signature does not verify: %s", why);
-    problem_of(resp, req, 400, "invalid-signature",
-               "Ongeldige ondertekening", detail);
+    problem_of(resp, req, 400, "invalid-signature", "Ongeldige ondertekening",
+               detail);
   }
   return -1;
 }
@@ -317,8 +313,8 @@ out:
 
 /* Renders the page of plan `p` into *out. 0, or -1 with why set. */
 static int render(const serve_ctx *s, ddas_kind kind, const answer_set *a,
-                  const ddas_page_plan *p, size_t page, char **out,
-                  size_t *len, const char **why) {
+                  const ddas_page_plan *p, size_t page, char **out, size_t *len,
+                  const char **why) {
   ddas_page_writer *w = NULL;
   size_t i;
   int rc = -1;
@@ -339,8 +335,7 @@ static int render(const serve_ctx *s, ddas_kind kind, const answer_set *a,
       *why = "cannot read the spool";
       goto out;
     }
-    r = ddas_page_writer_add_batch(w, body, a->b[i].len, from, to,
-                                   a->group[i]);
+    r = ddas_page_writer_add_batch(w, body, a->b[i].len, from, to, a->group[i]);
     free(body);
     if(r) {
       *why = r == DDAS_ERR_NOMEM ? "out of memory"
@@ -381,8 +376,7 @@ static void answer(const serve_ctx *s, ddas_kind kind,
   char *body = NULL;
   size_t len = 0;
   const char *why = "";
-  if(ddas_gegevens_request_parse(req->body, req->body_len, kind, &rq,
-                                 &prob)) {
+  if(ddas_gegevens_request_parse(req->body, req->body_len, kind, &rq, &prob)) {
     problem(resp, &prob, req);
     return;
   }
@@ -391,23 +385,20 @@ static void answer(const serve_ctx *s, ddas_kind kind,
     retry_later(resp, 0, "the server is short of memory; try again later");
     return;
   }
-  if(ddas_gegevens_plan(a.records, a.nb, rq.page, rq.page_size, &plan,
-                        &prob)) {
+  if(ddas_gegevens_plan(a.records, a.nb, rq.page, rq.page_size, &plan, &prob)) {
     problem(resp, &prob, req);
   } else if(plan.total_records == 0) {
     ddas_gegevens_no_data(&prob);
     problem(resp, &prob, req);
   } else if(render(s, kind, &a, &plan, rq.page, &body, &len, &why)) {
     WK_LOG(WK_ERROR, "serve.render_failed", WK_STR("reason", why));
-    retry_later(resp, 0,
-                "the answer could not be assembled; try again later");
+    retry_later(resp, 0, "the answer could not be assembled; try again later");
   } else {
     send_signed(s, resp, body, len);
     WK_LOG(WK_INFO, "serve.answered", WK_STR("kind", ddas_kind_name(kind)),
            WK_INT("page", rq.page), WK_INT("total_pages", plan.total_pages),
            WK_INT("records", plan.total_records), WK_INT("bytes", len),
-           WK_INT("deliveries", a.nsel),
-           WK_STR("client_oin", req->peer_oin));
+           WK_INT("deliveries", a.nsel), WK_STR("client_oin", req->peer_oin));
   }
   answer_set_free(&a);
 }
@@ -463,8 +454,8 @@ static int check_config(const wk_config *c) {
 static int load_security(const wk_config *c, serve_ctx *s) {
   char err[512];
   wk_introspect_options io;
-  const char *trust = *c->serve_signature_trust ? c->serve_signature_trust
-                                                : c->serve_client_ca;
+  const char *trust =
+      *c->serve_signature_trust ? c->serve_signature_trust : c->serve_client_ca;
   if(ddas_sig_profile_parse(c->sign_profile, &s->profile) ||
      ddas_signer_load(c->sign_key,
                       *c->sign_key_passphrase ? c->sign_key_passphrase : NULL,
@@ -490,10 +481,9 @@ static int load_security(const wk_config *c, serve_ctx *s) {
   io.timeout_ms = 10000;
   /* 0 in the configuration: ask every time (the client's 0 is its
    * default, a negative value no cache) */
-  io.cache_ttl_s = c->serve_introspection_cache_s ? c->serve_introspection_cache_s
-                                                  : -1;
-  io.required_scope =
-      *c->serve_required_scope ? c->serve_required_scope : NULL;
+  io.cache_ttl_s =
+      c->serve_introspection_cache_s ? c->serve_introspection_cache_s : -1;
+  io.required_scope = *c->serve_required_scope ? c->serve_required_scope : NULL;
   io.allow_insecure_http = c->serve_allow_insecure_http;
   if(wk_introspect_new(&io, &s->introspect, err, sizeof(err))) {
     fprintf(stderr, "ddas-worker serve: serve.introspection_url: %s\n", err);
@@ -508,8 +498,7 @@ static const char **split_allow(const char *v, char **buf, size_t *n) {
   const char **out;
   char *p, *save = NULL, *tok;
   *n = 0;
-  if(!(*buf = strdup(v)) ||
-     !(out = calloc(strlen(v) / 2 + 2, sizeof(*out))))
+  if(!(*buf = strdup(v)) || !(out = calloc(strlen(v) / 2 + 2, sizeof(*out))))
     return NULL;
   for(tok = strtok_r(*buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
     while(*tok == ' ' || *tok == '\t')
@@ -567,8 +556,7 @@ static int start_server(const wk_config *c, wk_serve *s,
     return 1;
   }
   WK_LOG(WK_INFO, "serve.listening", WK_STR("listen", c->serve_listen),
-         WK_INT("port", wk_httpsd_port(s->srv)),
-         WK_STR("auth", c->serve_auth));
+         WK_INT("port", wk_httpsd_port(s->srv)), WK_STR("auth", c->serve_auth));
   if(port_file && write_port_file(port_file, wk_httpsd_port(s->srv))) {
     fprintf(stderr, "ddas-worker serve: cannot write %s: %s\n", port_file,
             strerror(errno));
@@ -604,8 +592,8 @@ int wk_serve_start(const wk_config *c, const char *bootstrap,
   if(check_config(c) || load_security(c, &s->ctx))
     goto fail;
   rc = 1;
-  if(wk_serve_index_start(c, bootstrap, c->serve_spool_dir, &s->ctx.index,
-                          err, sizeof(err))) {
+  if(wk_serve_index_start(c, bootstrap, c->serve_spool_dir, &s->ctx.index, err,
+                          sizeof(err))) {
     fprintf(stderr, "ddas-worker serve: %s\n", err);
     goto fail;
   }

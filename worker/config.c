@@ -172,8 +172,8 @@ static const kdef table[] = {
      "`serve`: server certificate chain (PEM, end-entity first)"},
     {"serve.key", T_PATH, "", 0, 0, NULL, F(serve_key),
      "`serve`: its private key (PEM)"},
-    {"serve.key_passphrase", T_SECRET, "", 0, 0, NULL,
-     F(serve_key_passphrase), "passphrase of serve.key (secret)"},
+    {"serve.key_passphrase", T_SECRET, "", 0, 0, NULL, F(serve_key_passphrase),
+     "passphrase of serve.key (secret)"},
     {"serve.client_ca", T_PATH, "", 0, 0, NULL, F(serve_client_ca),
      "`serve`: CA bundle client certificates must chain to (PKIoverheid "
      "Private Root); a client without one fails the TLS handshake"},
@@ -202,15 +202,13 @@ static const kdef table[] = {
      F(serve_introspection_cache_s),
      "`serve`: how long an active token's introspection answer is reused "
      "(never past the token's exp); 0: ask every time"},
-    {"serve.required_scope", T_STR, "read", 0, 0, NULL,
-     F(serve_required_scope),
+    {"serve.required_scope", T_STR, "read", 0, 0, NULL, F(serve_required_scope),
      "`serve`: scope a token must carry (the OpenAPI's `read`); empty: any"},
     {"serve.allow_insecure_http", T_BOOL, "false", 0, 0, NULL,
      F(serve_allow_insecure_http),
      "`serve`: permit an http:// introspection endpoint (local development "
      "only; the server itself is always HTTPS)"},
-    {"serve.signature_trust", T_PATH, "", 0, 0, NULL,
-     F(serve_signature_trust),
+    {"serve.signature_trust", T_PATH, "", 0, 0, NULL, F(serve_signature_trust),
      "`serve`: trust anchors (PEM) of request signatures (Digest and "
      "nlgov-adr-payload-sig); empty: serve.client_ca"},
     {"serve.require_signed_requests", T_BOOL, "false", 0, 0, NULL,

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "ddas/accepted.h"
-#include "kafka.h"
 #include "io.h"
+#include "kafka.h"
 #include "log.h"
 
 #define MAX_HEADERS 32
@@ -76,8 +76,8 @@ int wk_serve_index_read(wk_serve_index *x, const ddas_served_batch *b,
                         char *buf) {
   size_t done = 0;
   while(done < b->len) {
-    ssize_t r = pread(x->spool, buf + done, b->len - done,
-                      (off_t)(b->locator + done));
+    ssize_t r =
+        pread(x->spool, buf + done, b->len - done, (off_t)(b->locator + done));
     if(r < 0 && errno == EINTR)
       continue;
     if(r <= 0)
@@ -112,8 +112,8 @@ static void take(wk_serve_index *x, rd_kafka_message_t *m) {
     return;
   atomic_fetch_add(&x->ignored, 1);
   WK_LOG(r == DDAS_ERR_NOMEM ? WK_ERROR : WK_WARN, "serve.message_ignored",
-         WK_STR("topic", x->cfg->topic_accepted), WK_INT("partition", m->partition),
-         WK_INT("offset", m->offset),
+         WK_STR("topic", x->cfg->topic_accepted),
+         WK_INT("partition", m->partition), WK_INT("offset", m->offset),
          WK_STR("reason", r == DDAS_ERR_NOMEM ? "out of memory" : why));
 }
 
@@ -181,7 +181,8 @@ static void check_ready(wk_serve_index *x, const rd_kafka_message_t *m) {
     ddas_served_deliveries(x->idx, &n);
     pthread_rwlock_unlock(&x->lock);
     atomic_store(&x->ready, 1);
-    WK_LOG(WK_INFO, "serve.index_ready", WK_STR("topic", x->cfg->topic_accepted),
+    WK_LOG(WK_INFO, "serve.index_ready",
+           WK_STR("topic", x->cfg->topic_accepted),
            WK_INT("partitions", x->nparts), WK_INT("deliveries", n),
            WK_INT("messages", atomic_load(&x->messages)));
   }
@@ -225,8 +226,8 @@ static void *follow(void *arg) {
 }
 
 int wk_serve_index_start(const wk_config *c, const char *bootstrap,
-                         const char *spool_dir, wk_serve_index **out,
-                         char *err, size_t errlen) {
+                         const char *spool_dir, wk_serve_index **out, char *err,
+                         size_t errlen) {
   wk_serve_index *x = calloc(1, sizeof(*x));
   rd_kafka_conf_t *conf = NULL;
   char group[300];

@@ -29,8 +29,8 @@ typedef struct wk_serve_index wk_serve_index;
 /* Opens the spool in spool_dir and starts the follower on topic
  * c->topic_accepted of `bootstrap`. 0, or -1 with a message in err. */
 int wk_serve_index_start(const wk_config *c, const char *bootstrap,
-                         const char *spool_dir, wk_serve_index **out,
-                         char *err, size_t errlen);
+                         const char *spool_dir, wk_serve_index **out, char *err,
+                         size_t errlen);
 /* Stops the follower, closes the spool (its data is gone) and frees x. */
 void wk_serve_index_stop(wk_serve_index *x);
 

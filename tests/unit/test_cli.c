@@ -462,10 +462,9 @@ static void healthcheck(void **state) {
 /* ddas-worker(1) describes every command and every option that a
  * command's --help lists (roff writes '-' as '\-'). */
 static void man_page_complete(void **state) {
-  static const char *const cmds[] = {"run",          "submit",     "replay",
-                                     "status",       "validate",   "send",
-                                     "check-config", "healthcheck",
-                                     "serve",        "verify"};
+  static const char *const cmds[] = {
+      "run",  "submit",       "replay",      "status", "validate",
+      "send", "check-config", "healthcheck", "serve",  "verify"};
   char *page = tu_read(SOURCE_DIR "/man/ddas-worker.1", NULL), *out, *p;
   size_t i, missing = 0;
   (void)state;

@@ -107,6 +107,27 @@ static void three_workers_2000_deliveries(void **state) {
   printf("(a) %.1f s\n", now_s() - t0);
 }
 
+/* Waits (at most 60 s) until worker `k` is processing deliveries: its log
+ * gains a "delivery processed" line within 300 ms. */
+static void busy_before_kill(const scen *s, int k) {
+  char path[512];
+  double until = now_s() + 60;
+  size_t before = 0, after;
+  snprintf(path, sizeof(path), "%s/worker-%d.log", s->sdir, k + 1);
+  for(;;) {
+    char *log = tu_read(path, NULL), *p;
+    after = 0;
+    for(p = log; p && (p = strstr(p, "delivery processed")); p++)
+      after++;
+    free(log);
+    if(before && after > before)
+      return;
+    before = after ? after : 0;
+    assert_true(now_s() < until);
+    usleep(300000);
+  }
+}
+
 /* ---- (b) SIGKILL, restart, a 4th worker --------------------------------- */
 
 static void worker_killed_and_added(void **state) {
@@ -129,7 +150,11 @@ static void worker_killed_and_added(void **state) {
   check_chunking(&ds);
   watch_start(&w, s.km.bootstrap, &ds);
   watch_wait(&w, ds.n / 3, 200, "(b) before the kill");
-  /* kill worker 1 in the middle of its work, start it again, add one */
+  /* kill worker 1 in the middle of its work: while it is finishing
+   * deliveries (their offsets stored, not committed: the interval is 60 s),
+   * not while it has no partition (a CI run once caught it between
+   * assignments, and the kill left nothing to redo) */
+  busy_before_kill(&s, 0);
   assert_int_equal(kill(s.worker[0], SIGKILL), 0);
   assert_int_equal(waitpid(s.worker[0], &st, 0), s.worker[0]);
   assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
@@ -307,10 +332,12 @@ static void assert_nothing_dropped(const char *bootstrap, const char *topic) {
  * have a fetch response of that size being read: 6 + 3 x 2 MiB; then the
  * message at hand (at most submit.chunk_bytes) and its parsed document, one
  * open batch and the signed copy being sent (batch.max_bytes each), and
- * allocator slack: 4 MiB. A worker that buffered its backlog would grow by
- * at least the backlog, which is more than this. */
+ * allocator slack: 6 MiB (4 MiB was exceeded once, 17.8 MiB of growth in
+ * all, with another pipeline test running beside it; alone it grew
+ * 14.3 MiB). A worker that buffered its backlog would grow by at least the
+ * backlog (19.5 MiB), which is more than this. */
 #define RSS_BOUND_KIB (64 * 1024 + 8 * BATCH_MAX_BYTES / 1024)
-#define RSS_GROWTH_KIB (6 * 1024 + 3 * 2 * 1024 + 4 * 1024)
+#define RSS_GROWTH_KIB (6 * 1024 + 3 * 2 * 1024 + 6 * 1024)
 
 static void memory_bounded_with_backlog(void **state) {
   scen s;

@@ -63,8 +63,8 @@ static msg manifest(const char *delivery) {
   m.len = (size_t)snprintf(
       m.value, sizeof(m.value),
       "{\"delivery_id\":\"%s\",\"kind\":\"shv\",\"records\":5,\"batches\":"
-      "[{\"index\":0,\"id\":\"" ID0 "\",\"records\":3},{\"index\":1,\"id\":\"" ID1
-      "\",\"records\":2}]}",
+      "[{\"index\":0,\"id\":\"" ID0
+      "\",\"records\":3},{\"index\":1,\"id\":\"" ID1 "\",\"records\":2}]}",
       delivery);
   return m;
 }
@@ -219,7 +219,9 @@ static void malformed_messages_are_ignored_with_a_reason(void **state) {
 
 static void malformed_manifests_are_ignored(void **state) {
   static const char *const values[] = {
-      "", "[]", "{\"batches\":[]}", /* 0 entries for ddas-batches 2 */
+      "",
+      "[]",
+      "{\"batches\":[]}", /* 0 entries for ddas-batches 2 */
       "{\"batches\":[{\"index\":1,\"id\":\"" ID0 "\",\"records\":3},"
       "{\"index\":0,\"id\":\"" ID1 "\",\"records\":2}]}", /* out of order */
       "{\"batches\":[{\"index\":0,\"id\":\"" ID0 "\",\"records\":3},"
@@ -261,8 +263,8 @@ static void many_deliveries(void **state) {
     assert_int_equal(add(s, &m, err), DDAS_OK);
   }
   for(i = 0; i < 3000; i++) {
-    msg b0 = batch(ids[i], "0", ID0, "3", i), b1 = batch(ids[i], "1", ID1, "2",
-                                                        i);
+    msg b0 = batch(ids[i], "0", ID0, "3", i),
+        b1 = batch(ids[i], "1", ID1, "2", i);
     assert_int_equal(add(s, &b0, err), DDAS_OK);
     assert_int_equal(add(s, &b1, err), DDAS_OK);
   }
