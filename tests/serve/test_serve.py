@@ -565,7 +565,7 @@ def test_mtls(e):
     p = start([ARGS.worker, "serve", "-c", conf, "--port-file", pf], "serve-allow")
     port = int(wait_file(pf, "serve-allow port"))
     expect_handshake_failure(e, port, client_ctx(), "client not on serve.allow")
-    stop(p)
+    assert stop(p) == 0, "serve did not stop cleanly (exit %s)" % p.returncode
     write_conf(e, conf, "serve.allow = oin:%s\n" % OIN)
     os.unlink(pf)
     p = start([ARGS.worker, "serve", "-c", conf, "--port-file", pf], "serve-allow2")
@@ -574,7 +574,7 @@ def test_mtls(e):
     while post(port, "/gegevens", {"pageSize": 1})[0] == 503 and time.time() < end:
         time.sleep(0.2)
     assert post(port, "/gegevens", {"pageSize": 1})[0] == 200
-    stop(p)
+    assert stop(p) == 0, "serve did not stop cleanly (exit %s)" % p.returncode
     log("mutual TLS: ok")
 
 
@@ -624,7 +624,8 @@ def test_signed_requests(e):
 
 
 def test_restart_and_second_instance(e):
-    stop(e.serve)
+    # SIGTERM: a clean stop, exit 0 (under ASan also: no leak, no error)
+    assert stop(e.serve) == 0, "serve did not stop cleanly (exit %s)" % e.serve.returncode
     e.serve, e.port = start_serve(e, "serve-restarted")
     p2, port2 = start_serve(e, "serve-second")
     req = {"aanleverperiodeStartdatum": PERIOD[0], "aanleverperiodeEinddatum": PERIOD[1],
@@ -632,7 +633,7 @@ def test_restart_and_second_instance(e):
     for port in (e.port, port2):
         again, _, _ = page_all(port, "shv", req, e.schemas, verify=False)
         assert again == e.pages, "answers differ after a restart or on another instance"
-    stop(p2)
+    assert stop(p2) == 0 and stop(e.serve) == 0, "serve did not stop cleanly"
     log("restart and second instance: byte-identical answers")
 
 
