@@ -35,6 +35,7 @@
 #include "log.h"
 #include "serve.h"
 #include "serve_index.h"
+#include <openssl/crypto.h>
 
 /* Seconds a client is asked to wait (Retry-After) while the index is
  * loading or the introspection endpoint is down. */
@@ -173,15 +174,22 @@ static int authorise(const serve_ctx *s, const wk_httpsd_request *req,
   wk_token_verdict v;
   if(!s->introspect)
     return 0; /* serve.auth = mtls: the handshake was the check */
-  if(!tok || len >= sizeof(token)) {
+  if(!tok) {
     unauthorised(resp, "ERROR_CODE_ACCESS_TOKEN_MISSING", "Geen access token",
                  "send one header Authorization: Bearer <access token>");
+    return -1;
+  }
+  if(len >= sizeof(token)) {
+    unauthorised(resp, "ERROR_CODE_ACCESS_TOKEN_INVALID",
+                 "Ongeldige access token",
+                 "the access token is longer than this server accepts");
     return -1;
   }
   memcpy(token, tok, len);
   token[len] = 0;
   wk_introspect_check(s->introspect, token, &v);
-  memset(token, 0, len); /* a credential: not left on the stack */
+  OPENSSL_cleanse(token, len); /* a credential: not left on the stack (a
+                                  memset the compiler may drop) */
   switch(v.verdict) {
   case DDAS_TOKEN_OK: return 0;
   case DDAS_TOKEN_EXPIRED:
@@ -312,7 +320,9 @@ out:
   return rc;
 }
 
-/* Renders the page of plan `p` into *out. 0, or -1 with why set. */
+/* Renders the page of plan `p` into *out. 0; -1 when memory ran out (worth
+ * a retry); -2 when a stored batch cannot be read or read back (a fault of
+ * this server, which a retry does not mend), with why set. */
 static int render(const serve_ctx *s, ddas_kind kind, const answer_set *a,
                   const ddas_page_plan *p, size_t page, char **out, size_t *len,
                   const char **why) {
@@ -334,13 +344,21 @@ static int render(const serve_ctx *s, ddas_kind kind, const answer_set *a,
     if(wk_serve_index_read(s->index, &a->b[i], body)) {
       free(body);
       *why = "cannot read the spool";
+      rc = -2;
       goto out;
     }
     r = ddas_page_writer_add_batch(w, body, a->b[i].len, from, to, a->group[i]);
     free(body);
     if(r) {
-      *why = r == DDAS_ERR_NOMEM ? "out of memory"
-                                 : "a stored batch cannot be read back";
+      if(r != DDAS_ERR_NOMEM) {
+        *why = ddas_page_writer_error(w);
+        rc = -2;
+      }
+      WK_LOG(WK_ERROR, "serve.batch_unreadable",
+             WK_STR("delivery_id", a->group[i]), WK_INT("position", i),
+             WK_STR("reason", *why));
+      if(rc == -2)
+        *why = "a stored batch cannot be read back"; /* outlives w */
       goto out;
     }
   }
@@ -377,6 +395,7 @@ static void answer(const serve_ctx *s, ddas_kind kind,
   char *body = NULL;
   size_t len = 0;
   const char *why = "";
+  int rc;
   if(ddas_gegevens_request_parse(req->body, req->body_len, kind, &rq, &prob)) {
     problem(resp, &prob, req);
     return;
@@ -391,9 +410,14 @@ static void answer(const serve_ctx *s, ddas_kind kind,
   } else if(plan.total_records == 0) {
     ddas_gegevens_no_data(&prob);
     problem(resp, &prob, req);
-  } else if(render(s, kind, &a, &plan, rq.page, &body, &len, &why)) {
+  } else if((rc = render(s, kind, &a, &plan, rq.page, &body, &len, &why))) {
     WK_LOG(WK_ERROR, "serve.render_failed", WK_STR("reason", why));
-    retry_later(resp, 0, "the answer could not be assembled; try again later");
+    if(rc == -1)
+      retry_later(resp, 0, "the server is short of memory; try again later");
+    else
+      problem_of(resp, req, 500, "internal", "Interne fout",
+                 "a stored batch of this answer cannot be read back; the "
+                 "operator must look at the server's log");
   } else {
     send_signed(s, resp, body, len);
     WK_LOG(WK_INFO, "serve.answered", WK_STR("kind", ddas_kind_name(kind)),

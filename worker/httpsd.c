@@ -210,7 +210,9 @@ static long conn_read(conn *c, char *p, size_t n, uint64_t deadline,
   }
 }
 
-/* Writes all of p[0..n) within io_timeout_ms; 0, or -1. */
+/* Writes all of p[0..n); 0, or -1 when the client takes nothing for
+ * io_timeout_ms. The limit is on a stall, not on the whole answer: a page
+ * of tens of MB to a slow client may take longer than io_timeout_ms. */
 static int conn_write(conn *c, const char *p, size_t n) {
   uint64_t deadline = now_ms() + (uint64_t)c->srv->o.io_timeout_ms;
   while(n) {
@@ -221,6 +223,7 @@ static int conn_write(conn *c, const char *p, size_t n) {
     if(r > 0) {
       p += r;
       n -= (size_t)r;
+      deadline = now_ms() + (uint64_t)c->srv->o.io_timeout_ms;
       continue;
     }
     ev = c->ssl                                           ? want(c, r)

@@ -27,8 +27,8 @@ struct wk_serve_index {
   ddas_served *idx;
   int spool;
   atomic_ullong spool_end; /* written by the follower only */
-  atomic_int stop, ready, down;
-  atomic_ullong messages, ignored;
+  atomic_int stop, ready;
+  atomic_ullong messages; /* read, for the ready log line */
   /* the initial read: partitions and the end each had when it started */
   int nparts;
   int64_t *initial_end;
@@ -110,7 +110,6 @@ static void take(wk_serve_index *x, rd_kafka_message_t *m) {
   wk_headers_free(kv, n);
   if(r == DDAS_OK)
     return;
-  atomic_fetch_add(&x->ignored, 1);
   WK_LOG(r == DDAS_ERR_NOMEM ? WK_ERROR : WK_WARN, "serve.message_ignored",
          WK_STR("topic", x->cfg->topic_accepted),
          WK_INT("partition", m->partition), WK_INT("offset", m->offset),
@@ -143,11 +142,16 @@ static int assign_all(wk_serve_index *x) {
   }
   np = md->topics[0].partition_cnt;
   rd_kafka_metadata_destroy(md);
+  free(x->initial_end); /* an earlier attempt's (a retry) */
+  free(x->caught_up);
+  x->nparts = 0;
   x->initial_end = calloc((size_t)np, sizeof(*x->initial_end));
   x->caught_up = calloc((size_t)np, sizeof(*x->caught_up));
   parts = rd_kafka_topic_partition_list_new(np);
-  if(!x->initial_end || !x->caught_up || !parts)
+  if(!x->initial_end || !x->caught_up) {
+    rd_kafka_topic_partition_list_destroy(parts);
     return -1;
+  }
   for(i = 0; i < np; i++) {
     int64_t lo = 0, hi = 0;
     if(rd_kafka_query_watermark_offsets(x->rk, topic, i, &lo, &hi, 5000)) {
@@ -195,7 +199,6 @@ static void *follow(void *arg) {
     rd_kafka_message_t *m;
     if(!assigned) {
       int a = assign_all(x);
-      atomic_store(&x->down, a < 0);
       if(a == 0 && !atomic_load(&x->ready)) {
         atomic_store(&x->ready, 1); /* no topic yet: nothing to serve */
         WK_LOG(WK_INFO, "serve.index_ready",
@@ -214,7 +217,6 @@ static void *follow(void *arg) {
     if(!(m = rd_kafka_consumer_poll(x->rk, 200)))
       continue;
     if(m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      atomic_store(&x->down, 0);
       take(x, m);
       check_ready(x, m);
     } else if(m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -293,9 +295,6 @@ void wk_serve_index_stop(wk_serve_index *x) {
 }
 
 int wk_serve_index_ready(wk_serve_index *x) { return atomic_load(&x->ready); }
-int wk_serve_index_kafka_down(wk_serve_index *x) {
-  return atomic_load(&x->down);
-}
 
 const ddas_served *wk_serve_index_lock(wk_serve_index *x) {
   pthread_rwlock_rdlock(&x->lock);
@@ -303,11 +302,4 @@ const ddas_served *wk_serve_index_lock(wk_serve_index *x) {
 }
 void wk_serve_index_unlock(wk_serve_index *x) {
   pthread_rwlock_unlock(&x->lock);
-}
-
-void wk_serve_index_counts(wk_serve_index *x, uint64_t *messages,
-                           uint64_t *ignored, uint64_t *spool_bytes) {
-  *messages = atomic_load(&x->messages);
-  *ignored = atomic_load(&x->ignored);
-  *spool_bytes = atomic_load(&x->spool_end);
 }

@@ -36,8 +36,6 @@ void wk_serve_index_stop(wk_serve_index *x);
 
 /* 1 when the initial read is done (see above). */
 int wk_serve_index_ready(wk_serve_index *x);
-/* 1 when the last metadata or fetch request failed (Kafka unreachable). */
-int wk_serve_index_kafka_down(wk_serve_index *x);
 
 /* Read access to the core index: between lock and unlock the follower
  * does not change it, so a snapshot of deliveries and batches stays valid.
@@ -49,9 +47,5 @@ void wk_serve_index_unlock(wk_serve_index *x);
  * the lock: the spool is append-only. 0, or -1 when reading fails. */
 int wk_serve_index_read(wk_serve_index *x, const ddas_served_batch *b,
                         char *buf);
-
-/* Counts for metrics: messages read, messages ignored, spool bytes. */
-void wk_serve_index_counts(wk_serve_index *x, uint64_t *messages,
-                           uint64_t *ignored, uint64_t *spool_bytes);
 
 #endif

@@ -190,7 +190,7 @@ def client_ctx(cert="transport", tls=None):
     return ctx
 
 
-def post(port, path, body, token="good", headers=None, ctx=None, method="POST"):
+def post(port, path, body, token="tok-good-9f2c", headers=None, ctx=None, method="POST"):
     """One request on a new connection: (status, headers dict lower-case, body bytes)."""
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx or client_ctx(),
                                        timeout=60)
@@ -310,10 +310,10 @@ def setup():
     e.intro = Introspection(pki)
     now = int(time.time())
     e.intro.tokens = {
-        "good": {"active": True, "exp": now + 3600, "scope": "read", "client_id": "cbs"},
-        "inactive": {"active": False},
-        "expired": {"active": True, "exp": now - 60, "scope": "read"},
-        "noscope": {"active": True, "exp": now + 3600, "scope": "write"},
+        "tok-good-9f2c": {"active": True, "exp": now + 3600, "scope": "read", "client_id": "cbs"},
+        "tok-inactive-41d7": {"active": False},
+        "tok-expired-8b3e": {"active": True, "exp": now - 60, "scope": "read"},
+        "tok-noscope-2a90": {"active": True, "exp": now + 3600, "scope": "write"},
     }
     bfile = os.path.join(TMP, "bootstrap")
     topics = []
@@ -520,10 +520,10 @@ def test_fsc_errors(e):
     assert hs.get("allow") == "POST"
     hs = expect_fsc(e, 401, "ERROR_CODE_ACCESS_TOKEN_MISSING", token=None)
     assert hs["www-authenticate"].startswith("Bearer")
-    for tok, code in (("inactive", "ERROR_CODE_ACCESS_TOKEN_INVALID"),
-                      ("unknown", "ERROR_CODE_ACCESS_TOKEN_INVALID"),
-                      ("noscope", "ERROR_CODE_ACCESS_TOKEN_INVALID"),
-                      ("expired", "ERROR_CODE_ACCESS_TOKEN_EXPIRED")):
+    for tok, code in (("tok-inactive-41d7", "ERROR_CODE_ACCESS_TOKEN_INVALID"),
+                      ("tok-unknown-77e1", "ERROR_CODE_ACCESS_TOKEN_INVALID"),
+                      ("tok-noscope-2a90", "ERROR_CODE_ACCESS_TOKEN_INVALID"),
+                      ("tok-expired-8b3e", "ERROR_CODE_ACCESS_TOKEN_EXPIRED")):
         hs = expect_fsc(e, 401, code, token=tok)
         assert hs["www-authenticate"].startswith("Bearer"), hs
     # a large body: 413 without reading it
@@ -539,7 +539,7 @@ def test_introspection_cache_and_outage(e):
     assert e.intro.calls == before, "a cached active token was introspected again"
     e.intro.down = True
     try:
-        st, hs, _ = post(e.port, "/gegevens", {"pageSize": 1}, token="fresh-token")
+        st, hs, _ = post(e.port, "/gegevens", {"pageSize": 1}, token="tok-fresh-c05b")
         assert st == 503 and int(hs["retry-after"]) > 0, (st, hs)
     finally:
         e.intro.down = False
@@ -671,12 +671,11 @@ def main():
         # personal data never in the logs of serve
         assert len(BSNS) > 100, "the deliveries should hold BSNs to look for"
         for name in os.listdir(TMP):
-            if name.startswith("serve") and name.endswith(".log"):
+            if (name.startswith("serve") or name == "run.log") and name.endswith(".log"):
                 with open(os.path.join(TMP, name), encoding="utf-8", errors="replace") as f:
                     text = f.read()
-                for secret in ("good", "fresh-token", "introspect-secret"):
-                    assert '"%s"' % secret not in text, "%s in %s" % (secret, name)
-                assert "introspect-secret" not in text, name
+                for secret in ("tok-", "introspect-secret"):
+                    assert secret not in text, "%s in %s" % (secret, name)
                 leaked = [b for b in BSNS if b in text]
                 assert not leaked, "%d BSNs in %s" % (len(leaked), name)
                 assert "serve.answered" in text or name != "serve.log", name

@@ -235,11 +235,15 @@ static void malformed_manifests_are_ignored(void **state) {
   (void)state;
   for(c = 0; c < sizeof(values) / sizeof(values[0]); c++) {
     ddas_served *s;
-    msg m = manifest("d1");
+    msg m = manifest("d1"), b0 = batch("d1", "0", ID0, "3", 10),
+        b1 = batch("d1", "1", ID1, "2", 20);
     char err[200];
     m.len = strlen(values[c]);
     memcpy(m.value, values[c], m.len);
     assert_int_equal(ddas_served_new(&s), DDAS_OK);
+    /* both batches first: a manifest taken wrongly would complete it */
+    assert_int_equal(add(s, &b0, err), DDAS_OK);
+    assert_int_equal(add(s, &b1, err), DDAS_OK);
     assert_int_equal(add(s, &m, err), DDAS_ERR_ARG);
     assert_true(strlen(err) > 0);
     assert_false(only(s)->complete);
