@@ -16,6 +16,7 @@
  * and never reach a log line, last_error or the outbox. */
 #define _DEFAULT_SOURCE /* getrandom */
 #include "forward.h"
+#include "io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -669,8 +670,7 @@ static void set_retries(wk_forwarder *f, const wk_config *cfg) {
   f->base_ms = cfg->retry_base_ms > 0 ? (uint64_t)cfg->retry_base_ms : 1;
   f->max_ms = cfg->retry_max_ms > 0 ? (uint64_t)cfg->retry_max_ms : f->base_ms;
   if(getrandom(&f->rng, sizeof(f->rng), 0) != (ssize_t)sizeof(f->rng))
-    f->rng =
-        (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ wk_fwd_mono_ms();
+    f->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ wk_mono_ms();
   if(!f->rng)
     f->rng = UINT64_C(0x9E3779B97F4A7C15);
 }

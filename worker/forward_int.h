@@ -106,12 +106,6 @@ static inline void wk_fwd_free_secret(char *s) {
   }
 }
 
-static inline uint64_t wk_fwd_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* RFC 3339 UTC with milliseconds, e.g. "2026-11-29T10:00:00.123Z". */
 void wk_fwd_now(char *buf, size_t cap);
 

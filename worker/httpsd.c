@@ -66,12 +66,6 @@ typedef struct {
   int tls_ok;               /* the handshake completed */
 } conn;
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- responses ----------------------------------------------------------- */
 
 static int is_token(const char *s) {
@@ -163,7 +157,7 @@ static void problem(wk_httpsd_response *r, int st, const char *detail) {
 static int wait_fd(conn *c, short ev, uint64_t deadline, int stop_aborts) {
   struct pollfd p[2] = {{c->fd, ev, 0}, {c->srv->wake[0], POLLIN, 0}};
   for(;;) {
-    uint64_t now = now_ms();
+    uint64_t now = wk_mono_ms();
     int r;
     if(stop_aborts && atomic_load(&c->srv->stopping))
       return -2;
@@ -214,7 +208,7 @@ static long conn_read(conn *c, char *p, size_t n, uint64_t deadline,
  * io_timeout_ms. The limit is on a stall, not on the whole answer: a page
  * of tens of MB to a slow client may take longer than io_timeout_ms. */
 static int conn_write(conn *c, const char *p, size_t n) {
-  uint64_t deadline = now_ms() + (uint64_t)c->srv->o.io_timeout_ms;
+  uint64_t deadline = wk_mono_ms() + (uint64_t)c->srv->o.io_timeout_ms;
   while(n) {
     int k = n > INT_MAX ? INT_MAX : (int)n, r;
     short ev;
@@ -223,7 +217,7 @@ static int conn_write(conn *c, const char *p, size_t n) {
     if(r > 0) {
       p += r;
       n -= (size_t)r;
-      deadline = now_ms() + (uint64_t)c->srv->o.io_timeout_ms;
+      deadline = wk_mono_ms() + (uint64_t)c->srv->o.io_timeout_ms;
       continue;
     }
     ev = c->ssl                                           ? want(c, r)
@@ -274,7 +268,7 @@ static int send_response(conn *c, const wk_httpsd_response *r, int keep,
 #define DRAIN_BYTES ((size_t)1 << 20)
 #define DRAIN_MS 1000
 static void drain(conn *c) {
-  uint64_t deadline = now_ms() + DRAIN_MS;
+  uint64_t deadline = wk_mono_ms() + DRAIN_MS;
   size_t got = 0;
   while(got < DRAIN_BYTES) {
     long n = conn_read(c, c->scratch, sizeof(c->scratch), deadline, 1);
@@ -323,11 +317,11 @@ static int read_head(conn *c, ddas_http_request_head *h) {
       if(h->head_len)
         return 1;
       if(!deadline) /* the request's first byte is here */
-        deadline = now_ms() + (uint64_t)o->io_timeout_ms;
+        deadline = wk_mono_ms() + (uint64_t)o->io_timeout_ms;
     }
-    n = conn_read(c, c->buf + c->have, sizeof(c->buf) - c->have,
-                  deadline ? deadline : now_ms() + (uint64_t)o->idle_timeout_ms,
-                  1);
+    n = conn_read(
+        c, c->buf + c->have, sizeof(c->buf) - c->have,
+        deadline ? deadline : wk_mono_ms() + (uint64_t)o->idle_timeout_ms, 1);
     if(n == -1 && deadline)
       return refuse(c, 408,
                     "the request was not received in time; send it at "
@@ -342,7 +336,7 @@ static int read_head(conn *c, ddas_http_request_head *h) {
  * close (answered when the reason is the client's). */
 static int read_body(conn *c, const ddas_http_request_head *h, char **out) {
   size_t len = (size_t)h->content_length, got, avail = c->have - h->head_len;
-  uint64_t deadline = now_ms() + (uint64_t)c->srv->o.io_timeout_ms;
+  uint64_t deadline = wk_mono_ms() + (uint64_t)c->srv->o.io_timeout_ms;
   const char *expect = NULL;
   const ddas_http_span *e = ddas_http_header_get(h, "Expect", NULL);
   char *b;
@@ -519,7 +513,7 @@ static void log_refused(conn *c) {
 
 /* 0 when the handshake succeeded. */
 static int handshake(conn *c) {
-  uint64_t deadline = now_ms() + (uint64_t)c->srv->o.io_timeout_ms;
+  uint64_t deadline = wk_mono_ms() + (uint64_t)c->srv->o.io_timeout_ms;
   c->ssl = SSL_new(c->srv->ctx);
   if(!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
     return -1;

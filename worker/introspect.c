@@ -1,5 +1,6 @@
 /* The token introspection client and its cache (worker/introspect.h). */
 #include "introspect.h"
+#include "io.h"
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -30,12 +31,6 @@ struct wk_introspect {
   size_t ncache;
   unsigned long calls;
 };
-
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void wipe_free(char *s) {
   if(s)
@@ -303,7 +298,7 @@ void wk_introspect_check(wk_introspect *c, const char *token,
     return;
   }
   SHA256((const unsigned char *)token, strlen(token), key);
-  now = mono_ms();
+  now = wk_mono_ms();
   pthread_mutex_lock(&c->lock);
   if(cache_get(c, key, now, out)) {
     pthread_mutex_unlock(&c->lock);
@@ -317,7 +312,7 @@ void wk_introspect_check(wk_introspect *c, const char *token,
                                        c->ttl_s);
   if(keep > 0) {
     pthread_mutex_lock(&c->lock);
-    cache_put(c, key, mono_ms(), mono_ms() + (uint64_t)keep * 1000u, out);
+    cache_put(c, key, wk_mono_ms(), wk_mono_ms() + (uint64_t)keep * 1000u, out);
     pthread_mutex_unlock(&c->lock);
   }
 }

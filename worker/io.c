@@ -228,3 +228,9 @@ void wk_sleep_ms(long ms) {
   ts.tv_nsec = (ms % 1000) * 1000000L;
   nanosleep(&ts, NULL);
 }
+
+uint64_t wk_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}

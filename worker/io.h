@@ -3,6 +3,7 @@
 #define WK_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -28,6 +29,10 @@ void wk_file_release(wk_file *f);
 /* Parses a size such as "256M", "1G", "4096" (bytes; K/M/G are binary
  * multiples). Returns 0, or -1 when malformed. */
 int wk_parse_size(const char *s, size_t *out);
+
+/* A monotonic clock in milliseconds (CLOCK_MONOTONIC): the one clock of
+ * deadlines, retries and cache times in the worker. */
+uint64_t wk_mono_ms(void);
 
 /* Sleeps ms milliseconds (a signal may cut it short). */
 void wk_sleep_ms(long ms);

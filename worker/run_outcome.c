@@ -141,8 +141,13 @@ static int list_batch(wk_delivery *d, const ddas_batch *b) {
   if(!p)
     return -1;
   d->listed = p;
-  if(!d->nlisted)
-    ddas_batch_envelope_read(b->body, b->len, &d->env, NULL, 0);
+  if(!d->nlisted) {
+    /* the batches' own envelope, as written; on a failed read (which zeroes
+     * its output) keep what manifest_envelope found in the first chunk */
+    ddas_batch_envelope env;
+    if(ddas_batch_envelope_read(b->body, b->len, &env, NULL, 0) == DDAS_OK)
+      d->env = env;
+  }
   d->listed[d->nlisted].index = b->index;
   memcpy(d->listed[d->nlisted].id, b->id, 33);
   d->listed[d->nlisted++].records = b->records;

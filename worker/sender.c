@@ -4,6 +4,7 @@
  * the thread (wk_forwarder_wakeup) when it submits, cancels or holds. */
 #include "sender.h"
 
+#include "io.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -25,12 +26,6 @@ struct wk_sender {
   size_t outstanding;
   int hold, quit;
 };
-
-uint64_t wk_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 void wk_job_free(wk_job *j) {
   if(!j)

@@ -46,8 +46,7 @@ int wk_sender_start(const wk_config *cfg, unsigned n, wk_metrics *m,
  * holds. Jobs finished but not taken are freed too. s may be NULL. */
 void wk_sender_stop(wk_sender *s);
 
-/* A monotonic clock in milliseconds (the clock of not_before_ms). */
-uint64_t wk_mono_ms(void);
+/* not_before_ms is on wk_mono_ms's clock (io.h). */
 
 /* Queues a job (sent in submission order, after its not_before_ms). */
 void wk_sender_submit(wk_sender *s, wk_job *j);

@@ -17,6 +17,7 @@
 #define _DEFAULT_SOURCE
 #include "curltls.h"
 #include "forward_int.h"
+#include "io.h"
 #include "log.h"
 
 #include <errno.h>
@@ -325,7 +326,7 @@ static int parse_token(wk_forwarder *f, wk_resp *resp, wk_try *t) {
   json_t *root = json_loadb(resp->body, resp->len, 0, &je), *v;
   const char *tok;
   long long expires = 0;
-  uint64_t now = wk_fwd_mono_ms();
+  uint64_t now = wk_mono_ms();
   int rc = -1;
   if(!json_is_object(root)) {
     snprintf(t->error, sizeof(t->error),
@@ -777,7 +778,7 @@ static void count_retry(wk_forwarder *f, const wk_try *t) {
  * the policy allows one, else the batch is finished (to be parked). */
 static void schedule_retry(wk_forwarder *f, wk_xfer *x, const wk_try *t) {
   const char *oname = ddas_outcome_name(t->outcome);
-  uint64_t now = wk_fwd_mono_ms();
+  uint64_t now = wk_mono_ms();
   uint64_t delay = ddas_backoff_ms(++x->counted, f->base_ms, f->max_ms,
                                    t->retry_after_s, wk_fwd_rnd(f));
   if(!ddas_retry_allowed(&f->policy, x->counted, now - x->t0, delay)) {
@@ -943,15 +944,15 @@ static size_t count_done(const wk_forwarder *f) {
 }
 
 void wk_forwarder_drive(wk_forwarder *f, int wait_ms) {
-  uint64_t end = wk_fwd_mono_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+  uint64_t end = wk_mono_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
   for(;;) {
-    uint64_t now = wk_fwd_mono_ms(), next;
+    uint64_t now = wk_mono_ms(), next;
     long ctimeout = -1;
     int running = 0, timeout;
     start_due(f, now, &next);
     curl_multi_perform(f->multi, &running);
     read_done(f);
-    now = wk_fwd_mono_ms();
+    now = wk_mono_ms();
     if(count_done(f) || now >= end || atomic_exchange(&f->woken, 0))
       return;
     start_due(f, now, &next);

@@ -101,11 +101,13 @@ static void envelope_of_a_body(void **state) {
   assert_string_equal(env.delivered_at, "2026-04-02T09:00:00Z");
   assert_string_equal(env.code, "X\",\"leveringen\":[");
 
+#define NOT_STR "{\"startdatumLevering\":1,\"leveringen\":[]}"
   /* v0.9 batches may lack both members: "" */
+#define V09                                                                    \
+  "{\"startdatumLevering\":\"a\",\"einddatumLevering\":\"b\",\"leveringen\":[" \
+  "]}"
   assert_int_equal(
-      ddas_batch_envelope_read("{\"startdatumLevering\":\"a\","
-                               "\"einddatumLevering\":\"b\",\"leveringen\":[]}",
-                               69, &env, err, sizeof(err)),
+      ddas_batch_envelope_read(V09, strlen(V09), &env, err, sizeof(err)),
       DDAS_OK);
   assert_string_equal(env.delivered_at, "");
   assert_string_equal(env.code, "");
@@ -115,11 +117,10 @@ static void envelope_of_a_body(void **state) {
                    DDAS_ERR_SYNTAX);
   assert_non_null(strstr(err, "leveringen"));
   assert_int_equal(
-      ddas_batch_envelope_read("{\"leveringen\":[]}", 16, &env, NULL, 0),
+      ddas_batch_envelope_read("{\"leveringen\":[]}", 17, &env, NULL, 0),
       DDAS_ERR_SYNTAX);
-  assert_int_equal(ddas_batch_envelope_read("{\"startdatumLevering\":1,"
-                                            "\"leveringen\":[]}",
-                                            39, &env, err, sizeof(err)),
+  assert_int_equal(ddas_batch_envelope_read(NOT_STR, strlen(NOT_STR), &env, err,
+                                            sizeof(err)),
                    DDAS_ERR_SYNTAX);
   assert_string_equal(err, "batch body: /startdatumLevering is not a string");
   assert_string_equal(env.period_start, "");
