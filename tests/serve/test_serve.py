@@ -549,8 +549,10 @@ def test_introspection_cache_and_outage(e):
 def expect_handshake_failure(e, port, ctx, what):
     try:
         st, _, _ = post(port, "/gegevens", {"pageSize": 1}, ctx=ctx)
-    except (ssl.SSLError, ConnectionError, OSError):
-        return
+    except ConnectionRefusedError:
+        raise AssertionError("%s: nothing listens on port %d" % (what, port))
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return  # the TCP connection was accepted, the TLS handshake refused
     raise AssertionError("%s: got HTTP %s instead of a failed handshake" % (what, st))
 
 

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +47,9 @@ static long long mono_ms(void) {
 
 /* Echoes what it saw as a small JSON text; /big answers 4 MiB; /sleep
  * waits 300 ms first. */
+/* set by the handler of /sleep when it runs (stop_with_connections) */
+static atomic_int sleeping;
+
 static void echo(void *ctx, const wk_httpsd_request *q, wk_httpsd_response *r) {
   size_t dup = 0, cap = 4096, n;
   char *b;
@@ -58,8 +62,10 @@ static void echo(void *ctx, const wk_httpsd_request *q, wk_httpsd_response *r) {
     wk_httpsd_set_body(r, b, 4u << 20);
     return;
   }
-  if(strcmp(q->path, "/sleep") == 0)
+  if(strcmp(q->path, "/sleep") == 0) {
+    atomic_store(&sleeping, 1); /* the test stops the server now */
     usleep(300000);
+  }
   b = ddas_malloc(cap);
   n = (size_t)snprintf(b, cap,
                        "%s %s ?%s dup=%zu len=%zu dn=%s oin=%s thumb=%zu",
@@ -489,21 +495,24 @@ static void start_errors_and_ipv6(void **state) {
 }
 
 static void slow_clients(void **state) {
-  wk_httpsd *s = start(NULL, 0, 1, 2, 600);
+  wk_httpsd *s = start(NULL, 0, 1, 2, 3000);
   int port = wk_httpsd_port(s), slow, fast;
-  long long t0;
+  long long t0, t_fast;
   (void)state;
+  /* the slow request's 3-s limit starts after t0 */
+  t0 = mono_ms();
   slow = raw_connect(port);
   raw_sends(slow, "GET /slow HTTP/1.1\r\nHo");
-  /* another connection is served meanwhile */
-  t0 = mono_ms();
+  /* another connection is served meanwhile, well before the slow one's
+   * limit (margins for a loaded CI machine) */
   fast = raw_connect(port);
   raw_sends(fast, "GET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
   expect_on(fast, 5000, "HTTP/1.1 200 OK", (const char *)NULL);
-  assert_true(mono_ms() - t0 < 400);
+  t_fast = mono_ms() - t0;
+  assert_true(t_fast < 2000);
   /* the slow one gets 408 after io_timeout_ms */
-  expect_on(slow, 5000, "HTTP/1.1 408 Request Timeout", (const char *)NULL);
-  assert_true(mono_ms() - t0 >= 500);
+  expect_on(slow, 10000, "HTTP/1.1 408 Request Timeout", (const char *)NULL);
+  assert_true(mono_ms() - t0 >= 3000);
   wk_httpsd_stop(s);
 }
 
@@ -555,8 +564,12 @@ static void stop_is_prompt_with_connections_open(void **state) {
   partial = raw_connect(wk_httpsd_port(s));
   raw_sends(partial, "GET / HTTP/1.1\r\n");
   busy = raw_connect(wk_httpsd_port(s));
+  atomic_store(&sleeping, 0);
   raw_sends(busy, "GET /sleep HTTP/1.1\r\nHost: a\r\n\r\n");
-  usleep(100000);
+  t0 = mono_ms(); /* the handler runs before the stop, however slow CI is */
+  while(!atomic_load(&sleeping) && mono_ms() - t0 < 10000)
+    usleep(5000);
+  assert_true(atomic_load(&sleeping));
   t0 = mono_ms();
   wk_httpsd_stop(s);
   assert_true(mono_ms() - t0 < 1000);
